@@ -1,0 +1,47 @@
+# The two commands of the README: `make demo` and `make test`. Each sets up what it needs.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.stamp-install
+
+.PHONY: demo test setup lint typecheck bench clean constraints node-test-deps
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PY) >/dev/null || { echo "Python 3.11 is needed ($(PY) not found)"; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The OpenTelemetry JS exporters the tests use as real OTLP/HTTP JSON and protobuf clients.
+tests/node/node_modules/.stamp: tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-test-deps: tests/node/node_modules/.stamp
+
+demo: $(STAMP)
+	$(BIN)/kokanee serve --demo
+
+test: $(STAMP) node-test-deps
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+constraints:
+	$(BIN)/pip freeze --exclude-editable | sed '1i # Pinned versions for every install (pip install -c constraints.txt). Regenerate with `make constraints`.' > constraints.txt
+
+clean:
+	rm -rf $(VENV) tests/node/node_modules

@@ -1,0 +1,3 @@
+from kokanee.cli import app
+
+app()

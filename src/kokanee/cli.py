@@ -1,0 +1,101 @@
+"""The `kokanee` command: serve, demo, import, query."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from kokanee.config import ConfigError, ServeConfig, load_config
+
+app = typer.Typer(help="kokanee: OpenTelemetry in, answers out.", no_args_is_help=True, add_completion=False)
+
+
+def _field_help(name: str) -> str:
+    return ServeConfig.model_fields[name].description or ""
+
+
+def _opt(name: str, **kwargs: Any) -> Any:
+    return typer.Option(envvar=f"KOKANEE_{name.upper()}", help=_field_help(name), show_default=False, **kwargs)
+
+
+@app.command()
+def serve(
+    data_dir: Annotated[Path | None, _opt("data_dir")] = None,
+    store: Annotated[str | None, _opt("store")] = None,
+    host: Annotated[str | None, _opt("host")] = None,
+    otlp_grpc_port: Annotated[int | None, _opt("otlp_grpc_port")] = None,
+    otlp_http_port: Annotated[int | None, _opt("otlp_http_port")] = None,
+    http_port: Annotated[int | None, _opt("http_port")] = None,
+    ingest_token: Annotated[str | None, _opt("ingest_token")] = None,
+    api_token: Annotated[str | None, _opt("api_token")] = None,
+    max_request_mib: Annotated[float | None, _opt("max_request_mib")] = None,
+    max_pending_mib: Annotated[float | None, _opt("max_pending_mib")] = None,
+    flush_interval_s: Annotated[float | None, _opt("flush_interval_s")] = None,
+    flush_rows: Annotated[int | None, _opt("flush_rows")] = None,
+    wal_segment_mib: Annotated[int | None, _opt("wal_segment_mib")] = None,
+    demo: Annotated[bool | None, _opt("demo")] = None,
+    config: Annotated[
+        Path | None, typer.Option(envvar="KOKANEE_CONFIG", help="TOML file with the same settings (snake_case keys).")
+    ] = None,
+) -> None:
+    """Run the OTLP receivers, the store, the API and the UI."""
+    values = {k: v for k, v in locals().items() if k != "config"}
+    try:
+        settings = load_config(values, config)
+    except ConfigError as e:
+        typer.echo(f"kokanee: bad configuration: {e}", err=True)
+        raise typer.Exit(2) from e
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from kokanee.server import DataDirInUse, run
+
+    try:
+        run(settings)
+    except DataDirInUse as e:
+        typer.echo(f"kokanee: {e}", err=True)
+        raise typer.Exit(1) from e
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="A ClickHouse SELECT over otel_* and kokanee_* tables.")],
+    api: Annotated[str, typer.Option(envvar="KOKANEE_API_URL", help="The running server's API.")] = (
+        "http://127.0.0.1:8080"
+    ),
+    token: Annotated[str | None, typer.Option(envvar="KOKANEE_API_TOKEN", help="API bearer token.")] = None,
+) -> None:
+    """Run a read-only SQL query on a running kokanee and print the rows as JSON lines."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = httpx.post(f"{api}/api/v1/query", json={"sql": sql}, headers=headers, timeout=60)
+    body = response.json()
+    if response.status_code != 200:
+        typer.echo(f"kokanee: {body.get('error', response.text)}", err=True)
+        raise typer.Exit(1)
+    for row in body["rows"]:
+        typer.echo(json.dumps(dict(zip(body["columns"], row, strict=True)), default=str))
+
+
+def _register_optional() -> None:
+    """Commands whose modules are large load lazily by living in their own packages."""
+    try:
+        from kokanee.demo.command import demo_command, demo_fault_app
+
+        app.command("demo")(demo_command)
+        app.add_typer(demo_fault_app, name="fault", help="Switch faults on and off in a running demo.")
+    except ImportError:
+        pass
+    try:
+        from kokanee.importers.command import import_command
+
+        app.command("import")(import_command)
+    except ImportError:
+        pass
+
+
+_register_optional()

@@ -1,0 +1,100 @@
+"""Settings of `kokanee serve`: one frozen model, filled from flags, `KOKANEE_*` variables or a TOML file.
+
+Each field's description is its documentation: `kokanee serve --help` shows it, and a test checks
+that the README lists every setting.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+MIB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """A setting has a bad value; the message names the setting as the user spells it."""
+
+
+class ServeConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data_dir: Path = Field(Path("kokanee-data"), description="Directory for the embedded store and the WAL.")
+    store: str = Field(
+        "",
+        description="chdb:///path (default: DATA_DIR/store) or http(s)://user:pass@host:8123/db "
+        "for a ClickHouse server.",
+    )
+    host: str = Field("127.0.0.1", description="Address every listener binds to.")
+    otlp_grpc_port: int = Field(4317, description="OTLP/gRPC port; 0 switches the gRPC receiver off.")
+    otlp_http_port: int = Field(4318, description="OTLP/HTTP port; 0 switches the HTTP receiver off.")
+    http_port: int = Field(8080, description="Port of the API and the web UI.")
+    ingest_token: str | None = Field(None, description="Bearer token OTLP clients must send (off if unset).")
+    api_token: str | None = Field(None, description="Bearer token API clients must send (off if unset).")
+    max_request_mib: float = Field(
+        20.0, description="Largest OTLP request body, after decompression, in MiB (the Collector's default)."
+    )
+    max_pending_mib: float = Field(
+        256.0,
+        description="Acknowledged data waiting for the store, in MiB; past it receivers answer 429/503.",
+    )
+    flush_interval_s: float = Field(0.5, description="Longest wait before buffered data is inserted (seconds).")
+    flush_rows: int = Field(200_000, description="Rows that trigger an insert before the interval ends.")
+    wal_segment_mib: int = Field(64, description="Size at which a WAL segment file is closed and a new begun.")
+    demo: bool = Field(False, description="Also run the demo shop against this server.")
+
+    @field_validator("otlp_grpc_port", "otlp_http_port", "http_port")
+    @classmethod
+    def _port(cls, v: int) -> int:
+        if not 0 <= v <= 65535:
+            raise ValueError("must be a port number between 0 and 65535")
+        return v
+
+    @field_validator("max_request_mib", "max_pending_mib", "flush_interval_s")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("must be greater than 0")
+        return v
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> ServeConfig:
+        ports = [p for p in (self.otlp_grpc_port, self.otlp_http_port, self.http_port) if p]
+        if len(ports) != len(set(ports)):
+            raise ValueError("otlp_grpc_port, otlp_http_port and http_port must differ")
+        return self
+
+    @property
+    def store_url(self) -> str:
+        return self.store or f"chdb://{(self.data_dir / 'store').resolve()}"
+
+    @property
+    def wal_dir(self) -> Path:
+        return self.data_dir / "wal"
+
+    @property
+    def max_request_bytes(self) -> int:
+        return int(self.max_request_mib * MIB)
+
+    @property
+    def max_pending_bytes(self) -> int:
+        return int(self.max_pending_mib * MIB)
+
+
+def load_config(values: dict[str, Any], toml_path: Path | None = None) -> ServeConfig:
+    """Merges a TOML file (keys as in ServeConfig) under explicitly given values, and validates."""
+    merged: dict[str, Any] = {}
+    if toml_path is not None:
+        try:
+            merged.update(tomllib.loads(toml_path.read_text()))
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise ConfigError(f"{toml_path}: {e}") from e
+    merged.update({k: v for k, v in values.items() if v is not None})
+    try:
+        return ServeConfig(**merged)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in e.errors())
+        raise ConfigError(problems) from e

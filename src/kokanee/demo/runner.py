@@ -1,0 +1,182 @@
+"""Runs the demo: arrivals → journeys → spans, logs and metrics, with the schedule and control API.
+
+Two clocks: in real time (`realtime=True`, the CLI's default) journeys are paced on the wall clock and
+run until `duration` or `stop`; in a backfill (`realtime=False`, what tests and bulk loads use) the run
+covers [now - duration, now] as fast as the exporters take it, with the same seeded sequence, so the
+stored data does not depend on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from kokanee.demo.control import ControlServer
+from kokanee.demo.engine import DemoStats, Sim
+from kokanee.demo.faults import ActiveFault, FaultBoard
+from kokanee.demo.journeys import CHECKOUT_SHARE, Arrivals, pick_journey, run_journey
+from kokanee.demo.labels import LabelWriter
+from kokanee.demo.schedule import Schedule, ScheduledFault
+from kokanee.demo.state import ShopState
+from kokanee.demo.telemetry import Exporters, Telemetry, otlp_exporters
+
+log = logging.getLogger(__name__)
+
+# In a backfill the exporters' queues are drained this often (in spans): back-pressure instead of drops.
+_BACKFILL_FLUSH_SPANS = 4000
+
+
+class DemoConfig(BaseModel):
+    """How a demo run behaves; validated once, frozen after."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    endpoint: str = Field(
+        "http://127.0.0.1:4318", description="OTLP endpoint: base URL for http, host:port for grpc."
+    )
+    protocol: str = Field(
+        "http", pattern="^(http|grpc)$", description="OTLP protocol: http (protobuf) or grpc."
+    )
+    api_url: str | None = Field(
+        default=None, description="kokanee API for fault labels; None: labels file only."
+    )
+    rate: float = Field(default=5.0, gt=0, description="Mean user journeys per second.")
+    duration_s: float | None = Field(
+        None, gt=0, description="Seconds to run (simulated); None: until stopped."
+    )
+    seed: int = Field(default=1, description="Seeds journeys, latencies, faults' dice and trace ids.")
+    faults: tuple[ScheduledFault, ...] = Field(
+        default=(), description="Scheduled faults, offsets from the start."
+    )
+    labels_file: Path | None = Field(
+        default=None, description="JSON-lines file of fault labels; None: not written."
+    )
+    control_port: int | None = Field(
+        None, ge=0, le=65535, description="Control API port; 0 picks one; None: off."
+    )
+    environment: str = Field(default="demo", description="deployment.environment.name of every service.")
+    run_id: str = Field(
+        "", description="kokanee.demo.run resource attribute; empty: derived from seed and start."
+    )
+    realtime: bool = Field(
+        default=True, description="Pace on the wall clock; False backfills [now - duration, now]."
+    )
+    export_interval_s: float = Field(default=10.0, gt=0, description="Metric export interval, seconds.")
+    period_s: float = Field(
+        default=1200.0, gt=0, description="Period of the load swing (a compressed day), seconds."
+    )
+
+    @model_validator(mode="after")
+    def _backfill_needs_duration(self) -> DemoConfig:
+        if not self.realtime and self.duration_s is None:
+            raise ValueError("a backfill (realtime=False) needs duration_s: it covers [now - duration, now]")
+        return self
+
+
+class DemoRun:
+    """One run; implements the control API's `Controls`. `exporters` replaces OTLP (tests: in-memory)."""
+
+    def __init__(self, config: DemoConfig, exporters: Exporters | None = None) -> None:
+        self.config = config
+        now = time.time_ns()
+        span = int((config.duration_s or 0) * 1e9)
+        self.origin_ns = now if config.realtime else now - span
+        self.end_ns = self.origin_ns + span if config.duration_s else None
+        self.run_id = config.run_id or f"{config.seed}-{self.origin_ns // 1_000_000_000:x}"
+        self.labels = LabelWriter(self.run_id, config.labels_file, config.api_url)
+        self.board = FaultBoard(on_change=self.labels)
+        self.state = ShopState(self.board, now_ns=self.origin_ns)
+        self.rng = random.Random(config.seed)
+        exporters = exporters or otlp_exporters(config.endpoint, config.protocol, config.export_interval_s)
+        self.telemetry = Telemetry(exporters, self.state, self.run_id, config.environment, config.seed)
+        self.sim = Sim(self.telemetry, self.board, self.state, self.rng)
+        self.schedule = Schedule(list(config.faults), self.origin_ns)
+        self.arrivals = Arrivals(self.rng, config.rate, self.origin_ns, config.period_s)
+        self.control: ControlServer | None = None
+        if config.control_port is not None:
+            try:
+                self.control = ControlServer(self, config.control_port)
+            except OSError as exc:
+                # A second demo on the same machine still runs; it just cannot be steered.
+                log.warning("control API not started on port %s: %s", config.control_port, exc)
+
+    # Controls, called from the control API's threads.
+    def now_ns(self) -> int:
+        return time.time_ns() if self.config.realtime else self.state.now_ns
+
+    def fault_on(self, kind: str, service: str | None, value: float | None) -> ActiveFault:
+        return self.board.start(kind, self.now_ns(), service, value, source="manual")
+
+    def fault_off(self, kind: str, service: str | None) -> list[ActiveFault]:
+        return self.board.stop(kind, self.now_ns(), service)
+
+    def active_faults(self) -> list[ActiveFault]:
+        return self.board.active()
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            **asdict(self.sim.stats),
+            "run_id": self.run_id,
+            "elapsed_s": (self.state.now_ns - self.origin_ns) / 1e9,
+        }
+
+    def step(self, t: int) -> None:
+        """Everything due at simulated time `t`: schedule, gauges' clock, one journey (and a flood's)."""
+        self.state.now_ns = t
+        self.schedule.tick(self.board, t)
+        self.sim.load = self.arrivals.load(t)
+        self.state.orders_per_s = self.config.rate * self.sim.load * CHECKOUT_SHARE
+        run_journey(self.sim, pick_journey(self.rng), t)
+        flood = self.board.value("homepage_flood", "frontend")
+        for i in range(int(flood or 0)):
+            run_journey(self.sim, "index", t + (i + 1) * 1_000_000)
+
+    def run(self, stop: threading.Event, on_progress: Callable[[DemoRun], None] | None = None) -> DemoStats:
+        last_flush, last_progress, finished = 0, 0.0, False
+        try:
+            while not stop.is_set():
+                t = self.arrivals.next()
+                if self.end_ns is not None and t >= self.end_ns:
+                    finished = True
+                    break
+                if self.config.realtime and stop.wait(max(0.0, (t - time.time_ns()) / 1e9)):
+                    break
+                self.step(t)
+                if not self.config.realtime and self.sim.stats.spans - last_flush >= _BACKFILL_FLUSH_SPANS:
+                    self.telemetry.flush()
+                    last_flush = self.sim.stats.spans
+                if on_progress is not None and time.monotonic() - last_progress > 0.25:
+                    on_progress(self)
+                    last_progress = time.monotonic()
+        finally:
+            self._finish(self.end_ns if finished and self.end_ns is not None else self.now_ns())
+        if on_progress is not None:
+            on_progress(self)
+        return self.sim.stats
+
+    def _finish(self, at_ns: int) -> None:
+        # Scheduled ends up to now keep their exact times; whatever still runs ends with the demo.
+        self.state.now_ns = at_ns
+        self.schedule.tick(self.board, at_ns)
+        self.board.stop_all(at_ns)
+        if self.control is not None:
+            self.control.close()
+        try:
+            self.telemetry.shutdown()
+        finally:
+            self.labels.close()
+
+
+def run_demo(
+    config: DemoConfig, stop: threading.Event, on_progress: Callable[[DemoRun], None] | None = None
+) -> None:
+    """Runs the demo until `config.duration_s` passes or `stop` is set; safe in a background thread."""
+    DemoRun(config).run(stop, on_progress)

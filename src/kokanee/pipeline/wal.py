@@ -1,0 +1,264 @@
+"""Write-ahead log: every acknowledged OTLP request, fsynced in groups, replayed after a crash.
+
+A record is the request as protobuf bytes; decoding is deterministic, so a replay rebuilds the
+same rows. Segments are named by their first sequence number::
+
+    wal/EPOCH                           random id of this log, part of every dedup token
+    wal/checkpoint.json                 {"stored": S, "batch": [A, B] or null}
+    wal/00000000000000000001.wal        records 1 .. (next segment's first - 1)
+    wal/00000000000000000932.wal        the open segment
+
+    record = magic "KW01" | length u32 | crc32 u32 | seq u64 | signal u8 | payload (length bytes)
+
+`stored` is the last sequence number known to be in the store; `batch` is the range the
+inserter is writing right now. After a crash the range is inserted again with the same
+deduplication token, then everything after it: the store sees each record exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import struct
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+
+from kokanee import selfmetrics
+
+log = logging.getLogger(__name__)
+
+_MAGIC = b"KW01"
+_HEADER = struct.Struct("<4sIIQB")
+_SIGNALS = ("traces", "metrics", "logs")
+
+
+class WalError(RuntimeError):
+    """The log cannot be written (disk full, I/O error): the request is not durable, retry later."""
+
+
+@dataclass(frozen=True)
+class WalRecord:
+    seq: int
+    signal: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    stored: int
+    batch: tuple[int, int] | None
+
+
+@dataclass
+class _Pending:
+    signal: str
+    payload: bytes
+    context: object
+    future: Future[int]
+
+
+class WriteAheadLog:
+    """Append-only segments with group commit: one fsync covers every record that arrived meanwhile.
+
+    `on_durable(record, context)` is called on the writer thread, in sequence order, after the
+    record's fsync and before its future resolves, so downstream sees records in log order.
+    """
+
+    def __init__(self, directory: Path, segment_bytes: int = 64 * 1024 * 1024) -> None:
+        self.dir = directory
+        self.segment_bytes = segment_bytes
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.epoch = self._load_epoch()
+        self.on_durable: Callable[[WalRecord, object], None] = lambda record, context: None
+        self._cond = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._file: int | None = None
+        self._file_size = 0
+        self.checkpoint = self._read_checkpoint()
+        self.last_seq = self.checkpoint.stored
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def _load_epoch(self) -> str:
+        path = self.dir / "EPOCH"
+        if not path.exists():
+            _write_atomically(path, uuid.uuid4().hex.encode())
+        return path.read_text().strip()
+
+    def _read_checkpoint(self) -> Checkpoint:
+        path = self.dir / "checkpoint.json"
+        if not path.exists():
+            return Checkpoint(0, None)
+        data = json.loads(path.read_text())
+        batch = data.get("batch")
+        return Checkpoint(int(data["stored"]), (int(batch[0]), int(batch[1])) if batch else None)
+
+    def segments(self) -> list[Path]:
+        return sorted(self.dir.glob("*.wal"))
+
+    def recover(self) -> Iterator[WalRecord]:
+        """Yields the records not yet stored, in order, and truncates a torn tail.
+
+        Must be called once, before `start()`.
+        """
+        for path in self.segments():
+            for record in self._read_segment(path):
+                self.last_seq = max(self.last_seq, record.seq)
+                if record.seq > self.checkpoint.stored:
+                    yield record
+
+    def _read_segment(self, path: Path) -> Iterator[WalRecord]:
+        with path.open("rb") as f:
+            data = f.read()
+        offset = 0
+        while offset < len(data):
+            if len(data) - offset < _HEADER.size:
+                break
+            magic, length, crc, seq, signal = _HEADER.unpack_from(data, offset)
+            start = offset + _HEADER.size
+            payload = data[start : start + length]
+            if magic != _MAGIC or len(payload) != length or zlib.crc32(payload) != crc or signal > 2:
+                break
+            yield WalRecord(seq, _SIGNALS[signal], payload)
+            offset = start + length
+        if offset < len(data):
+            # A crash mid-write leaves a partial record; it was never acknowledged.
+            log.warning("WAL %s: dropping %d bytes of torn or corrupt tail", path.name, len(data) - offset)
+            with path.open("r+b") as f:
+                f.truncate(offset)
+                os.fsync(f.fileno())
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._writer, name="kokanee-wal", daemon=True)
+        self._thread.start()
+
+    def append(self, signal: str, payload: bytes, context: object = None) -> Future[int]:
+        """Queues a record; the future resolves to its sequence number once it is on disk.
+
+        `context` travels with the record to `on_durable` (the decoded tables, say).
+        """
+        future: Future[int] = Future()
+        with self._cond:
+            if self._closed:
+                future.set_exception(WalError("the write-ahead log is closed"))
+                return future
+            self._queue.append(_Pending(signal, payload, context, future))
+            self._cond.notify()
+        return future
+
+    def _writer(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                batch, self._queue = self._queue, []
+                if not batch and self._closed:
+                    break
+            try:
+                records = self._write_group(batch)
+            except OSError as e:
+                for pending in batch:
+                    pending.future.set_exception(WalError(f"write-ahead log: {e.strerror or e}"))
+                continue
+            for record, pending in zip(records, batch, strict=True):
+                self.on_durable(record, pending.context)
+                pending.future.set_result(record.seq)
+        if self._file is not None:
+            os.close(self._file)
+            self._file = None
+
+    def _write_group(self, batch: list[_Pending]) -> list[WalRecord]:
+        if self._file is None or self._file_size >= self.segment_bytes:
+            self._roll()
+        assert self._file is not None
+        seq = self.last_seq
+        records, chunks = [], []
+        for pending in batch:
+            seq += 1
+            records.append(WalRecord(seq, pending.signal, pending.payload))
+            header = _HEADER.pack(
+                _MAGIC, len(pending.payload), zlib.crc32(pending.payload), seq, _SIGNALS.index(pending.signal)
+            )
+            chunks.append(header)
+            chunks.append(pending.payload)
+        blob = b"".join(chunks)
+        started = time.perf_counter()
+        try:
+            os.write(self._file, blob)
+            os.fsync(self._file)
+        except OSError:
+            # Leave no half-written group behind: those requests get an error, not an ack.
+            os.ftruncate(self._file, self._file_size)
+            raise
+        selfmetrics.WAL_FSYNC.observe(time.perf_counter() - started)
+        self._file_size += len(blob)
+        self.last_seq = seq
+        return records
+
+    def _roll(self) -> None:
+        if self._file is not None:
+            os.close(self._file)
+        path = self.dir / f"{self.last_seq + 1:020d}.wal"
+        self._file = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._file_size = os.fstat(self._file).st_size
+        _fsync_dir(self.dir)
+
+    # -- progress of the store ----------------------------------------------------------------
+
+    def begin_batch(self, first: int, last: int) -> None:
+        self._save_checkpoint(Checkpoint(self.checkpoint.stored, (first, last)))
+
+    def mark_stored(self, seq: int) -> None:
+        """Records that everything up to `seq` is in the store, and drops whole segments below it."""
+        self._save_checkpoint(Checkpoint(seq, None))
+        segments = self.segments()
+        for path, following in zip(segments, segments[1:], strict=False):
+            if int(following.stem) - 1 <= seq:
+                path.unlink(missing_ok=True)
+        selfmetrics.WAL_BYTES.set(self.size_bytes())
+
+    def _save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        body = {"stored": checkpoint.stored, "batch": list(checkpoint.batch) if checkpoint.batch else None}
+        _write_atomically(self.dir / "checkpoint.json", json.dumps(body).encode())
+        self.checkpoint = checkpoint
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.segments() if p.exists())
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

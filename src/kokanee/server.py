@@ -1,0 +1,147 @@
+"""`kokanee serve`: the composition root. Builds every component from config, runs the listeners,
+and stops them in order (listeners first, then the pipeline drains into the store)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from kokanee.api.app import create_app
+from kokanee.config import ServeConfig
+from kokanee.ingest.decode import decode, parse_protobuf
+from kokanee.ingest.grpc import otlp_grpc_server
+from kokanee.ingest.http import otlp_http_app
+from kokanee.ingest.types import Signal
+from kokanee.pipeline.pipeline import Pipeline, Tables
+from kokanee.pipeline.wal import WriteAheadLog
+from kokanee.store.client import Store
+from kokanee.store.migrations import migrate
+
+log = logging.getLogger("kokanee")
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to kokanee, which runs several servers in one loop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def replay_decode(signal: str, payload: bytes) -> Tables:
+    """Rebuilds a WAL record's rows; the same bytes always decode to the same rows."""
+    sig: Signal = signal  # type: ignore[assignment]
+    return decode(sig, parse_protobuf(sig, payload)).tables
+
+
+class DataDirInUse(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def _lock_data_dir(data_dir: Path) -> Iterator[None]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            raise DataDirInUse(f"another kokanee is using {data_dir} (one process owns a data directory)") from e
+        yield
+    finally:
+        os.close(fd)
+
+
+def _uvicorn(app: Any, host: str, port: int) -> _Server:
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5
+    )
+    return _Server(config)
+
+
+def run(config: ServeConfig) -> None:
+    with _lock_data_dir(config.data_dir):
+        asyncio.run(_serve(config))
+
+
+async def _serve(config: ServeConfig) -> None:
+    store = Store(config.store_url)
+    migrate(store)
+    wal = WriteAheadLog(config.wal_dir, config.wal_segment_mib * 1024 * 1024)
+    pipeline = Pipeline(
+        wal, store, replay_decode, config.max_pending_bytes, config.flush_interval_s, config.flush_rows
+    )
+    replayed = pipeline.start()
+    if replayed:
+        log.info("replaying %d write-ahead log records into the store", replayed)
+    log.info("store %s", store.redacted_url)
+
+    def status() -> dict[str, Any]:
+        return {"pipeline_pending_bytes": pipeline.pending_bytes, "store_accepting_writes": pipeline.store_ok}
+
+    servers: list[_Server] = []
+    if config.otlp_http_port:
+        http_app = otlp_http_app(pipeline, config.max_request_bytes, config.ingest_token)
+        servers.append(_uvicorn(http_app, config.host, config.otlp_http_port))
+    servers.append(_uvicorn(create_app(store, config.api_token, status), config.host, config.http_port))
+    grpc_server = None
+    if config.otlp_grpc_port:
+        address = f"{config.host}:{config.otlp_grpc_port}"
+        grpc_server = otlp_grpc_server(pipeline, address, config.max_request_bytes, config.ingest_token)
+        await grpc_server.start()
+        log.info("OTLP/gRPC listening on %s", address)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    while not all(server.started for server in servers):
+        if any(task.done() for task in tasks):
+            for task in tasks:
+                if task.done() and task.exception():
+                    raise RuntimeError(f"a listener failed to start: {task.exception()}")
+            raise RuntimeError("a listener failed to start (is the port in use?)")
+        await asyncio.sleep(0.02)
+    if config.otlp_http_port:
+        log.info("OTLP/HTTP listening on http://%s:%d (/v1/traces, /v1/metrics, /v1/logs)", config.host, config.otlp_http_port)
+    log.info("API and UI on http://%s:%d (docs at /docs)", config.host, config.http_port)
+
+    demo_stop = threading.Event()
+    if config.demo:
+        _start_demo(config, demo_stop)
+
+    await stop.wait()
+    log.info("stopping: closing listeners, then writing pending data")
+    demo_stop.set()
+    if grpc_server is not None:
+        await grpc_server.stop(grace=5)
+    for server in servers:
+        server.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.to_thread(pipeline.stop, 30.0)
+    store.close()
+    log.info("stopped")
+
+
+def _start_demo(config: ServeConfig, stop: threading.Event) -> None:
+    from kokanee.demo.runner import serve_demo
+
+    host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
+    thread = threading.Thread(
+        target=serve_demo,
+        args=(f"http://{host}:{config.otlp_http_port}", f"http://{host}:{config.http_port}", stop),
+        name="kokanee-demo",
+        daemon=True,
+    )
+    thread.start()

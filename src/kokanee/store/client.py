@@ -1,0 +1,149 @@
+"""One client interface to ClickHouse, embedded (chDB, `chdb:///path`) or a server (`http(s)://...`).
+
+Both go through clickhouse-connect, so every query and DDL here runs on either. A client is not
+safe for concurrent queries, so each thread gets its own (chDB clients on one path share the
+engine and its data).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import clickhouse_connect
+import pyarrow as pa
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be reached or cannot write (server down, disk full): retry later."""
+
+
+class QueryError(ValueError):
+    """ClickHouse refused a query (syntax, unknown column, limits): the caller's mistake."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+def _connect(url: str) -> Client:
+    if url.startswith("chdb:"):
+        return clickhouse_connect.get_client(dsn=url)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"store URL must start with chdb://, http:// or https://, got {url!r}")
+    return clickhouse_connect.get_client(dsn=url)
+
+
+class Store:
+    """A ClickHouse reachable at `url`; `embedded` when kokanee's own process holds the data."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.embedded = url.startswith("chdb:")
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._clients: list[Client] = []
+
+    def client(self) -> Client:
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
+            try:
+                client = _connect(self.url)
+            except (OperationalError, OSError) as e:
+                raise StoreUnavailable(f"cannot reach the store at {self.redacted_url}: {e}") from e
+            self._local.client = client
+            with self._lock:
+                self._clients.append(client)
+        return client
+
+    @property
+    def redacted_url(self) -> str:
+        parts = urlsplit(self.url)
+        if parts.password:
+            return self.url.replace(f":{parts.password}@", ":***@")
+        return self.url
+
+    def command(
+        self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> Any:
+        try:
+            return self.client().command(sql, parameters=parameters, settings=settings)
+        except OperationalError as e:
+            raise StoreUnavailable(str(e)) from e
+
+    def query(
+        self,
+        sql: str,
+        parameters: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> QueryResult:
+        try:
+            result = self.client().query(sql, parameters=parameters, settings=settings)
+        except OperationalError as e:
+            raise StoreUnavailable(str(e)) from e
+        except (DatabaseError, ClickHouseError) as e:
+            raise QueryError(_short_error(str(e))) from e
+        return QueryResult(list(result.column_names), list(result.result_rows))
+
+    def insert_arrow(self, table: str, data: pa.Table, token: str | None = None) -> None:
+        """Inserts a columnar batch; a repeated `token` is dropped by MergeTree (exactly-once replay)."""
+        settings: dict[str, Any] = {"deduplicate_blocks_in_dependent_materialized_views": 1}
+        if token is not None:
+            settings["insert_deduplication_token"] = token
+        try:
+            self.client().insert_arrow(table, data, settings=settings)
+        except OperationalError as e:
+            raise StoreUnavailable(str(e)) from e
+        except (DatabaseError, ClickHouseError) as e:
+            if _is_resource_error(str(e)):
+                raise StoreUnavailable(_short_error(str(e))) from e
+            raise
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.client().query("SELECT 1").result_rows == [(1,)])
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients:
+                try:
+                    client.close()
+                except Exception:  # closing is best effort; the process is ending
+                    pass
+            self._clients.clear()
+
+
+def _short_error(message: str) -> str:
+    """ClickHouse messages carry a stack trace and version trailer; the first line is the news."""
+    first = message.strip().splitlines()[0] if message.strip() else message
+    return first.split(" (version ")[0][:500]
+
+
+# Errors that mean "the store cannot take data now" rather than "this data is wrong".
+_RESOURCE_CODES: Sequence[str] = (
+    "NOT_ENOUGH_SPACE",
+    "CANNOT_WRITE_TO_FILE_DESCRIPTOR",
+    "MEMORY_LIMIT_EXCEEDED",
+    "TOO_MANY_PARTS",
+    "TIMEOUT_EXCEEDED",
+    "NETWORK_ERROR",
+    "ALL_CONNECTION_TRIES_FAILED",
+    "No space left",
+)
+
+
+def _is_resource_error(message: str) -> bool:
+    return any(code in message for code in _RESOURCE_CODES)

@@ -1,0 +1,169 @@
+"""Reading traces: one trace with every field, and trace search over a window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kokanee.store.client import Store
+from kokanee.store.timeparse import rfc3339
+
+_SPAN_COLUMNS = """
+    TraceId, SpanId, ParentSpanId, TraceState, SpanName, SpanKind, ServiceName,
+    toUnixTimestamp64Nano(Timestamp) AS StartNs, Duration, StatusCode, StatusMessage,
+    SpanAttributes, ResourceAttributes, ScopeName, ScopeVersion,
+    arrayMap(t -> toUnixTimestamp64Nano(t), Events.Timestamp) AS EventTimes, Events.Name, Events.Attributes,
+    Links.TraceId, Links.SpanId, Links.TraceState, Links.Attributes
+"""
+
+
+def _span(row: dict[str, Any]) -> dict[str, Any]:
+    start = int(row["StartNs"])
+    return {
+        "trace_id": row["TraceId"],
+        "span_id": row["SpanId"],
+        "parent_span_id": row["ParentSpanId"],
+        "trace_state": row["TraceState"],
+        "name": row["SpanName"],
+        "kind": row["SpanKind"],
+        "service_name": row["ServiceName"],
+        "start_time": rfc3339(start),
+        "start_time_unix_nano": start,
+        "end_time_unix_nano": start + int(row["Duration"]),
+        "duration_ns": int(row["Duration"]),
+        "status_code": row["StatusCode"],
+        "status_message": row["StatusMessage"],
+        "attributes": dict(row["SpanAttributes"]),
+        "resource": {"attributes": dict(row["ResourceAttributes"])},
+        "scope": {"name": row["ScopeName"], "version": row["ScopeVersion"]},
+        "events": [
+            {"time_unix_nano": int(t), "time": rfc3339(int(t)), "name": n, "attributes": dict(a)}
+            for t, n, a in zip(row["EventTimes"], row["Events.Name"], row["Events.Attributes"], strict=True)
+        ],
+        "links": [
+            {"trace_id": t, "span_id": s, "trace_state": ts, "attributes": dict(a)}
+            for t, s, ts, a in zip(
+                row["Links.TraceId"], row["Links.SpanId"], row["Links.TraceState"], row["Links.Attributes"], strict=True
+            )
+        ],
+    }
+
+
+def get_trace(store: Store, trace_id: str) -> list[dict[str, Any]]:
+    """Every span of a trace, by start time. The lookup table narrows the scan to the trace's days."""
+    bounds = store.query(
+        "SELECT min(Start), max(End) FROM otel_traces_trace_id_ts WHERE TraceId = {id:String}",
+        parameters={"id": trace_id},
+    ).rows
+    where = "TraceId = {id:String}"
+    if bounds and bounds[0][0] is not None and bounds[0][0].year > 1970:
+        where += (
+            " AND Timestamp >= toDateTime({lo:DateTime}) - INTERVAL 1 MINUTE"
+            " AND Timestamp <= toDateTime({hi:DateTime}) + INTERVAL 1 MINUTE"
+        )
+    result = store.query(
+        f"SELECT {_SPAN_COLUMNS} FROM otel_traces WHERE {where} ORDER BY Timestamp, SpanId",
+        parameters={"id": trace_id, "lo": bounds[0][0] if bounds else None, "hi": bounds[0][1] if bounds else None},
+    )
+    return [_span(row) for row in result.dicts()]
+
+
+@dataclass
+class TraceQuery:
+    start_ns: int
+    end_ns: int
+    service: str | None = None
+    operation: str | None = None
+    status: str | None = None
+    min_duration_ns: int | None = None
+    max_duration_ns: int | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+    limit: int = 20
+
+
+def search_traces(store: Store, q: TraceQuery) -> list[dict[str, Any]]:
+    """Traces with at least one span matching every filter, newest first, one row per trace.
+
+    Duration bounds apply to the whole trace (first start to last end), which is what people
+    mean by a slow request.
+    """
+    params: dict[str, Any] = {"start": q.start_ns, "end": q.end_ns, "limit": q.limit}
+    span_filters = ["Timestamp >= fromUnixTimestamp64Nano({start:Int64})", "Timestamp < fromUnixTimestamp64Nano({end:Int64})"]
+    if q.service:
+        span_filters.append("ServiceName = {service:String}")
+        params["service"] = q.service
+    if q.operation:
+        span_filters.append("SpanName = {operation:String}")
+        params["operation"] = q.operation
+    if q.status:
+        span_filters.append("StatusCode = {status:String}")
+        params["status"] = q.status
+    for i, (key, value) in enumerate(sorted(q.attributes.items())):
+        span_filters.append(
+            f"(SpanAttributes[{{k{i}:String}}] = {{v{i}:String}} OR ResourceAttributes[{{k{i}:String}}] = {{v{i}:String}})"
+        )
+        params[f"k{i}"], params[f"v{i}"] = key, value
+    having = []
+    if q.min_duration_ns is not None:
+        having.append("duration_ns >= {min_ns:UInt64}")
+        params["min_ns"] = q.min_duration_ns
+    if q.max_duration_ns is not None:
+        having.append("duration_ns <= {max_ns:UInt64}")
+        params["max_ns"] = q.max_duration_ns
+    window = " AND ".join(span_filters[:2])
+    sql = f"""
+        SELECT
+            TraceId AS trace_id,
+            min(toUnixTimestamp64Nano(Timestamp)) AS start_ns,
+            max(toUnixTimestamp64Nano(Timestamp) + Duration) - start_ns AS duration_ns,
+            count() AS span_count,
+            countIf(StatusCode = 'Error') AS error_count,
+            if(countIf(ParentSpanId = '') > 0, argMinIf(ServiceName, Timestamp, ParentSpanId = ''),
+               argMin(ServiceName, Timestamp)) AS root_service,
+            if(countIf(ParentSpanId = '') > 0, argMinIf(SpanName, Timestamp, ParentSpanId = ''),
+               argMin(SpanName, Timestamp)) AS root_operation,
+            arraySort(groupUniqArray(ServiceName)) AS services
+        FROM otel_traces
+        WHERE {window} AND TraceId IN (
+            SELECT DISTINCT TraceId FROM otel_traces WHERE {" AND ".join(span_filters)}
+        )
+        GROUP BY TraceId
+        {"HAVING " + " AND ".join(having) if having else ""}
+        ORDER BY start_ns DESC
+        LIMIT {{limit:UInt32}}
+    """
+    rows = store.query(sql, parameters=params).dicts()
+    for row in rows:
+        row["start_time"] = rfc3339(int(row["start_ns"]))
+        row["start_time_unix_nano"] = int(row.pop("start_ns"))
+        row["duration_ns"] = int(row["duration_ns"])
+    return rows
+
+
+def list_services(store: Store, start_ns: int, end_ns: int) -> list[dict[str, Any]]:
+    """Services seen in the window in any signal, with their span, log and metric-point counts."""
+    params = {"start": start_ns, "end": end_ns}
+    window = "BETWEEN fromUnixTimestamp64Nano({start:Int64}) AND fromUnixTimestamp64Nano({end:Int64})"
+    sql = f"""
+        SELECT name, sum(spans) AS spans, sum(errors) AS errors, sum(logs) AS logs, sum(points) AS metric_points
+        FROM (
+            SELECT ServiceName AS name, count() AS spans, countIf(StatusCode = 'Error') AS errors,
+                   0 AS logs, 0 AS points
+            FROM otel_traces WHERE Timestamp {window} GROUP BY name
+            UNION ALL
+            SELECT ServiceName, 0, 0, count(), 0 FROM otel_logs WHERE Timestamp {window} GROUP BY ServiceName
+            UNION ALL
+            SELECT ServiceName, 0, 0, 0, count() FROM otel_metrics_gauge WHERE TimeUnix {window} GROUP BY ServiceName
+            UNION ALL
+            SELECT ServiceName, 0, 0, 0, count() FROM otel_metrics_sum WHERE TimeUnix {window} GROUP BY ServiceName
+            UNION ALL
+            SELECT ServiceName, 0, 0, 0, count() FROM otel_metrics_histogram WHERE TimeUnix {window}
+            GROUP BY ServiceName
+        )
+        GROUP BY name ORDER BY name
+    """
+    return [
+        {"name": r["name"], "spans": int(r["spans"]), "errors": int(r["errors"]), "logs": int(r["logs"]),
+         "metric_points": int(r["metric_points"])}
+        for r in store.query(sql, parameters=params).dicts()
+    ]  # fmt: skip
