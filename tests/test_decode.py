@@ -228,8 +228,8 @@ def test_metrics_round_trip_through_chdb(client: Any) -> None:
         "FROM otel_metrics_histogram"
     ).result_rows
     assert hist == [
-        ("latency", "ms", {"route": "/cart"}, 3, 7.5, [1, 2, 0], [1.0, 5.0], 1.0, 4.0, 2, 3, [4.0], [TID.hex()],
-         [SID.hex()])
+        ("latency", "ms", {"route": "/cart"}, 3, 7.5, [1, 2, 0], [1.0, 5.0], 1.0, 4.0, 2, 3, [4.0],
+         [TID.hex()], [SID.hex()])
     ]  # fmt: skip
     sums = client.query("SELECT Value, IsMonotonic, AggregationTemporality FROM otel_metrics_sum").result_rows
     assert sums == [(12.0, True, 2)]

@@ -25,9 +25,7 @@ def spans_by_name(batches: list[Batch]) -> dict[str, tuple[dict[str, Any], Any]]
     found: dict[str, tuple[dict[str, Any], Any]] = {}
     for batch in batches:
         for rs in batch.request.resource_spans:
-            resource = {
-                kv.key: getattr(kv.value, kv.value.WhichOneof("value")) for kv in rs.resource.attributes
-            }
+            resource = {kv.key: getattr(kv.value, kv.value.WhichOneof("value")) for kv in rs.resource.attributes}
             for ss in rs.scope_spans:
                 for span in ss.spans:
                     found[span.name] = (resource, span)

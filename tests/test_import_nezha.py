@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,9 +107,7 @@ def test_span_kinds_are_inferred_only_where_the_data_says(day: Path) -> None:
 def test_corrupt_log_lines_are_reported_and_skipped(day: Path) -> None:
     path = day / "log" / "10_06_log.csv"
     source = NezhaSource(path)
-    records = [
-        r for b in read(source, path) for rl in b.request.resource_logs for r in rl.scope_logs[0].log_records
-    ]
+    records = [r for b in read(source, path) for rl in b.request.resource_logs for r in rl.scope_logs[0].log_records]
     good = 0
     for row in csv_rows(path):
         try:
@@ -152,9 +151,9 @@ def test_metric_file_becomes_gauges_per_column_without_nan(day: Path) -> None:
             assert resource == {"service.name": "ts-auth-service", "k8s.pod.name": rows[0]["PodName"]}
             for metric in rm.scope_metrics[0].metrics:
                 for point in metric.gauge.data_points:
-                    points[
-                        (metric.name + (f"({metric.unit})" if metric.unit else ""), point.time_unix_nano)
-                    ] = point.as_double
+                    points[(metric.name + (f"({metric.unit})" if metric.unit else ""), point.time_unix_nano)] = (
+                        point.as_double
+                    )
     columns = [c for c in rows[0] if c not in ("Time", "TimeStamp", "PodName")]
     expected = {
         (column, int(row["TimeStamp"]) * 10**9): float(row[column])
@@ -183,11 +182,7 @@ def test_the_fault_list_gives_28_labels_at_inject_time_utc(nezha_root: Path) -> 
 def test_metric_files_repeated_in_construct_data_are_read_once(nezha_root: Path) -> None:
     files = NezhaSource(nezha_root).files()
     metric_names = [f.name for f in files if f.parent.name == "metric"]
-    assert (
-        len(metric_names)
-        == len(set(metric_names))
-        == len(list((nezha_root / "rca_data").rglob("metric/*.csv")))
-    )
+    assert len(metric_names) == len(set(metric_names)) == len(list((nezha_root / "rca_data").rglob("metric/*.csv")))
     assert not [f for f in files if f.parent.name == "traceid"]
 
 
@@ -228,15 +223,52 @@ def test_importing_the_day_stores_exactly_the_spans_in_the_csvs(
         assert int(got["start"]) == int(row["StartTimeUnixNano"])
         assert abs(int(got["Duration"]) - int(row["Duration"]) * 1000) < 1000
 
+    # Logs and metric points: everything the server acknowledged is stored.
+    server.wait_for(
+        "SELECT (SELECT count() FROM otel_logs) AS logs, (SELECT count() FROM otel_metrics_gauge) AS points",
+        lambda rows: (rows[0]["logs"], rows[0]["points"]) == (report.stats.sent["logs"], report.stats.sent["metrics"]),
+        timeout=240,
+    )
+    errors = server.query(
+        "SELECT ServiceName, SeverityNumber, TraceId FROM otel_logs WHERE SeverityText = 'ERROR' LIMIT 5"
+    )
+    assert errors and all(row["SeverityNumber"] == 17 and len(row["TraceId"]) == 32 for row in errors)
+    assert all(row["ServiceName"].startswith("ts-") for row in errors)
+
     labels = server.wait_for(
-        "SELECT Start, End, ServiceName, Kind, Source, Detail FROM kokanee_fault_labels"
-        " WHERE Source = 'nezha'",
+        "SELECT Start, End, ServiceName, Kind, Source, Detail FROM kokanee_fault_labels WHERE Source = 'nezha'",
         lambda rows: len(rows) == 28,
     )
     faults = json.loads((nezha_root / "rca_data" / "2023-01-29" / "2023-01-29-fault_list.json").read_text())
     expected = sorted(
-        (fault["inject_type"], fault["inject_pod"].rsplit("-", 2)[0])
-        for hour in faults.values()
-        for fault in hour
+        (fault["inject_type"], fault["inject_pod"].rsplit("-", 2)[0]) for hour in faults.values() for fault in hour
     )
     assert sorted((row["Kind"], row["ServiceName"]) for row in labels) == expected
+
+
+def test_rebase_now_lands_the_recording_at_the_present(kokanee_server: KokaneeServer, tmp_path: Path) -> None:
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    pod = "import-rebase-service-6f6cfc45b-h5m2n"
+    (trace / "08_43_trace.csv").write_text(
+        "TraceID,SpanID,ParentID,PodName,OperationName,StartTimeUnixNano,EndTimeUnixNano,Duration\n"
+        f"c0103bb0161ad7fa352fe1828eeb643a,620b067330e3ede5,root,{pod},/*,1674981768697000000,1674981769015316530,318316\n"
+        f"c0103bb0161ad7fa352fe1828eeb643a,b4424f20bffee416,620b067330e3ede5,{pod},HTTP GET,"
+        "1674981768697763387,1674981769015072039,317308\n"
+    )
+    before = time.time_ns()
+    report = run_import(trace, endpoint=kokanee_server.otlp_http_url, rebase_time="now")
+    rows = kokanee_server.wait_for(
+        "SELECT SpanKind, toUnixTimestamp64Nano(Timestamp) AS start, Duration FROM otel_traces"
+        " WHERE ServiceName = 'import-rebase-service' ORDER BY start",
+        lambda rows: len(rows) == 2,
+    )
+    assert before - 10**9 <= 1674981769015316530 + report.offset_ns <= time.time_ns()
+    assert [int(row["start"]) for row in rows] == [
+        1674981768697000000 + report.offset_ns,
+        1674981768697763387 + report.offset_ns,
+    ]
+    assert [(row["SpanKind"], int(row["Duration"])) for row in rows] == [
+        ("Server", 318316530),
+        ("Client", 317308652),
+    ]

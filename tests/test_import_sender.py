@@ -142,15 +142,13 @@ def nezha_day(root: Path) -> Path:
         "b0103bb0161ad7fa352fe1828eeb643a,a4424f20bffee416,520b067330e3ede5,ts-gateway-service-6f6cfc45b-h5m2n,"
         "HTTP POST,1674981768697763387,1674981769015072039,317308\n"
     )
-    fault = {"inject_time": "2023-01-29 08:43:04", "inject_timestamp": "1674953044", "inject_type": "return"}
+    fault = {"inject_time": "2023-01-29 08:42:48", "inject_timestamp": "1674953044", "inject_type": "return"}
     fault["inject_pod"] = "ts-contacts-service-866bd68c97-xcqfx"
     (day / "2023-01-29-fault_list.json").write_text(json.dumps({"08": [fault]}))
     return root
 
 
-def test_labels_go_to_the_api_and_rebase_moves_them_with_the_spans(
-    recorder: RecordingServer, tmp_path: Path
-) -> None:
+def test_labels_go_to_the_api_and_rebase_moves_them_with_the_spans(recorder: RecordingServer, tmp_path: Path) -> None:
     report = run_import(
         nezha_day(tmp_path), endpoint=recorder.url, api_url=recorder.url, rebase_time="2030-01-01T00:00:00Z"
     )
@@ -159,18 +157,22 @@ def test_labels_go_to_the_api_and_rebase_moves_them_with_the_spans(
     assert report.offset_ns == offset
     spans = [s for rs in recorder.traces()[0].resource_spans for s in rs.scope_spans[0].spans]
     assert max(s.end_time_unix_nano for s in spans) == 1893456000_000000000
-    assert sorted(s.start_time_unix_nano - offset for s in spans) == [1674981768697000000, 1674981768697763387]
+    assert sorted(s.start_time_unix_nano - offset for s in spans) == [
+        1674981768697000000,
+        1674981768697763387,
+    ]
     labels = [json.loads(r.body) for r in recorder.requests if r.path == "/api/v1/fault-labels"]
     assert labels == [
         {
             "labels": [
                 {
-                    "start": 1674981784000000000 + offset,
+                    "start": 1674981768000000000 + offset,
                     "end": None,
                     "service": "ts-contacts-service",
                     "kind": "return",
                     "source": "nezha",
-                    "detail": "return injected into pod ts-contacts-service-866bd68c97-xcqfx at 2023-01-29 08:43:04 UTC",
+                    "detail": "return injected into pod ts-contacts-service-866bd68c97-xcqfx"
+                    " at 2023-01-29 08:42:48 UTC",
                 }
             ]
         }

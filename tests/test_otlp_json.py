@@ -77,10 +77,19 @@ def test_bad_ids_reject_only_their_span() -> None:
         (b"{not json", "malformed OTLP/JSON traces request"),
         (b"[1, 2]", "must be a JSON object"),
         (b'{"resourceSpans": {"x": 1}}', "invalid OTLP/JSON traces request"),
-        (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "abc"}]}]}]}', "invalid OTLP/JSON"),
+        (
+            b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "abc"}]}]}]}',
+            "invalid OTLP/JSON",
+        ),
         (b"\xff\xfe", "malformed OTLP/JSON traces request"),
     ],
-    ids=["truncated JSON", "top level is a list", "resourceSpans is an object", "int64 that is not a number", "not UTF-8"],
+    ids=[
+        "truncated JSON",
+        "top level is a list",
+        "resourceSpans is an object",
+        "int64 that is not a number",
+        "not UTF-8",
+    ],
 )
 def test_malformed_bodies_raise_decode_error(body: bytes, message: str) -> None:
     with pytest.raises(DecodeError, match=message):

@@ -21,7 +21,11 @@ def _write(wal_dir: Path, payloads: list[bytes], segment_bytes: int = 1 << 20) -
 def test_records_come_back_in_order_after_reopen(tmp_path: Path) -> None:
     _write(tmp_path, [b"a", b"bb", b"ccc"])
     records = list(WriteAheadLog(tmp_path).recover())
-    assert [(r.seq, r.signal, r.payload) for r in records] == [(1, "traces", b"a"), (2, "traces", b"bb"), (3, "traces", b"ccc")]
+    assert [(r.seq, r.signal, r.payload) for r in records] == [
+        (1, "traces", b"a"),
+        (2, "traces", b"bb"),
+        (3, "traces", b"ccc"),
+    ]
 
 
 def test_stored_records_are_not_replayed_and_numbering_continues(tmp_path: Path) -> None:

@@ -38,9 +38,11 @@ def serve(
     flush_interval_s: Annotated[float | None, _opt("flush_interval_s")] = None,
     flush_rows: Annotated[int | None, _opt("flush_rows")] = None,
     wal_segment_mib: Annotated[int | None, _opt("wal_segment_mib")] = None,
+    decoder: Annotated[str | None, _opt("decoder")] = None,
     demo: Annotated[bool | None, _opt("demo")] = None,
     config: Annotated[
-        Path | None, typer.Option(envvar="KOKANEE_CONFIG", help="TOML file with the same settings (snake_case keys).")
+        Path | None,
+        typer.Option(envvar="KOKANEE_CONFIG", help="TOML file with the same settings (snake_case keys)."),
     ] = None,
 ) -> None:
     """Run the OTLP receivers, the store, the API and the UI."""

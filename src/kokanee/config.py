@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -38,12 +38,20 @@ class ServeConfig(BaseModel):
         20.0, description="Largest OTLP request body, after decompression, in MiB (the Collector's default)."
     )
     max_pending_mib: float = Field(
-        256.0,
+        128.0,
         description="Acknowledged data waiting for the store, in MiB; past it receivers answer 429/503.",
     )
     flush_interval_s: float = Field(0.5, description="Longest wait before buffered data is inserted (seconds).")
-    flush_rows: int = Field(200_000, description="Rows that trigger an insert before the interval ends.")
+    flush_rows: int = Field(
+        50_000,
+        description="Rows that trigger an insert before the interval ends (bigger: fewer parts, more memory).",
+    )
     wal_segment_mib: int = Field(64, description="Size at which a WAL segment file is closed and a new begun.")
+    decoder: Literal["native", "python"] = Field(
+        "native",
+        description="Who flattens OTLP traces and logs into rows: ClickHouse itself (native, fast) "
+        "or Python (for servers older than 24.10, which lack inline protobuf schemas).",
+    )
     demo: bool = Field(False, description="Also run the demo shop against this server.")
 
     @field_validator("otlp_grpc_port", "otlp_http_port", "http_port")

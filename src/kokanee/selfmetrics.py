@@ -9,9 +9,7 @@ REQUESTS = Counter(
     "OTLP export requests by signal, transport and outcome (ok, partial, rejected, throttled, error).",
     ["signal", "transport", "outcome"],
 )
-ITEMS_ACCEPTED = Counter(
-    "kokanee_items_accepted_total", "Spans, log records and metric points accepted.", ["signal"]
-)
+ITEMS_ACCEPTED = Counter("kokanee_items_accepted_total", "Spans, log records and metric points accepted.", ["signal"])
 ITEMS_REJECTED = Counter(
     "kokanee_items_rejected_total",
     "Items refused, by reason (invalid, malformed, too_large, unsupported_media_type, throttled, unauthorized).",
@@ -35,3 +33,8 @@ INSERT_FAILURES = Counter(
 )
 STORE_UP = Gauge("kokanee_store_up", "1 while the store accepts inserts, 0 while it does not.")
 REPLAYED = Counter("kokanee_wal_replayed_requests_total", "WAL records replayed into the store at start.")
+QUARANTINED = Counter(
+    "kokanee_quarantined_items_total",
+    "Items in WAL records the store refused outright, kept under DATA_DIR/quarantine instead.",
+    ["target"],
+)

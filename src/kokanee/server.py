@@ -18,14 +18,14 @@ import uvicorn
 
 from kokanee.api.app import create_app
 from kokanee.config import ServeConfig
-from kokanee.ingest.decode import decode, parse_protobuf
 from kokanee.ingest.grpc import otlp_grpc_server
 from kokanee.ingest.http import otlp_http_app
-from kokanee.ingest.types import Signal
-from kokanee.pipeline.pipeline import Pipeline, Tables
+from kokanee.ingest.receiver import Decoder
+from kokanee.pipeline.pipeline import Pipeline
 from kokanee.pipeline.wal import WriteAheadLog
 from kokanee.store.client import Store
 from kokanee.store.migrations import migrate
+from kokanee.store.otlp_native import NATIVE_SIGNALS
 
 log = logging.getLogger("kokanee")
 
@@ -36,12 +36,6 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
-
-
-def replay_decode(signal: str, payload: bytes) -> Tables:
-    """Rebuilds a WAL record's rows; the same bytes always decode to the same rows."""
-    sig: Signal = signal  # type: ignore[assignment]
-    return decode(sig, parse_protobuf(sig, payload)).tables
 
 
 class DataDirInUse(RuntimeError):
@@ -64,7 +58,13 @@ def _lock_data_dir(data_dir: Path) -> Iterator[None]:
 
 def _uvicorn(app: Any, host: str, port: int) -> _Server:
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=5,
     )
     return _Server(config)
 
@@ -77,27 +77,30 @@ def run(config: ServeConfig) -> None:
 async def _serve(config: ServeConfig) -> None:
     store = Store(config.store_url)
     migrate(store)
+    native = NATIVE_SIGNALS if config.decoder == "native" and store.supports_native_otlp() else frozenset()
+    decoder = Decoder(native)
     wal = WriteAheadLog(config.wal_dir, config.wal_segment_mib * 1024 * 1024)
     pipeline = Pipeline(
-        wal, store, replay_decode, config.max_pending_bytes, config.flush_interval_s, config.flush_rows
-    )
+        wal, store, decoder.replay, config.max_pending_bytes, config.flush_interval_s, config.flush_rows,
+        spool_dir=config.data_dir / "spool",
+    )  # fmt: skip
     replayed = pipeline.start()
     if replayed:
         log.info("replaying %d write-ahead log records into the store", replayed)
-    log.info("store %s", store.redacted_url)
+    log.info("store %s (flattening %s in ClickHouse)", store.redacted_url, ", ".join(sorted(native)) or "nothing")
 
     def status() -> dict[str, Any]:
         return {"pipeline_pending_bytes": pipeline.pending_bytes, "store_accepting_writes": pipeline.store_ok}
 
     servers: list[_Server] = []
     if config.otlp_http_port:
-        http_app = otlp_http_app(pipeline, config.max_request_bytes, config.ingest_token)
+        http_app = otlp_http_app(pipeline, decoder, config.max_request_bytes, config.ingest_token)
         servers.append(_uvicorn(http_app, config.host, config.otlp_http_port))
     servers.append(_uvicorn(create_app(store, config.api_token, status), config.host, config.http_port))
     grpc_server = None
     if config.otlp_grpc_port:
         address = f"{config.host}:{config.otlp_grpc_port}"
-        grpc_server = otlp_grpc_server(pipeline, address, config.max_request_bytes, config.ingest_token)
+        grpc_server = otlp_grpc_server(pipeline, decoder, address, config.max_request_bytes, config.ingest_token)
         await grpc_server.start()
         log.info("OTLP/gRPC listening on %s", address)
 
@@ -114,11 +117,17 @@ async def _serve(config: ServeConfig) -> None:
             raise RuntimeError("a listener failed to start (is the port in use?)")
         await asyncio.sleep(0.02)
     if config.otlp_http_port:
-        log.info("OTLP/HTTP listening on http://%s:%d (/v1/traces, /v1/metrics, /v1/logs)", config.host, config.otlp_http_port)
+        log.info(
+            "OTLP/HTTP listening on http://%s:%d (/v1/traces, /v1/metrics, /v1/logs)",
+            config.host,
+            config.otlp_http_port,
+        )
     log.info("API and UI on http://%s:%d (docs at /docs)", config.host, config.http_port)
 
     demo_stop = threading.Event()
-    if config.demo:
+    if config.demo and config.ingest_token:
+        log.warning("the demo sends no token: with --ingest-token set it is not started")
+    elif config.demo:
         _start_demo(config, demo_stop)
 
     await stop.wait()
@@ -135,13 +144,24 @@ async def _serve(config: ServeConfig) -> None:
 
 
 def _start_demo(config: ServeConfig, stop: threading.Event) -> None:
-    from kokanee.demo.runner import serve_demo
+    """The demo shop in a thread, sending to this server over loopback like any other client."""
+    from kokanee.demo.runner import DemoConfig, run_demo
+    from kokanee.demo.schedule import DEFAULT_SCHEDULE, parse_fault
 
     host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
-    thread = threading.Thread(
-        target=serve_demo,
-        args=(f"http://{host}:{config.otlp_http_port}", f"http://{host}:{config.http_port}", stop),
-        name="kokanee-demo",
-        daemon=True,
+    demo = DemoConfig(
+        endpoint=f"http://{host}:{config.otlp_http_port}",
+        api_url=f"http://{host}:{config.http_port}",
+        faults=tuple(parse_fault(spec) for spec in DEFAULT_SCHEDULE),
+        labels_file=config.data_dir / "demo-fault-labels.jsonl",
+        control_port=0,
     )
-    thread.start()
+
+    def run() -> None:
+        try:
+            run_demo(demo, stop)
+        except Exception:  # the demo must never take the server down
+            log.exception("the demo stopped")
+
+    threading.Thread(target=run, name="kokanee-demo", daemon=True).start()
+    log.info("demo shop running; fault schedule: %s (labels in %s)", ", ".join(DEFAULT_SCHEDULE), demo.labels_file)

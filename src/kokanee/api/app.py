@@ -21,7 +21,9 @@ from kokanee.store.client import Store
 _OPEN_PATHS = ("/api/v1/health", "/docs", "/openapi.json", "/metrics")
 
 
-def create_app(store: Store, api_token: str | None = None, status: Callable[[], dict[str, Any]] | None = None) -> FastAPI:
+def create_app(
+    store: Store, api_token: str | None = None, status: Callable[[], dict[str, Any]] | None = None
+) -> FastAPI:
     app = FastAPI(
         title="kokanee",
         version=__version__,
@@ -47,7 +49,11 @@ def create_app(store: Store, api_token: str | None = None, status: Callable[[], 
     def health() -> JSONResponse:
         """Ready (200) only when the store answers; 503 otherwise."""
         store_ok = store.ping()
-        body: dict[str, Any] = {"status": "ok" if store_ok else "unavailable", "store": store_ok, "version": __version__}
+        body: dict[str, Any] = {
+            "status": "ok" if store_ok else "unavailable",
+            "store": store_ok,
+            "version": __version__,
+        }
         if status is not None:
             body.update(status())
         return JSONResponse(body, status_code=200 if store_ok else 503)

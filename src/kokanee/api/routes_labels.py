@@ -52,7 +52,8 @@ def labels(request: Request, source: str | None = None) -> dict[str, Any]:
     store: Store = request.app.state.store
     where = "WHERE Source = {source:String}" if source else ""
     rows = store.query(
-        "SELECT toUnixTimestamp64Nano(Start) AS s, if(isNull(End), NULL, toUnixTimestamp64Nano(assumeNotNull(End))) AS e,"
+        "SELECT toUnixTimestamp64Nano(Start) AS s,"
+        " if(isNull(End), NULL, toUnixTimestamp64Nano(assumeNotNull(End))) AS e,"
         f" ServiceName, Kind, Source, Detail FROM kokanee_fault_labels FINAL {where} ORDER BY Start",
         parameters={"source": source} if source else None,
     ).dicts()

@@ -73,7 +73,9 @@ def services(request: Request, start: Start = None, end: End = None) -> dict[str
 def logs(
     request: Request,
     service: str | None = None,
-    severity: Annotated[str | None, Query(description="minimum: TRACE, DEBUG, INFO, WARN, ERROR, FATAL or 1-24")] = None,
+    severity: Annotated[
+        str | None, Query(description="minimum: TRACE, DEBUG, INFO, WARN, ERROR, FATAL or 1-24")
+    ] = None,
     q: Annotated[str | None, Query(description="text the body contains (case-insensitive)")] = None,
     trace_id: str | None = None,
     start: Start = None,

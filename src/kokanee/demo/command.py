@@ -28,9 +28,7 @@ _KINDS = ", ".join(FAULT_KINDS)
 def demo_command(
     endpoint: Annotated[
         str,
-        typer.Option(
-            "--endpoint", help="OTLP endpoint (base URL); with --protocol grpc the default is :4317."
-        ),
+        typer.Option("--endpoint", help="OTLP endpoint (base URL); with --protocol grpc the default is :4317."),
     ] = DEFAULT_ENDPOINT,
     api_url: Annotated[
         str | None, typer.Option("--api-url", help="kokanee API that receives fault labels; '' for none.")
@@ -46,13 +44,12 @@ def demo_command(
         list[str] | None,
         typer.Option(
             "--fault",
-            help="KIND[/SERVICE][=VALUE][@+START[:DURATION]], repeatable, e.g. payment_failure@+5m:10m. "
+            help="KIND\\[/SERVICE]\\[=VALUE]\\[@+START\\[:DURATION]], repeatable, "
+            "e.g. payment_failure@+5m:10m. "
             f"Default: {' '.join(DEFAULT_SCHEDULE)}; 'none' for no faults. Kinds: {_KINDS}.",
         ),
     ] = None,
-    protocol: Annotated[
-        str, typer.Option("--protocol", help="OTLP protocol: http (protobuf) or grpc.")
-    ] = "http",
+    protocol: Annotated[str, typer.Option("--protocol", help="OTLP protocol: http (protobuf) or grpc.")] = "http",
     labels_file: Annotated[
         Path | None, typer.Option("--labels-file", help="Append fault labels (JSON lines) to this file.")
     ] = None,
@@ -69,12 +66,22 @@ def demo_command(
         if protocol == "grpc" and endpoint == DEFAULT_ENDPOINT:
             endpoint = DEFAULT_GRPC_ENDPOINT
         config = DemoConfig(
-            endpoint=endpoint, protocol=protocol, api_url=api_url or None, rate=rate, duration_s=duration,
-            seed=seed, faults=faults, labels_file=labels_file, control_port=control_port,
-        )  # fmt: skip
+            endpoint=endpoint,
+            protocol=protocol,
+            api_url=api_url or None,
+            rate=rate,
+            duration_s=duration,
+            seed=seed,
+            faults=faults,
+            labels_file=labels_file,
+            control_port=control_port,
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    once = _OncePerMessage()
+    for handler in logging.getLogger().handlers:  # handlers see child loggers too
+        handler.addFilter(once)
     run = DemoRun(config)
     where = f"; control API {run.control.url}" if run.control else ""
     console.print(f"demo run {run.run_id}: {protocol} → {endpoint}{where}")
@@ -82,6 +89,21 @@ def demo_command(
         until = f"for {f.duration_s:g}s" if f.duration_s is not None else "to the end"
         console.print(f"  fault {f.kind} on {f.service} at +{f.start_s:g}s {until}")
     _run_with_progress(run, console)
+
+
+class _OncePerMessage(logging.Filter):
+    """An unreachable endpoint makes every exporter of every service say the same thing; say it once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[tuple[str, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name.rsplit(".", 1)[0], str(record.msg)[:40])
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
 
 
 def _run_with_progress(run: DemoRun, console: Console) -> None:
@@ -94,10 +116,9 @@ def _run_with_progress(run: DemoRun, console: Console) -> None:
         def update(r: DemoRun) -> None:
             s = r.sim.stats
             active = ", ".join(f"{f.kind}/{f.service}" for f in r.board.active()) or "none"
-            progress.update(
-                task, completed=(r.state.now_ns - r.origin_ns) / 1e9,
-                description=f"journeys {s.journeys}  spans {s.spans}  logs {s.logs}  errors {s.errors}  faults: {active}",
-            )  # fmt: skip
+            counts = f"journeys {s.journeys}  spans {s.spans}  logs {s.logs}  errors {s.errors}"
+            elapsed = (r.state.now_ns - r.origin_ns) / 1e9
+            progress.update(task, completed=elapsed, description=f"{counts}  faults: {active}")
 
         worker = threading.Thread(target=run.run, args=(stop, update), name="demo", daemon=True)
         worker.start()
@@ -110,13 +131,10 @@ def _run_with_progress(run: DemoRun, console: Console) -> None:
             worker.join()
 
 
-demo_fault_app = typer.Typer(
-    help="Switch faults on and off in a running `kokanee demo`.", no_args_is_help=True
-)
+demo_fault_app = typer.Typer(help="Switch faults on and off in a running `kokanee demo`.", no_args_is_help=True)
 
-_CONTROL = typer.Option(
-    f"http://127.0.0.1:{DEFAULT_CONTROL_PORT}", "--control", help="The demo's control API."
-)
+_Control = Annotated[str, typer.Option("--control", help="The running demo's control API.")]
+_CONTROL_URL = f"http://127.0.0.1:{DEFAULT_CONTROL_PORT}"
 
 
 def _call(fn: Callable[..., dict[str, Any]], *args: object) -> dict[str, Any]:
@@ -131,12 +149,8 @@ def _call(fn: Callable[..., dict[str, Any]], *args: object) -> dict[str, Any]:
 @demo_fault_app.command("on")
 def fault_on_command(
     kind: Annotated[str, typer.Argument(help=f"Fault kind: {_KINDS}.")],
-    service: Annotated[
-        str | None, typer.Option("--service", help="Target (network_delay, cpu_contention).")
-    ] = None,
-    value: Annotated[
-        float | None, typer.Option("--value", help="Strength; `list` says what it means.")
-    ] = None,
+    service: Annotated[str | None, typer.Option("--service", help="Target (network_delay, cpu_contention).")] = None,
+    value: Annotated[float | None, typer.Option("--value", help="Strength; `list` says what it means.")] = None,
     control_url: _Control = _CONTROL_URL,
 ) -> None:
     """Switch a fault on now."""
@@ -146,9 +160,7 @@ def fault_on_command(
 @demo_fault_app.command("off")
 def fault_off_command(
     kind: Annotated[str, typer.Argument(help="Fault kind.")],
-    service: Annotated[
-        str | None, typer.Option("--service", help="Only this service (default: all).")
-    ] = None,
+    service: Annotated[str | None, typer.Option("--service", help="Only this service (default: all).")] = None,
     control_url: _Control = _CONTROL_URL,
 ) -> None:
     """Switch a fault off now."""

@@ -74,9 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         parts = self.path.strip("/").split("/")
         if len(parts) != 3 or parts[0] != "faults" or parts[2] not in ("on", "off"):
-            self._reply(
-                404, {"error": f"no such path {self.path}; try POST /faults/KIND/on or /faults/KIND/off"}
-            )
+            self._reply(404, {"error": f"no such path {self.path}; try POST /faults/KIND/on or /faults/KIND/off"})
             return
         kind, action = parts[1], parts[2]
         try:
@@ -105,20 +103,15 @@ def _request(method: str, url: str, body: dict[str, Any] | None = None) -> dict[
         r = httpx.request(method, url, json=body, timeout=10)
     except httpx.HTTPError as exc:
         raise ControlError(
-            f"cannot reach the demo's control API at {url}: {exc}. Is `kokanee demo` running "
-            "with --control-port?"
+            f"cannot reach the demo's control API at {url}: {exc}. Is `kokanee demo` running with --control-port?"
         ) from exc
-    data: dict[str, Any] = (
-        r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-    )
+    data: dict[str, Any] = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
     if r.status_code != 200:
         raise ControlError(data.get("error") or f"HTTP {r.status_code}: {r.text}")
     return data
 
 
-def fault_on(
-    control_url: str, kind: str, service: str | None = None, value: float | None = None
-) -> dict[str, Any]:
+def fault_on(control_url: str, kind: str, service: str | None = None, value: float | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"service": service, "value": value}
     return _request("POST", f"{control_url.rstrip('/')}/faults/{kind}/on", body)
 

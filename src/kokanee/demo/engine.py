@@ -87,9 +87,7 @@ class Sim:
         ad = self.board.value("ad_high_cpu", service)
         if ad is not None:
             # The real flag spins a busy loop; its effect builds up over the first minute.
-            factor *= 1.0 + (ad - 1.0) * min(
-                1.0, 0.25 + self.board.minutes_on("ad_high_cpu", service, now_ns)
-            )
+            factor *= 1.0 + (ad - 1.0) * min(1.0, 0.25 + self.board.minutes_on("ad_high_cpu", service, now_ns))
         flood = self.board.value("homepage_flood", service)
         if flood is not None:
             factor *= 1.0 + 0.1 * flood
@@ -140,9 +138,7 @@ class Call:
         )
         self.sim.stats.logs += 1
 
-    def _start(
-        self, name: str, kind: SpanKind, attrs: Attrs, ctx: Context, links: list[Link] | None = None
-    ) -> Span:
+    def _start(self, name: str, kind: SpanKind, attrs: Attrs, ctx: Context, links: list[Link] | None = None) -> Span:
         self.sim.stats.spans += 1
         return self.tel.tracer.start_span(name, ctx, kind, dict(attrs), links, start_time=self.t)
 

@@ -60,9 +60,7 @@ FAULT_KINDS: dict[str, FaultKind] = {
             "extra homepage visits per journey",
             "loadGeneratorFloodHomepage",
         ),
-        FaultKind(
-            "network_delay", "cart", 250.0, "ms of round-trip delay on calls into the service", "", True
-        ),
+        FaultKind("network_delay", "cart", 250.0, "ms of round-trip delay on calls into the service", "", True),
         FaultKind("cpu_contention", "currency", 4.0, "factor on the service's own processing time", "", True),
     )
 }

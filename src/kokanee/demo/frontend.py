@@ -30,9 +30,7 @@ def _page(name: str, handler: Handler) -> Handler:
     return handle
 
 
-def through_proxy(
-    c: Call, method: str, route: str, path: str, handler: Handler, target: str = "frontend"
-) -> None:
+def through_proxy(c: Call, method: str, route: str, path: str, handler: Handler, target: str = "frontend") -> None:
     """A load-generator request: proxy server span, then the proxied call to `target`."""
 
     def proxy(p: Call) -> None:
@@ -142,6 +140,7 @@ def checkout(user: User) -> Handler:
             {"app.user.id": user.user_id, "app.user.currency": user.currency},
         )
         c.parallel(*[_get_product(pid) for pid, _ in items])
+        c.log("INFO", f"checkout complete for user {user.user_id}", {"app.user.id": user.user_id})
 
     return _page("checkout", handle)
 

@@ -40,39 +40,27 @@ class DemoConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     endpoint: str = Field(
-        "http://127.0.0.1:4318", description="OTLP endpoint: base URL for http, host:port for grpc."
+        default="http://127.0.0.1:4318", description="OTLP endpoint: base URL for http, host:port for grpc."
     )
     protocol: str = Field(
-        "http", pattern="^(http|grpc)$", description="OTLP protocol: http (protobuf) or grpc."
+        default="http", pattern="^(http|grpc)$", description="OTLP protocol: http (protobuf) or grpc."
     )
-    api_url: str | None = Field(
-        default=None, description="kokanee API for fault labels; None: labels file only."
-    )
+    api_url: str | None = Field(default=None, description="kokanee API for fault labels; None: labels file only.")
     rate: float = Field(default=5.0, gt=0, description="Mean user journeys per second.")
-    duration_s: float | None = Field(
-        None, gt=0, description="Seconds to run (simulated); None: until stopped."
-    )
+    duration_s: float | None = Field(default=None, gt=0, description="Seconds to run (simulated); None: until stopped.")
     seed: int = Field(default=1, description="Seeds journeys, latencies, faults' dice and trace ids.")
-    faults: tuple[ScheduledFault, ...] = Field(
-        default=(), description="Scheduled faults, offsets from the start."
-    )
-    labels_file: Path | None = Field(
-        default=None, description="JSON-lines file of fault labels; None: not written."
-    )
+    faults: tuple[ScheduledFault, ...] = Field(default=(), description="Scheduled faults, offsets from the start.")
+    labels_file: Path | None = Field(default=None, description="JSON-lines file of fault labels; None: not written.")
     control_port: int | None = Field(
-        None, ge=0, le=65535, description="Control API port; 0 picks one; None: off."
+        default=None, ge=0, le=65535, description="Control API port; 0 picks one; None: off."
     )
     environment: str = Field(default="demo", description="deployment.environment.name of every service.")
     run_id: str = Field(
-        "", description="kokanee.demo.run resource attribute; empty: derived from seed and start."
+        default="", description="kokanee.demo.run resource attribute; empty: derived from seed and start."
     )
-    realtime: bool = Field(
-        default=True, description="Pace on the wall clock; False backfills [now - duration, now]."
-    )
+    realtime: bool = Field(default=True, description="Pace on the wall clock; False backfills [now - duration, now].")
     export_interval_s: float = Field(default=10.0, gt=0, description="Metric export interval, seconds.")
-    period_s: float = Field(
-        default=1200.0, gt=0, description="Period of the load swing (a compressed day), seconds."
-    )
+    period_s: float = Field(default=1200.0, gt=0, description="Period of the load swing (a compressed day), seconds.")
 
     @model_validator(mode="after")
     def _backfill_needs_duration(self) -> DemoConfig:
@@ -175,8 +163,6 @@ class DemoRun:
             self.labels.close()
 
 
-def run_demo(
-    config: DemoConfig, stop: threading.Event, on_progress: Callable[[DemoRun], None] | None = None
-) -> None:
+def run_demo(config: DemoConfig, stop: threading.Event, on_progress: Callable[[DemoRun], None] | None = None) -> None:
     """Runs the demo until `config.duration_s` passes or `stop` is set; safe in a background thread."""
     DemoRun(config).run(stop, on_progress)

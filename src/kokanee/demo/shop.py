@@ -112,9 +112,7 @@ def empty_cart(user: User) -> Handler:
         share = c.sim.board.value("cart_failure", "cart")
         if share is not None and c.rng.random() < share:
             # As in the real cartFailure flag: the cart store points at a host that does not answer.
-            error = DbError(
-                "It was not possible to connect to the redis server(s). UnableToConnect on badhost:1234"
-            )
+            error = DbError("It was not possible to connect to the redis server(s). UnableToConnect on badhost:1234")
             try:
                 valkey(c, "HMSET", f"cart:{user.user_id}", ms=5.0, host="badhost", error=error)
             except DbError as exc:
@@ -267,18 +265,14 @@ def place_order(user: User) -> Handler:
         except UpstreamError as exc:
             c.log("ERROR", f"failed to empty user cart during checkout: {exc}")
             raise CheckoutError(f"failed to empty user cart during checkout: {exc}") from exc
-        c.http(
-            "email", "POST", "/send_order_confirmation", "/send_order_confirmation", send_confirmation(user)
-        )
+        c.http("email", "POST", "/send_order_confirmation", "/send_order_confirmation", send_confirmation(user))
         order_id = f"{c.rng.getrandbits(32):08x}-{c.rng.getrandbits(16):04x}-{c.rng.getrandbits(16):04x}"
         c.sim.state.advance_lag(c.t)
         consumers = {
             "accounting": accounting_consume(order_id),
             "fraud-detection": fraud_consume(order_id, total),
         }
-        kafka_produce(
-            c, ORDERS_TOPIC, order_id, {g: consumers[g] for g in KAFKA_CONSUMERS}, dict(c.sim.state.lag_s)
-        )
+        kafka_produce(c, ORDERS_TOPIC, order_id, {g: consumers[g] for g in KAFKA_CONSUMERS}, dict(c.sim.state.lag_s))
         c.log(
             "INFO",
             f"order placed app.order.id={order_id}",

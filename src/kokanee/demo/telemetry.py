@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -76,10 +77,10 @@ def otlp_exporters(endpoint: str, protocol: str, export_interval_s: float = 10.0
 
         insecure = not endpoint.startswith("https://")
         return Exporters(
-            GrpcSpans(endpoint=endpoint, insecure=insecure, timeout=10),
-            GrpcLogs(endpoint=endpoint, insecure=insecure, timeout=10),
+            GrpcSpans(endpoint=endpoint, insecure=insecure, timeout=5),
+            GrpcLogs(endpoint=endpoint, insecure=insecure, timeout=5),
             lambda: PeriodicExportingMetricReader(
-                GrpcMetrics(endpoint=endpoint, insecure=insecure, timeout=10),
+                GrpcMetrics(endpoint=endpoint, insecure=insecure, timeout=5),
                 export_interval_millis=interval_ms,
             ),
         )
@@ -91,10 +92,10 @@ def otlp_exporters(endpoint: str, protocol: str, export_interval_s: float = 10.0
 
     base = endpoint.rstrip("/")
     return Exporters(
-        HttpSpans(endpoint=f"{base}/v1/traces", timeout=10),
-        HttpLogs(endpoint=f"{base}/v1/logs", timeout=10),
+        HttpSpans(endpoint=f"{base}/v1/traces", timeout=5),
+        HttpLogs(endpoint=f"{base}/v1/logs", timeout=5),
         lambda: PeriodicExportingMetricReader(
-            HttpMetrics(endpoint=f"{base}/v1/metrics", timeout=10), export_interval_millis=interval_ms
+            HttpMetrics(endpoint=f"{base}/v1/metrics", timeout=5), export_interval_millis=interval_ms
         ),
     )
 
@@ -129,9 +130,7 @@ def service_resource(name: str, run_id: str, environment: str) -> Resource:
 class Telemetry:
     """The SDK providers of every service; `flush` pushes what is queued, `shutdown` ends them all."""
 
-    def __init__(
-        self, exporters: Exporters, state: ShopState, run_id: str, environment: str, seed: int
-    ) -> None:
+    def __init__(self, exporters: Exporters, state: ShopState, run_id: str, environment: str, seed: int) -> None:
         self._span_processor: SpanProcessor
         self._log_processor: LogRecordProcessor
         if exporters.batch:
@@ -192,12 +191,8 @@ class Telemetry:
         def memory(_: CallbackOptions) -> Iterable[Observation]:
             yield Observation(state.memory_bytes_now(name), {"process.memory.type": "rss"})
 
-        meter.create_observable_gauge(
-            "process.cpu.utilization", [cpu], unit="1", description="CPU utilization."
-        )
-        meter.create_observable_gauge(
-            "process.memory.usage", [memory], unit="By", description="Resident memory."
-        )
+        meter.create_observable_gauge("process.cpu.utilization", [cpu], unit="1", description="CPU utilization.")
+        meter.create_observable_gauge("process.memory.usage", [memory], unit="By", description="Resident memory.")
         if name in KAFKA_CONSUMERS:
 
             def lag(_: CallbackOptions) -> Iterable[Observation]:
@@ -247,5 +242,10 @@ class Telemetry:
         self.flush()
         self._span_processor.shutdown()
         self._log_processor.shutdown()
-        for svc in self.services.values():
-            svc.meters.shutdown()
+        # In parallel: each provider's last export may wait out its exporter's retries when the endpoint
+        # is down, and sixteen of those in a row would hold Ctrl-C for minutes.
+        threads = [threading.Thread(target=svc.meters.shutdown, daemon=True) for svc in self.services.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=15)

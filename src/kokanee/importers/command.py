@@ -118,9 +118,7 @@ def _send_all(
         sender.flush()
 
 
-def _latest_ns(
-    source: Source, files: list[Path], batch_size: int, labels: list[FaultLabel], console: Console
-) -> int:
+def _latest_ns(source: Source, files: list[Path], batch_size: int, labels: list[FaultLabel], console: Console) -> int:
     # A first pass over the data: the end of a recording is only known once it is read.
     latest = max((label.end or label.start for label in labels), default=0)
     with _progress(console) as progress:
@@ -156,9 +154,7 @@ def print_report(report: ImportReport, console: Console) -> None:
 
 
 def import_command(
-    path: Annotated[
-        Path, typer.Argument(help="A recording: file or folder (Nezha, Jaeger, Zipkin, OTLP/JSON).")
-    ],
+    path: Annotated[Path, typer.Argument(help="A recording: file or folder (Nezha, Jaeger, Zipkin, OTLP/JSON).")],
     endpoint: Annotated[
         str, typer.Option(help="OTLP/HTTP endpoint; data goes to {endpoint}/v1/traces|metrics|logs.")
     ] = "http://127.0.0.1:4318",

@@ -99,16 +99,12 @@ class JaegerSource:
         scope = resources.get(scope_key)
         if scope is None:
             resource_spans = request.resource_spans.add()
-            attributes: dict[str, otlp.AttrValue] = {
-                "service.name": str(process.get("serviceName", "unknown_service"))
-            }
+            attributes: dict[str, otlp.AttrValue] = {"service.name": str(process.get("serviceName", "unknown_service"))}
             attributes.update(_tag_dict(process.get("tags")))
             otlp.add_attributes(resource_spans.resource.attributes, attributes)
             scope = resources[scope_key] = resource_spans.scope_spans.add()
             scope.scope.name = str(tags.get("otel.scope.name") or tags.get("otel.library.name") or "")
-            scope.scope.version = str(
-                tags.get("otel.scope.version") or tags.get("otel.library.version") or ""
-            )
+            scope.scope.version = str(tags.get("otel.scope.version") or tags.get("otel.library.version") or "")
         start = int(span.get("startTime", 0)) * 1000
         out = scope.spans.add(
             trace_id=trace_id,

@@ -27,9 +27,7 @@ def target_ns(spec: str, now_ns: int | None = None) -> int:
     try:
         return parse_iso_ns(spec)
     except ValueError:
-        raise ImportFailed(
-            f"--rebase-time {spec!r} is not 'now', an ISO-8601 time or unix nanoseconds"
-        ) from None
+        raise ImportFailed(f"--rebase-time {spec!r} is not 'now', an ISO-8601 time or unix nanoseconds") from None
 
 
 def latest_ns(batch: Batch) -> int:

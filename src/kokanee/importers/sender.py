@@ -82,7 +82,8 @@ class HttpPoster:
                 if response.status_code not in RETRYABLE_STATUS:
                     raise SendError(f"{url} answered {response.status_code}: {error_message(response)}")
                 reason = f"{response.status_code} {error_message(response)}"
-                wait = _retry_after(response) or backoff
+                after = _retry_after(response)
+                wait = backoff if after is None else after
             if time.monotonic() + wait > deadline:
                 raise SendError(f"{url} still failing after {self.max_elapsed:.0f} s: {reason}")
             with self._lock:

@@ -27,8 +27,11 @@ MAP_TYPE = pa.map_(pa.string(), pa.string())
 
 def format_double(x: float) -> str:
     """Go's strconv.FormatFloat(x, 'f', -1, 64): shortest round-trip digits, never an exponent."""
+    text = repr(x)
+    if "e" not in text and "n" not in text:  # plain digits already (inf/nan contain an 'n')
+        return text[:-2] if text.endswith(".0") else text
     if math.isfinite(x):
-        text = format(Decimal(repr(x)), "f")
+        text = format(Decimal(text), "f")
         if "." in text:
             text = text.rstrip("0").rstrip(".")
         return text
@@ -129,8 +132,8 @@ class AttrCache(dict[bytes, int]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.keys: list[str] = []
-        self.values: list[str] = []
+        self.pair_keys: list[str] = []
+        self.pair_values: list[str] = []
 
     def __missing__(self, raw: bytes) -> int:
         pair = _short_string_pair(raw)
@@ -140,9 +143,9 @@ class AttrCache(dict[bytes, int]):
             except ProtoDecodeError as exc:
                 raise DecodeError(f"malformed attribute in protobuf request: {exc}") from exc
             pair = (kv.key, any_value_to_str(kv.value))
-        index = len(self.keys)
-        self.keys.append(pair[0])
-        self.values.append(pair[1])
+        index = len(self.pair_keys)
+        self.pair_keys.append(pair[0])
+        self.pair_values.append(pair[1])
         self[raw] = index
         return index
 
@@ -151,8 +154,8 @@ class AttrCache(dict[bytes, int]):
         result = ""
         for raw in raws:
             index = self[raw]
-            if self.keys[index] == key:
-                result = self.values[index]
+            if self.pair_keys[index] == key:
+                result = self.pair_values[index]
         return result
 
     def map_array(self, offsets: list[int], pairs: list[int]) -> pa.Array:
@@ -160,8 +163,8 @@ class AttrCache(dict[bytes, int]):
         take = pa.array(pairs, pa.int32())
         return pa.MapArray.from_arrays(
             pa.array(offsets, pa.int32()),
-            pa.array(self.keys, pa.string()).take(take),
-            pa.array(self.values, pa.string()).take(take),
+            pa.array(self.pair_keys, pa.string()).take(take),
+            pa.array(self.pair_values, pa.string()).take(take),
         )
 
 

@@ -35,7 +35,9 @@ def _decode(raw: Any) -> Decoded:
     cache = AttrCache()
     lookup = cache.__getitem__
     g: dict[str, list[Any]] = {k: [] for k in ("service", "res_url", "scope_url", "scope", "version")}
-    g_res_off, g_res, g_scope_off, g_scope = [0], [], [0], []
+    g_res_off, g_scope_off = [0], [0]
+    g_res: list[int] = []
+    g_scope: list[int] = []
     group: list[int] = []
     times: list[int] = []
     tids: list[bytes] = []
@@ -79,7 +81,9 @@ def _decode(raw: Any) -> Decoded:
                 number = rec.severity_number
                 sev_numbers.append(number if 0 <= number <= 255 else 0)
                 body = rec.body
-                bodies.append(body.string_value if body.WhichOneof("value") == "string_value" else any_value_to_str(body))
+                bodies.append(
+                    body.string_value if body.WhichOneof("value") == "string_value" else any_value_to_str(body)
+                )
                 events.append(rec.event_name)
                 attrs.extend(map(lookup, rec.attributes))
                 a_off.append(len(attrs))

@@ -78,7 +78,14 @@ class _Rows:
         self.times: list[int] = []
         self.extra: dict[str, list[Any]] = {name: [] for name, _ in _EXTRA[kind] if name != "Exemplars"}
         self.ex_off = [0]
-        self.ex: dict[str, list[Any]] = {"a_off": [0], "attrs": [], "time": [], "value": [], "sid": [], "tid": []}
+        self.ex: dict[str, list[Any]] = {
+            "a_off": [0],
+            "attrs": [],
+            "time": [],
+            "value": [],
+            "sid": [],
+            "tid": [],
+        }
 
     def add(self, gi: int, metric: tuple[str, str, str], p: Any, values: dict[str, Any]) -> None:
         self.group.append(gi)
@@ -89,7 +96,7 @@ class _Rows:
         self.times.append(p.time_unix_nano)
         for name, value in values.items():
             self.extra[name].append(value)
-        if "Exemplars" in self.extra or self.kind != "summary":
+        if self.kind != "summary":
             ex = self.ex
             for e in p.exemplars:
                 ex["attrs"].extend(map(self.cache.__getitem__, e.filtered_attributes))
@@ -129,9 +136,7 @@ class _Rows:
     def _exemplars(self) -> dict[str, pa.Array]:
         ex = self.ex
         return {
-            "Exemplars.FilteredAttributes": lists_array(
-                self.ex_off, self.cache.map_array(ex["a_off"], ex["attrs"])
-            ),
+            "Exemplars.FilteredAttributes": lists_array(self.ex_off, self.cache.map_array(ex["a_off"], ex["attrs"])),
             "Exemplars.TimeUnix": lists_array(self.ex_off, pa.array(ex["time"], TS)),
             "Exemplars.Value": lists_array(self.ex_off, pa.array(ex["value"], _F64)),
             "Exemplars.SpanId": lists_array(self.ex_off, hex_ids(ex["sid"])),
@@ -192,7 +197,9 @@ def _decode(raw: Any) -> Decoded:
     cache = AttrCache()
     lookup = cache.__getitem__
     head: dict[str, list[Any]] = {k: [] for k in ("service", "res_url", "scope", "version", "dropped", "scope_url")}
-    res_off, res, scope_off, scope_attrs = [0], [], [0], []
+    res_off, scope_off = [0], [0]
+    res: list[int] = []
+    scope_attrs: list[int] = []
     rows = {kind: _Rows(kind, cache) for kind in _EXTRA}
     for rm in raw.resource_metrics:
         res_pairs = list(map(lookup, rm.resource.attributes))

@@ -13,12 +13,11 @@ from collections.abc import Awaitable, Callable
 import grpc
 from google.rpc import code_pb2
 
+from kokanee.ingest.errors import Backpressure, NotDurable, PipelineFull
 from kokanee.ingest.http import authorized
-from kokanee.ingest.receiver import Sink, export
+from kokanee.ingest.receiver import Decoder, Sink, export
 from kokanee.ingest.responses import export_response, status
 from kokanee.ingest.types import DecodeError, Signal
-from kokanee.pipeline.errors import Backpressure, PipelineFull
-from kokanee.pipeline.wal import WalError
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +38,20 @@ async def _abort(context: grpc.aio.ServicerContext, code: int, message: str, ret
 
 
 def _handler(
-    sink: Sink, signal: Signal, ingest_token: str | None
+    sink: Sink, decoder: Decoder, signal: Signal, ingest_token: str | None
 ) -> Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]:
     async def export_rpc(body: bytes, context: grpc.aio.ServicerContext) -> bytes:
         metadata = dict(context.invocation_metadata() or ())
         if not authorized(metadata.get("authorization"), ingest_token):
             await _abort(context, code_pb2.UNAUTHENTICATED, "missing or wrong bearer token")
         try:
-            outcome = await export(sink, signal, body, "protobuf", "grpc")
+            outcome = await export(sink, decoder, signal, body, "protobuf", "grpc")
         except DecodeError as e:
             await _abort(context, code_pb2.INVALID_ARGUMENT, str(e))
         except Backpressure as e:
             code = code_pb2.RESOURCE_EXHAUSTED if isinstance(e, PipelineFull) else code_pb2.UNAVAILABLE
             await _abort(context, code, str(e), e.retry_after_s)
-        except WalError as e:
+        except NotDurable as e:
             log.error("cannot make data durable: %s", e)
             await _abort(context, code_pb2.UNAVAILABLE, f"cannot write to the write-ahead log ({e})", 5)
         if outcome.all_rejected:
@@ -62,7 +61,9 @@ def _handler(
     return export_rpc
 
 
-def otlp_grpc_server(sink: Sink, address: str, max_message_bytes: int, ingest_token: str | None) -> grpc.aio.Server:
+def otlp_grpc_server(
+    sink: Sink, decoder: Decoder, address: str, max_message_bytes: int, ingest_token: str | None
+) -> grpc.aio.Server:
     """A grpc.aio server bound to `address`, not started."""
     server = grpc.aio.server(
         options=[
@@ -72,7 +73,7 @@ def otlp_grpc_server(sink: Sink, address: str, max_message_bytes: int, ingest_to
     )
     for signal, service in _SERVICES.items():
         method = grpc.unary_unary_rpc_method_handler(
-            _handler(sink, signal, ingest_token),
+            _handler(sink, decoder, signal, ingest_token),
             request_deserializer=None,
             response_serializer=None,
         )

@@ -16,15 +16,18 @@ from starlette.routing import Route
 
 from kokanee import selfmetrics
 from kokanee.ingest.body import BodyError, inflate, read_limited, too_large
-from kokanee.ingest.receiver import Sink, export
+from kokanee.ingest.errors import Backpressure, NotDurable, PipelineFull
+from kokanee.ingest.receiver import Decoder, Sink, export
 from kokanee.ingest.responses import HTTP_TO_GRPC, encode, export_response, status
 from kokanee.ingest.types import DecodeError, Signal
-from kokanee.pipeline.errors import Backpressure, PipelineFull
-from kokanee.pipeline.wal import WalError
 
 log = logging.getLogger(__name__)
 
-_ENCODINGS = {"application/x-protobuf": "protobuf", "application/protobuf": "protobuf", "application/json": "json"}
+_ENCODINGS = {
+    "application/x-protobuf": "protobuf",
+    "application/protobuf": "protobuf",
+    "application/json": "json",
+}
 
 
 def _error(http_status: int, message: str, encoding: str, retry_after_s: int | None = None) -> Response:
@@ -45,7 +48,7 @@ def authorized(header: str | None, token: str | None) -> bool:
     return header is not None and hmac.compare_digest(header.encode(), expected)
 
 
-def otlp_http_app(sink: Sink, max_body_bytes: int, ingest_token: str | None = None) -> Starlette:
+def otlp_http_app(sink: Sink, decoder: Decoder, max_body_bytes: int, ingest_token: str | None = None) -> Starlette:
     """The receiver as an ASGI app; `sink` is where accepted requests go (the pipeline)."""
 
     def endpoint(signal: Signal):  # type: ignore[no-untyped-def]
@@ -59,7 +62,9 @@ def otlp_http_app(sink: Sink, max_body_bytes: int, ingest_token: str | None = No
                 selfmetrics.ITEMS_REJECTED.labels(signal, "unsupported_media_type").inc()
                 got = request.headers.get("content-type") or "none"
                 return _error(
-                    415, f"unsupported Content-Type {got!r}; use application/x-protobuf or application/json", "json"
+                    415,
+                    f"unsupported Content-Type {got!r}; use application/x-protobuf or application/json",
+                    "json",
                 )
             declared = request.headers.get("content-length", "")
             if declared and not declared.isdigit():
@@ -69,7 +74,7 @@ def otlp_http_app(sink: Sink, max_body_bytes: int, ingest_token: str | None = No
                     raise too_large(max_body_bytes)
                 raw = await read_limited(request.stream(), max_body_bytes)
                 body = inflate(raw, request.headers.get("content-encoding", ""), max_body_bytes)
-                outcome = await export(sink, signal, body, encoding, "http")
+                outcome = await export(sink, decoder, signal, body, encoding, "http")
             except (BodyError, DecodeError) as e:
                 code = e.status if isinstance(e, BodyError) else 400
                 if code == 413:
@@ -78,7 +83,7 @@ def otlp_http_app(sink: Sink, max_body_bytes: int, ingest_token: str | None = No
             except Backpressure as e:
                 code = 429 if isinstance(e, PipelineFull) else 503
                 return _error(code, str(e), reply_encoding, e.retry_after_s)
-            except WalError as e:
+            except NotDurable as e:
                 log.error("cannot make data durable: %s", e)
                 return _error(503, f"cannot write to the write-ahead log ({e}); retry later", reply_encoding, 5)
             if outcome.all_rejected:
@@ -88,7 +93,5 @@ def otlp_http_app(sink: Sink, max_body_bytes: int, ingest_token: str | None = No
 
         return handle
 
-    routes = [
-        Route(f"/v1/{signal}", endpoint(signal), methods=["POST"]) for signal in ("traces", "metrics", "logs")
-    ]
+    routes = [Route(f"/v1/{signal}", endpoint(signal), methods=["POST"]) for signal in ("traces", "metrics", "logs")]
     return Starlette(routes=routes)

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kokanee import selfmetrics
-from kokanee.ingest.decode import parse_protobuf
 from kokanee.ingest.decode import decode as decode_message
+from kokanee.ingest.decode import parse_protobuf
 from kokanee.ingest.otlp_json import parse_json
-from kokanee.ingest.types import DecodeError, Decoded, Signal
+from kokanee.ingest.types import Decoded, DecodeError, Rows, Signal
+from kokanee.ingest.validate import validate
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 class Sink(Protocol):
     """Where accepted requests go: the pipeline, or a recording sink in tests."""
 
-    async def submit(self, signal: str, payload: bytes, tables: dict[str, Any]) -> int: ...
+    async def submit(self, signal: str, payload: bytes, rows: Rows) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -38,21 +39,41 @@ class Outcome:
         return self.accepted == 0 and self.rejected > 0
 
 
-def decode_payload(signal: Signal, body: bytes, encoding: str) -> tuple[Decoded, bytes]:
-    """Parses a body (`protobuf` or `json`) into rows, and returns the protobuf bytes the WAL keeps."""
-    if encoding == "json":
-        message = parse_json(signal, body)
-        decoded = decode_message(signal, message)
-        return decoded, message.SerializeToString() if decoded.accepted else b""
-    message = parse_protobuf(signal, body)
-    return decode_message(signal, message), body
+class Decoder:
+    """Turns request bodies into rows. Signals in `native` are only validated here; the store
+    flattens their protobuf itself (fast). Others are flattened in Python to Arrow."""
+
+    def __init__(self, native: frozenset[str] = frozenset()) -> None:
+        self.native = native
+
+    def _decode(self, signal: Signal, message: Any) -> Decoded:
+        if signal in self.native:
+            return validate(signal, message)
+        return decode_message(signal, message)
+
+    def payload(self, signal: Signal, body: bytes, encoding: str) -> tuple[Decoded, bytes]:
+        """Parses a body (`protobuf` or `json`); returns the result and the protobuf bytes the WAL keeps."""
+        if encoding == "json":
+            message = parse_json(signal, body)
+            decoded = self._decode(signal, message)
+            return decoded, message.SerializeToString() if decoded.accepted else b""
+        return self._decode(signal, parse_protobuf(signal, body)), body
+
+    def rows(self, decoded: Decoded, payload: bytes) -> Rows:
+        native = (decoded.signal, payload) if decoded.native else None
+        return Rows(decoded.tables, decoded.accepted, native)
+
+    def replay(self, signal: str, payload: bytes) -> Rows:
+        """Rebuilds a WAL record's rows; the same bytes always give the same rows."""
+        sig: Signal = signal  # type: ignore[assignment]
+        return self.rows(self._decode(sig, parse_protobuf(sig, payload)), payload)
 
 
-async def export(sink: Sink, signal: Signal, body: bytes, encoding: str, transport: str) -> Outcome:
+async def export(sink: Sink, decoder: Decoder, signal: Signal, body: bytes, encoding: str, transport: str) -> Outcome:
     """Decodes and stores one request. Raises DecodeError for unreadable bodies and the sink's
     retryable errors (Backpressure, WalError) when nothing could be accepted now."""
     try:
-        decoded, payload = decode_payload(signal, body, encoding)
+        decoded, payload = decoder.payload(signal, body, encoding)
     except DecodeError:
         selfmetrics.ITEMS_REJECTED.labels(signal, "malformed").inc()
         selfmetrics.REQUESTS.labels(signal, transport, "rejected").inc()
@@ -61,7 +82,7 @@ async def export(sink: Sink, signal: Signal, body: bytes, encoding: str, transpo
         selfmetrics.ITEMS_REJECTED.labels(signal, "invalid").inc(decoded.rejected)
     if decoded.accepted:
         try:
-            await sink.submit(signal, payload, decoded.tables)
+            await sink.submit(signal, payload, decoder.rows(decoded, payload))
         except Exception:
             selfmetrics.REQUESTS.labels(signal, transport, "throttled").inc()
             selfmetrics.ITEMS_REJECTED.labels(signal, "throttled").inc(decoded.accepted)

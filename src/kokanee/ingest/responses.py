@@ -17,7 +17,11 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from kokanee.ingest.receiver import Outcome
 from kokanee.ingest.types import Signal
 
-_REJECTED_FIELD = {"traces": "rejected_spans", "metrics": "rejected_data_points", "logs": "rejected_log_records"}
+_REJECTED_FIELD = {
+    "traces": "rejected_spans",
+    "metrics": "rejected_data_points",
+    "logs": "rejected_log_records",
+}
 
 
 def export_response(signal: Signal, outcome: Outcome) -> Message:

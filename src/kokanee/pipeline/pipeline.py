@@ -18,33 +18,35 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 
 from kokanee import selfmetrics
-from kokanee.pipeline.errors import PipelineFull, StoreDown
+from kokanee.ingest.errors import PipelineFull, StoreDown
+from kokanee.ingest.types import Rows
 from kokanee.pipeline.wal import WalError, WalRecord, WriteAheadLog
 from kokanee.store.client import Store, StoreUnavailable
+from kokanee.store.otlp_native import NATIVE_SIGNALS as NATIVE_TARGETS
 
 log = logging.getLogger(__name__)
-
-Tables = dict[str, pa.Table]
 
 
 @dataclass(frozen=True)
 class _Staged:
-    tables: Tables
+    rows: Rows
     nbytes: int
 
 
 @dataclass
 class _Item:
     seq: int
-    tables: Tables
+    rows: Rows
     nbytes: int
-    rows: int
+    count: int
+    payload: bytes
 
 
 class Pipeline:
@@ -54,19 +56,19 @@ class Pipeline:
         self,
         wal: WriteAheadLog,
         store: Store,
-        decode: Callable[[str, bytes], Tables],
+        decode: Callable[[str, bytes], Rows],
         max_pending_bytes: int,
         flush_interval_s: float = 0.5,
-        flush_rows: int = 200_000,
-        consumers: Sequence[Callable[[Tables], None]] = (),
+        flush_rows: int = 50_000,
+        spool_dir: Path | None = None,
     ) -> None:
         self.wal = wal
         self.store = store
         self.decode = decode
+        self.spool_dir = spool_dir or wal.dir.parent / "spool"
         self.max_pending_bytes = max_pending_bytes
         self.flush_interval_s = flush_interval_s
         self.flush_rows = flush_rows
-        self.consumers = list(consumers)
         self._pending: deque[_Item] = deque()
         self._cond = threading.Condition()
         self._pending_bytes = 0  # admitted, not yet stored (includes requests still in the WAL queue)
@@ -81,11 +83,11 @@ class Pipeline:
         """Queues the WAL's unstored records for insertion, then starts writing. Returns their count."""
         replayed = 0
         for record in self.wal.recover():
-            tables = self.decode(record.signal, record.payload)
-            nbytes = _table_bytes(tables) + len(record.payload)
+            rows = self.decode(record.signal, record.payload)
+            nbytes = rows.nbytes + len(record.payload)
             with self._cond:
                 self._pending_bytes += nbytes
-            self._enqueue(record.seq, _Staged(tables, nbytes))
+            self._enqueue(record, _Staged(rows, nbytes))
             replayed += 1
         selfmetrics.REPLAYED.inc(replayed)
         self.wal.start()
@@ -95,13 +97,13 @@ class Pipeline:
 
     # -- admission -------------------------------------------------------------------------------
 
-    async def submit(self, signal: str, payload: bytes, tables: Tables) -> int:
+    async def submit(self, signal: str, payload: bytes, rows: Rows) -> int:
         """Makes a decoded request durable and queues it for the store; returns its WAL sequence.
 
         Raises PipelineFull or StoreDown (both retryable) when the request must wait, and
         WalError when the log cannot be written.
         """
-        nbytes = _table_bytes(tables) + len(payload)
+        nbytes = rows.nbytes + (0 if rows.native else len(payload))
         with self._cond:
             if not self._store_ok and self._pending_bytes > 0:
                 raise StoreDown("the store is not accepting writes; retry later")
@@ -109,7 +111,7 @@ class Pipeline:
                 raise PipelineFull("kokanee is busy writing earlier data; retry later")
             self._pending_bytes += nbytes
             selfmetrics.QUEUE_BYTES.set(self._pending_bytes)
-        future = self.wal.append(signal, payload, _Staged(tables, nbytes))
+        future = self.wal.append(signal, payload, _Staged(rows, nbytes))
         try:
             return await asyncio.wrap_future(future)
         except WalError:
@@ -124,12 +126,11 @@ class Pipeline:
 
     def _on_durable(self, record: WalRecord, context: object) -> None:
         assert isinstance(context, _Staged)
-        self._enqueue(record.seq, context)
+        self._enqueue(record, context)
 
-    def _enqueue(self, seq: int, staged: _Staged) -> None:
-        rows = sum(t.num_rows for t in staged.tables.values())
+    def _enqueue(self, record: WalRecord, staged: _Staged) -> None:
         with self._cond:
-            self._pending.append(_Item(seq, staged.tables, staged.nbytes, rows))
+            self._pending.append(_Item(record.seq, staged.rows, staged.nbytes, staged.rows.count, record.payload))
             selfmetrics.QUEUE_ITEMS.set(len(self._pending))
             self._cond.notify_all()
 
@@ -143,21 +144,22 @@ class Pipeline:
                 return []
             deadline = time.monotonic() + self.flush_interval_s
             while not self._stopping:
-                rows = sum(item.rows for item in self._pending)
+                rows = sum(item.count for item in self._pending)
                 remaining = deadline - time.monotonic()
                 if rows >= self.flush_rows or remaining <= 0:
                     break
                 self._cond.wait(remaining)
-            batch, rows = [], 0
+            batch: list[_Item] = []
+            rows = 0
             intent = self.wal.checkpoint.batch
             while self._pending:
                 item = self._pending[0]
                 if intent is not None and item.seq <= intent[1]:
                     pass  # a batch interrupted by a crash is rebuilt exactly, whatever its size
-                elif batch and rows + item.rows > self.flush_rows:
+                elif batch and rows + item.count > self.flush_rows:
                     break
                 batch.append(self._pending.popleft())
-                rows += item.rows
+                rows += item.count
             return batch
 
     def _insert_loop(self) -> None:
@@ -176,42 +178,69 @@ class Pipeline:
     def _write(self, batch: list[_Item]) -> None:
         first, last = batch[0].seq, batch[-1].seq
         self.wal.begin_batch(first, last)
-        merged = _merge(batch)
         token = f"{self.wal.epoch}-{first}-{last}"
-        for name, table in merged.items():
-            self._insert_with_retry(name, table, token)
-        self.wal.mark_stored(last)
-        for consume in self.consumers:
+        for target, items in _targets(batch).items():
             try:
-                consume(merged)
-            except Exception:  # derivation must never fail ingest
-                log.exception("a pipeline consumer failed")
+                self._retrying(target, items, token)
+            except _Rejected:
+                self._one_by_one(target, items, token)
+        self.wal.mark_stored(last)
 
-    def _insert_with_retry(self, name: str, table: pa.Table, token: str) -> None:
-        delay = 0.2
+    def _insert(self, target: str, items: list[_Item], token: str) -> None:
+        if target in NATIVE_TARGETS:
+            payloads = [item.rows.native[1] for item in items if item.rows.native]
+            self.store.insert_otlp(target, payloads, token, self.spool_dir)
+        else:
+            tables = [item.rows.tables[target] for item in items]
+            merged = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+            self.store.insert_arrow(target, merged, token=token)
+
+    def _retrying(self, target: str, items: list[_Item], token: str, attempts_for_rejects: int = 3) -> None:
+        """Inserts until it succeeds. While the store is unavailable that is forever (acknowledged
+        data is never dropped); when the store rejects the data itself, _Rejected after a few tries."""
+        delay, rejects = 0.2, 0
         while True:
             started = time.perf_counter()
             try:
-                self.store.insert_arrow(name, table, token=token)
+                self._insert(target, items, token)
             except StoreUnavailable as e:
                 self._set_store_ok(False)
                 selfmetrics.INSERT_FAILURES.labels("unavailable").inc()
-                log.warning("insert into %s failed, retrying in %.1fs: %s", name, delay, e)
+                log.warning("insert into %s failed, retrying in %.1fs: %s", target, delay, e)
             except Exception as e:
-                # Unknown failures are retried too: acknowledged data must not be dropped.
-                self._set_store_ok(False)
-                selfmetrics.INSERT_FAILURES.labels("error").inc()
-                log.error("insert into %s failed, retrying in %.1fs: %s", name, delay, e)
+                rejects += 1
+                selfmetrics.INSERT_FAILURES.labels("rejected").inc()
+                log.error("store rejected an insert into %s (try %d): %s", target, rejects, e)
+                if rejects >= attempts_for_rejects:
+                    raise _Rejected(str(e)) from e
             else:
                 self._set_store_ok(True)
-                selfmetrics.INSERT_SECONDS.labels(name).observe(time.perf_counter() - started)
-                selfmetrics.INSERTED_ROWS.labels(name).inc(table.num_rows)
+                selfmetrics.INSERT_SECONDS.labels(target).observe(time.perf_counter() - started)
+                selfmetrics.INSERTED_ROWS.labels(target).inc(sum(item.count for item in items))
                 return
             with self._cond:
                 if self._stopping:
                     raise _Abandon()
                 self._cond.wait(delay)
             delay = min(delay * 2, 5.0)
+
+    def _one_by_one(self, target: str, items: list[_Item], token: str) -> None:
+        """Finds the request the store will not take: each alone, the refused ones set aside."""
+        for item in items:
+            try:
+                self._retrying(target, [item], f"{token}-{item.seq}")
+            except _Rejected as e:
+                self._quarantine(target, item, str(e))
+
+    def _quarantine(self, target: str, item: _Item, error: str) -> None:
+        """Keeps a request the store refuses (its WAL bytes and the reason), so nothing acknowledged
+        disappears silently and ingest goes on."""
+        folder = self.spool_dir.parent / "quarantine"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{item.seq:020d}-{target}.pb").write_bytes(item.payload)
+        (folder / f"{item.seq:020d}-{target}.txt").write_text(error + "\n")
+        selfmetrics.QUARANTINED.labels(target).inc(item.count)
+        log.error("set aside WAL record %d (%s) in %s: %s", item.seq, target, folder, error)
 
     def _set_store_ok(self, ok: bool) -> None:
         if ok != self._store_ok:
@@ -247,16 +276,16 @@ class _Abandon(Exception):
     """Raised inside the inserter when stopping while the store is down: the WAL keeps the data."""
 
 
-def _merge(batch: list[_Item]) -> Tables:
-    by_table: dict[str, list[pa.Table]] = {}
+class _Rejected(Exception):
+    """The store refuses this data (not a transient failure)."""
+
+
+def _targets(batch: list[_Item]) -> dict[str, list[_Item]]:
+    """Items by where they go: a table name (Arrow rows) or a signal (protobuf the store flattens)."""
+    targets: dict[str, list[_Item]] = {}
     for item in batch:
-        for name, table in item.tables.items():
-            by_table.setdefault(name, []).append(table)
-    return {
-        name: tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
-        for name, tables in by_table.items()
-    }
-
-
-def _table_bytes(tables: Tables) -> int:
-    return sum(t.nbytes for t in tables.values())
+        if item.rows.native is not None:
+            targets.setdefault(item.rows.native[0], []).append(item)
+        for name in item.rows.tables:
+            targets.setdefault(name, []).append(item)
+    return targets

@@ -17,6 +17,7 @@ deduplication token, then everything after it: the store sees each record exactl
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kokanee import selfmetrics
+from kokanee.ingest.errors import NotDurable
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ _HEADER = struct.Struct("<4sIIQB")
 _SIGNALS = ("traces", "metrics", "logs")
 
 
-class WalError(RuntimeError):
+class WalError(NotDurable):
     """The log cannot be written (disk full, I/O error): the request is not durable, retry later."""
 
 
@@ -223,7 +225,7 @@ class WriteAheadLog:
         """Records that everything up to `seq` is in the store, and drops whole segments below it."""
         self._save_checkpoint(Checkpoint(seq, None))
         segments = self.segments()
-        for path, following in zip(segments, segments[1:], strict=False):
+        for path, following in itertools.pairwise(segments):
             if int(following.stem) - 1 <= seq:
                 path.unlink(missing_ok=True)
         selfmetrics.WAL_BYTES.set(self.size_bytes())

@@ -7,9 +7,11 @@ engine and its data).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +19,8 @@ import clickhouse_connect
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
+
+from kokanee.store import otlp_native
 
 
 class StoreUnavailable(RuntimeError):
@@ -110,6 +114,41 @@ class Store:
                 raise StoreUnavailable(_short_error(str(e))) from e
             raise
 
+    def insert_otlp(self, signal: str, payloads: list[bytes], token: str, spool_dir: Path) -> None:
+        """Inserts Export*ServiceRequest messages, flattened by ClickHouse (see otlp_native).
+
+        The embedded engine reads the batch from a spool file; a server reads it from the
+        request body. Same SQL either way.
+        """
+        data = otlp_native.length_delimited(payloads)
+        settings: dict[str, Any] = {
+            **otlp_native.format_settings(signal),
+            "insert_deduplication_token": token,
+            "deduplicate_blocks_in_dependent_materialized_views": 1,
+        }
+        try:
+            if self.embedded:
+                spool_dir.mkdir(parents=True, exist_ok=True)
+                path = spool_dir / f"{signal}-{token}.pb"
+                path.write_bytes(data)
+                try:
+                    self.client().command(otlp_native.insert_from_file(signal, str(path)), settings=settings)
+                finally:
+                    path.unlink(missing_ok=True)
+            else:
+                self.client().command(otlp_native.insert_from_input(signal), data=data, settings=settings)
+        except OperationalError as e:
+            raise StoreUnavailable(str(e)) from e
+        except (DatabaseError, ClickHouseError) as e:
+            if _is_resource_error(str(e)):
+                raise StoreUnavailable(_short_error(str(e))) from e
+            raise
+
+    def supports_native_otlp(self) -> bool:
+        """Whether ClickHouse can take an inline protobuf schema (format_schema_source, 24.x+)."""
+        rows = self.query("SELECT count() FROM system.settings WHERE name = 'format_schema_source'").rows
+        return bool(rows and rows[0][0])
+
     def ping(self) -> bool:
         try:
             return bool(self.client().query("SELECT 1").result_rows == [(1,)])
@@ -119,10 +158,8 @@ class Store:
     def close(self) -> None:
         with self._lock:
             for client in self._clients:
-                try:
+                with contextlib.suppress(Exception):  # closing is best effort; the process is ending
                     client.close()
-                except Exception:  # closing is best effort; the process is ending
-                    pass
             self._clients.clear()
 
 

@@ -71,4 +71,3 @@ def migrate(store: Store, migrations: tuple[Migration, ...] = MIGRATIONS) -> lis
         log.info("applied migration %d: %s", migration.version, migration.name)
         applied.append(migration.version)
     return applied
-

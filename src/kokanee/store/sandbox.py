@@ -32,7 +32,7 @@ class Limits:
     max_rows_to_read: int = 500_000_000
 
 
-def check_sql(sql: str, allowed: frozenset[str] = ALLOWED_TABLES) -> exp.Expression:
+def check_sql(sql: str, allowed: frozenset[str] = ALLOWED_TABLES) -> exp.Query:
     """Returns the parsed statement, or raises SandboxRefused naming the problem."""
     try:
         statements = [s for s in sqlglot.parse(sql, read="clickhouse") if s is not None]

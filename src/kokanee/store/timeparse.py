@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _RELATIVE = re.compile(r"^now(?:-(\d+)(ns|us|ms|s|m|h|d|w))?$")
 _UNIT_NS = {
@@ -49,7 +49,7 @@ def parse_time(value: str, now: int | None = None) -> int:
     except ValueError as e:
         raise ValueError(f"time {value!r} is neither RFC 3339, Unix nanoseconds, nor now-<n><unit>") from e
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     # datetime keeps microseconds; RFC 3339 fractions beyond them are read separately.
     fraction = re.search(r"\.(\d+)", text)
     nanos = int((fraction.group(1) + "000000000")[:9]) if fraction else 0
@@ -70,5 +70,5 @@ def parse_duration(value: str) -> int:
 def rfc3339(ns: int) -> str:
     """Nanosecond-precise RFC 3339 in UTC."""
     seconds, nanos = divmod(ns, 1_000_000_000)
-    base = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    base = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{base}.{nanos:09d}Z"

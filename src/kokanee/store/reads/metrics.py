@@ -60,7 +60,9 @@ def metric_series(store: Store, q: SeriesQuery) -> dict[str, Any] | None:
         if key == "service.name":
             where.append(f"ServiceName = {{v{i}:String}}")
         else:
-            where.append(f"(Attributes[{{k{i}:String}}] = {{v{i}:String}} OR ResourceAttributes[{{k{i}:String}}] = {{v{i}:String}})")
+            where.append(
+                f"(Attributes[{{k{i}:String}}] = {{v{i}:String}} OR ResourceAttributes[{{k{i}:String}}] = {{v{i}:String}})"
+            )
             params[f"k{i}"] = key
         params[f"v{i}"] = value
     table = METRIC_TABLES[meta["type"]]
@@ -77,7 +79,9 @@ def metric_series(store: Store, q: SeriesQuery) -> dict[str, Any] | None:
             "argMax(Sum, TimeUnix) AS last_sum, sum(Sum) AS sum_sum, any(AggregationTemporality) AS temp"
         )
     elif meta["type"] == "summary":
-        select = "avgForEach(ValueAtQuantiles.Value) AS qvalues, any(ValueAtQuantiles.Quantile) AS qs, sum(Count) AS total"
+        select = (
+            "avgForEach(ValueAtQuantiles.Value) AS qvalues, any(ValueAtQuantiles.Quantile) AS qs, sum(Count) AS total"
+        )
     else:
         select = "sum(Count) AS total, sum(Sum) AS total_sum"
     sql = f"""
@@ -140,7 +144,12 @@ def _histogram_point(t: int, row: dict[str, Any], previous: dict[str, Any] | Non
     else:
         buckets = [int(b) for b in row["sum_buckets"]]
         count, total = int(row["sum_count"]), float(row["sum_sum"])
-    point: dict[str, Any] = {"t": t, "count": count, "rate": count / step_s, "avg": total / count if count else None}
+    point: dict[str, Any] = {
+        "t": t,
+        "count": count,
+        "rate": count / step_s,
+        "avg": total / count if count else None,
+    }
     for q in QUANTILES:
         point[f"p{round(q * 100):g}"] = bucket_quantile(q, bounds, buckets)
     return point

@@ -43,7 +43,11 @@ def _span(row: dict[str, Any]) -> dict[str, Any]:
         "links": [
             {"trace_id": t, "span_id": s, "trace_state": ts, "attributes": dict(a)}
             for t, s, ts, a in zip(
-                row["Links.TraceId"], row["Links.SpanId"], row["Links.TraceState"], row["Links.Attributes"], strict=True
+                row["Links.TraceId"],
+                row["Links.SpanId"],
+                row["Links.TraceState"],
+                row["Links.Attributes"],
+                strict=True,
             )
         ],
     }
@@ -63,7 +67,11 @@ def get_trace(store: Store, trace_id: str) -> list[dict[str, Any]]:
         )
     result = store.query(
         f"SELECT {_SPAN_COLUMNS} FROM otel_traces WHERE {where} ORDER BY Timestamp, SpanId",
-        parameters={"id": trace_id, "lo": bounds[0][0] if bounds else None, "hi": bounds[0][1] if bounds else None},
+        parameters={
+            "id": trace_id,
+            "lo": bounds[0][0] if bounds else None,
+            "hi": bounds[0][1] if bounds else None,
+        },
     )
     return [_span(row) for row in result.dicts()]
 
@@ -88,7 +96,10 @@ def search_traces(store: Store, q: TraceQuery) -> list[dict[str, Any]]:
     mean by a slow request.
     """
     params: dict[str, Any] = {"start": q.start_ns, "end": q.end_ns, "limit": q.limit}
-    span_filters = ["Timestamp >= fromUnixTimestamp64Nano({start:Int64})", "Timestamp < fromUnixTimestamp64Nano({end:Int64})"]
+    span_filters = [
+        "Timestamp >= fromUnixTimestamp64Nano({start:Int64})",
+        "Timestamp < fromUnixTimestamp64Nano({end:Int64})",
+    ]
     if q.service:
         span_filters.append("ServiceName = {service:String}")
         params["service"] = q.service

@@ -1,4 +1,7 @@
-"""Why the pipeline refused a request. Every refusal here is retryable: the exporter should try again."""
+"""Why a request was not accepted now. Each is retryable: the exporter should send it again.
+
+Declared with the receivers that answer them; the pipeline, a later stage, raises them.
+"""
 
 from __future__ import annotations
 
@@ -19,3 +22,7 @@ class StoreDown(Backpressure):
     """The store refuses writes (down, disk full); acknowledged data waits in the WAL (HTTP 503)."""
 
     retry_after_s = 5
+
+
+class NotDurable(RuntimeError):
+    """The request could not be made durable (disk full, I/O error): HTTP 503, retry later."""
