@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from kokanee.store.client import Store
+from kokanee.store.migrations import migrate
 from tests.server import KokaneeServer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -31,3 +33,13 @@ def start_kokanee(tmp_path: Path) -> Iterator[Callable[..., KokaneeServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def chdb_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """The test process's embedded store: chDB opens one data path per process, so in-process
+    tests share this one (on disk, fully migrated) and truncate what they use."""
+    store = Store(f"chdb://{tmp_path_factory.mktemp('in-process')}/store")
+    migrate(store)
+    yield store
+    store.close()

@@ -16,7 +16,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 from kokanee.ingest.attributes import any_value_to_str, format_double
 from kokanee.ingest.decode import decode, parse_protobuf
 from kokanee.ingest.types import DecodeError
-from kokanee.store import schema
+from kokanee.store.client import Store
 
 T0 = 1_700_000_000_000_000_000
 TID = bytes.fromhex("4bf92f3577b34da6a3ce929d0e0e4736")
@@ -154,24 +154,9 @@ def metrics_request() -> ExportMetricsServiceRequest:
     return req
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    # chDB allows one data path per process: every test in this module shares it.
-    path: Path = tmp_path_factory.mktemp("chdb")
-    c = clickhouse_connect.get_client(dsn=f"chdb://{path}/db")
-    for ddl in (
-        schema.TRACES,
-        schema.TRACE_ID_TS,
-        schema.TRACE_ID_TS_MV,
-        schema.LOGS,
-        schema.METRICS_GAUGE,
-        schema.METRICS_SUM,
-        schema.METRICS_HISTOGRAM,
-        schema.METRICS_EXP_HISTOGRAM,
-        schema.METRICS_SUMMARY,
-    ):
-        c.command(ddl)
-    yield c
+@pytest.fixture
+def client(chdb_store: Store) -> Any:
+    return chdb_store.client()
 
 
 def insert(client: Any, decoded: Any) -> None:

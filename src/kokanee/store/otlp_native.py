@@ -92,8 +92,30 @@ NATIVE_SIGNALS = frozenset(_STRUCTURES)
 _MAX_NS = "9223372036854775807"
 
 
+def _double(x: str) -> str:
+    """Go's strconv.FormatFloat(x, 'f', -1, 64), as pcommon renders doubles: shortest round-trip
+    digits, never an exponent. ClickHouse's toString is shortest round-trip with exponents, so
+    the exponent form is expanded by moving the decimal point."""
+    digits = "replaceAll(m, '.', '')"
+    point = f"(if(position(m, '.') > 0, position(m, '.') - 1, length(m)) + e)"
+    expand = f"""concat(if(neg, '-', ''), multiIf(
+        {point} <= 0, concat('0.', repeat('0', toUInt64(-{point})), {digits}),
+        {point} >= length({digits}), concat({digits}, repeat('0', toUInt64({point} - length({digits})))),
+        concat(left({digits}, {point}), '.', substring({digits}, {point} + 1))))"""
+    unsigned = f"if(startsWith(toString({x}), '-'), substring(toString({x}), 2), toString({x}))"
+    return f"""multiIf(
+        isNaN({x}), 'NaN',
+        isInfinite({x}), if({x} > 0, '+Inf', '-Inf'),
+        position(toString({x}), 'e') = 0, toString({x}),
+        arrayMap((neg, m, e) -> {expand},
+            [{x} < 0],
+            [splitByChar('e', {unsigned})[1]],
+            [toInt32(splitByChar('e', {unsigned})[2])])[1])"""
+
+
 def _json_leaf(v: str) -> str:
-    """A scalar as JSON, the way pcommon's AsString renders slices and maps (HTML-safe escapes)."""
+    """A scalar as JSON, the way pcommon's AsString renders slices and maps (Go's encoding/json:
+    HTML-safe escapes, map keys sorted)."""
     return f"""multiIf(
         {v}.value = 's', replaceAll(replaceAll(replaceAll(toJSONString({v}.string_value), '<', '\\\\u003c'),
             '>', '\\\\u003e'), '&', '\\\\u0026'),
@@ -109,12 +131,12 @@ def _value(v: str) -> str:
     return f"""multiIf(
         {v}.value = 's', {v}.string_value,
         {v}.value = 'i', toString({v}.int_value),
-        {v}.value = 'd', toString({v}.double_value),
+        {v}.value = 'd', {_double(v + ".double_value")},
         {v}.value = 'b', if({v}.bool_value, 'true', 'false'),
         {v}.value = 'by', base64Encode({v}.bytes_value),
         {v}.value = 'a', concat('[', arrayStringConcat(arrayMap(x -> {_json_leaf("x")}, {v}.array_value.values), ','), ']'),
         {v}.value = 'kv', concat('{{', arrayStringConcat(arrayMap(x -> concat(toJSONString(x.key), ':',
-            {_json_leaf("x.value")}), {v}.kvlist_value.values), ','), '}}'),
+            {_json_leaf("x.value")}), arraySort(x -> x.key, {v}.kvlist_value.values)), ','), '}}'),
         '')"""
 
 
@@ -202,6 +224,8 @@ def format_settings(signal: str) -> dict[str, str | int]:
         "format_schema": PROTO_SCHEMA,
         "format_schema_message_name": _MESSAGES[signal],
         "input_format_protobuf_oneof_presence": 1,
+        # Maps and arrays render as Go's encoding/json does, which leaves '/' alone.
+        "output_format_json_escape_forward_slashes": 0,
     }
 
 

@@ -1,0 +1,107 @@
+"""Acknowledged means durable: kill -9 loses nothing acknowledged, and replay never doubles it."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tests.server import KokaneeServer
+
+
+def make_spans(service: str, count: int) -> list[ReadableSpan]:
+    """Real SDK spans, recorded in memory so the test decides when and where they are exported."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("durability")
+    for i in range(count):
+        with tracer.start_as_current_span(f"op-{i % 7}") as span:
+            span.set_attribute("i", i)
+    provider.shutdown()
+    return list(memory.get_finished_spans())
+
+
+def span_ids(server: KokaneeServer, service: str) -> list[str]:
+    return [r["SpanId"] for r in server.query(f"SELECT SpanId FROM otel_traces WHERE ServiceName = '{service}'")]
+
+
+def test_kill_9_while_exporting_loses_no_acknowledged_span(start_kokanee: Callable[..., KokaneeServer]) -> None:
+    # A long flush interval keeps acknowledged data in the WAL only when the kill lands.
+    server = start_kokanee("--flush-interval-s", "3")
+    service = f"kill9-{uuid.uuid4().hex[:8]}"
+    spans = make_spans(service, 3000)
+    batches = [spans[i : i + 100] for i in range(0, len(spans), 100)]
+    exporter = OTLPSpanExporter(endpoint=f"{server.otlp_http_url}/v1/traces", timeout=5)
+    acknowledged: list[ReadableSpan] = []
+    refused = 0
+    done = threading.Event()
+
+    def send() -> None:
+        nonlocal refused
+        for batch in batches:
+            if exporter.export(batch) == SpanExportResult.SUCCESS:
+                acknowledged.extend(batch)
+            else:
+                refused += 1
+            time.sleep(0.02)
+        done.set()
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    while len(acknowledged) < 1000:
+        time.sleep(0.01)
+    server.kill9()  # mid-stream: some batches acknowledged, some in flight, some not yet sent
+    time.sleep(1)
+    server.start()
+    sender.join(120)
+    assert done.is_set()
+    exporter.shutdown()
+
+    expected = {format(s.context.span_id, "016x") for s in acknowledged}
+    assert len(expected) >= 1000
+    server.wait_for(
+        f"SELECT count() AS n FROM otel_traces WHERE ServiceName = '{service}'",
+        lambda r: int(r[0]["n"]) >= len(expected),
+    )
+    stored = span_ids(server, service)
+    assert expected <= set(stored), f"{len(expected - set(stored))} acknowledged spans are missing"
+    assert len(stored) == len(set(stored)), "a span was stored twice"
+
+
+def test_replaying_records_already_in_the_store_does_not_double_them(
+    start_kokanee: Callable[..., KokaneeServer],
+) -> None:
+    """A crash between the insert and the checkpoint: the restart re-inserts the same batch,
+    and the store drops it by its deduplication token."""
+    server = start_kokanee()
+    service = f"replay-{uuid.uuid4().hex[:8]}"
+    exporter = OTLPSpanExporter(endpoint=f"{server.otlp_http_url}/v1/traces", timeout=10)
+    spans = make_spans(service, 500)
+    for i in range(0, 500, 50):
+        assert exporter.export(spans[i : i + 50]) == SpanExportResult.SUCCESS
+    exporter.shutdown()
+    server.wait_for(
+        f"SELECT count() AS n FROM otel_traces WHERE ServiceName = '{service}'", lambda r: int(r[0]["n"]) == 500
+    )
+    server.stop()
+    checkpoint = server.data_dir / "wal" / "checkpoint.json"
+    stored_to = json.loads(checkpoint.read_text())["stored"]
+    assert stored_to > 0
+    checkpoint.write_text(json.dumps({"stored": 0, "batch": None}))  # as if the checkpoint never moved
+
+    server.start()
+    assert "replaying" in server.log()
+    deadline = time.monotonic() + 60
+    while json.loads(checkpoint.read_text())["stored"] < stored_to:  # the replay has gone through the store
+        assert time.monotonic() < deadline, "the replay never finished"
+        time.sleep(0.1)
+    assert len(span_ids(server, service)) == 500
