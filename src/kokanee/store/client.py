@@ -8,6 +8,7 @@ engine and its data).
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -98,7 +99,12 @@ class Store:
             raise StoreUnavailable(str(e)) from e
         except (DatabaseError, ClickHouseError) as e:
             raise QueryError(_short_error(str(e))) from e
-        return QueryResult(list(result.column_names), list(result.result_rows))
+        columns = list(result.column_names)
+        if not columns and not result.result_rows and _READS.match(sql):
+            # The embedded engine reports no columns for an empty result; ask ClickHouse for them.
+            described = self.client().query(f"DESCRIBE ({sql})", parameters=parameters, settings=settings)
+            columns = [str(row[0]) for row in described.result_rows]
+        return QueryResult(columns, list(result.result_rows))
 
     def insert_arrow(self, table: str, data: pa.Table, token: str | None = None) -> None:
         """Inserts a columnar batch; a repeated `token` is dropped by MergeTree (exactly-once replay)."""
@@ -161,6 +167,9 @@ class Store:
                 with contextlib.suppress(Exception):  # closing is best effort; the process is ending
                     client.close()
             self._clients.clear()
+
+
+_READS = re.compile(r"\s*(SELECT|WITH)\b", re.IGNORECASE)
 
 
 def _short_error(message: str) -> str:

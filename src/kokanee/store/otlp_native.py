@@ -97,7 +97,7 @@ def _double(x: str) -> str:
     digits, never an exponent. ClickHouse's toString is shortest round-trip with exponents, so
     the exponent form is expanded by moving the decimal point."""
     digits = "replaceAll(m, '.', '')"
-    point = f"(if(position(m, '.') > 0, position(m, '.') - 1, length(m)) + e)"
+    point = "(if(position(m, '.') > 0, position(m, '.') - 1, length(m)) + e)"
     expand = f"""concat(if(neg, '-', ''), multiIf(
         {point} <= 0, concat('0.', repeat('0', toUInt64(-{point})), {digits}),
         {point} >= length({digits}), concat({digits}, repeat('0', toUInt64({point} - length({digits})))),
