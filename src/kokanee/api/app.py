@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kokanee import __version__
@@ -57,6 +57,11 @@ def create_app(
         if status is not None:
             body.update(status())
         return JSONResponse(body, status_code=200 if store_ok else 503)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        # The web UI will live here; until it is built, the API documentation is the front page.
+        return RedirectResponse("/docs")
 
     @app.get("/metrics", tags=["meta"], include_in_schema=False)
     def metrics() -> Response:
