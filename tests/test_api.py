@@ -50,7 +50,10 @@ def shop(kokanee_server: KokaneeServer) -> dict[str, Any]:
             span.start_time_unix_nano, span.end_time_unix_nano = start, start + length
             if name == "failing" and service == pay:
                 span.status.code, span.status.message = 2, "card declined"
-    assert httpx.post(f"{kokanee_server.otlp_http_url}/v1/traces", content=req.SerializeToString(), headers=PB).status_code == 200
+    assert (
+        httpx.post(f"{kokanee_server.otlp_http_url}/v1/traces", content=req.SerializeToString(), headers=PB).status_code
+        == 200
+    )
     logs = ExportLogsServiceRequest()
     rl = logs.resource_logs.add()
     rl.resource.attributes.append(_kv("service.name", pay))
@@ -59,7 +62,10 @@ def shop(kokanee_server: KokaneeServer) -> dict[str, Any]:
                 body=AnyValue(string_value="Card DECLINED for order 42"), trace_id=traces["failing"])  # fmt: skip
     records.add(time_unix_nano=now + 2001 * MS, severity_number=9, severity_text="INFO",
                 body=AnyValue(string_value="retrying charge"), trace_id=traces["failing"])  # fmt: skip
-    assert httpx.post(f"{kokanee_server.otlp_http_url}/v1/logs", content=logs.SerializeToString(), headers=PB).status_code == 200
+    assert (
+        httpx.post(f"{kokanee_server.otlp_http_url}/v1/logs", content=logs.SerializeToString(), headers=PB).status_code
+        == 200
+    )
     kokanee_server.wait_for(
         f"SELECT count() AS n FROM otel_traces WHERE ServiceName IN ('{front}', '{pay}')", lambda r: r[0]["n"] == 6
     )
@@ -91,7 +97,9 @@ def test_trace_search_rows_describe_whole_traces(kokanee_server: KokaneeServer, 
         ({"attr.http.route": "/checkout", "limit": 2}, ["failing", "slow"]),
     ],
 )
-def test_trace_search_filters(kokanee_server: KokaneeServer, shop: dict[str, Any], params: dict[str, Any], expected: list[str]) -> None:
+def test_trace_search_filters(
+    kokanee_server: KokaneeServer, shop: dict[str, Any], params: dict[str, Any], expected: list[str]
+) -> None:
     params.setdefault("service", shop["pay"] if "operation" in params else shop["front"])
     rows = search(kokanee_server, **params)
     assert [r["trace_id"] for r in rows] == [shop["ids"][n] for n in expected]
@@ -108,7 +116,11 @@ def test_logs_filters(kokanee_server: KokaneeServer, shop: dict[str, Any]) -> No
     assert bodies(trace_id=shop["ids"]["failing"].upper()) == ["retrying charge", "Card DECLINED for order 42"]
     assert bodies(trace_id=shop["ids"]["fast"]) == []
     entry = kokanee_server.get("/api/v1/logs", start="now-2h", service=shop["pay"], severity="ERROR")["logs"][0]
-    assert (entry["severity_text"], entry["severity_number"], entry["trace_id"]) == ("ERROR", 17, shop["ids"]["failing"])
+    assert (entry["severity_text"], entry["severity_number"], entry["trace_id"]) == (
+        "ERROR",
+        17,
+        shop["ids"]["failing"],
+    )
 
 
 def test_services_and_times_in_any_spelling(kokanee_server: KokaneeServer, shop: dict[str, Any]) -> None:

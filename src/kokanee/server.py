@@ -70,7 +70,10 @@ def _uvicorn(app: Any, host: str, port: int) -> _Server:
 
 
 def run(config: ServeConfig) -> None:
+    config = config.model_copy(update={"data_dir": config.data_dir.resolve()})
     with _lock_data_dir(config.data_dir):
+        # ClickHouse caches inline protobuf schemas under the working directory; keep them with the data.
+        os.chdir(config.data_dir)
         asyncio.run(_serve(config))
 
 
