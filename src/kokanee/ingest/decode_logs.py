@@ -7,8 +7,9 @@ from typing import Any
 import pyarrow as pa
 
 from kokanee.ingest.attributes import AttrCache, any_value_to_str, hex_ids, paused_gc
-from kokanee.ingest.decode_traces import MAX_NS, TS, as_raw, label
+from kokanee.ingest.decode_traces import TS, as_raw
 from kokanee.ingest.types import Decoded
+from kokanee.ingest.validate import label, log_problem
 from kokanee.ingest.wire import RawLogs
 
 
@@ -20,14 +21,6 @@ def decode_logs(req: Any) -> Decoded:
     """
     with paused_gc():
         return _decode(as_raw(req, RawLogs))
-
-
-def _problem(tid: bytes, sid: bytes) -> str:
-    if tid and len(tid) != 16:
-        return f"trace_id must be empty or 16 bytes, got {len(tid)}"
-    if sid and len(sid) != 8:
-        return f"span_id must be empty or 8 bytes, got {len(sid)}"
-    return "timestamp must be before 2262-04-11"
 
 
 def _decode(raw: Any) -> Decoded:
@@ -66,13 +59,13 @@ def _decode(raw: Any) -> Decoded:
             g_scope_off.append(len(g_scope))
             first = len(times)
             for rec in sl.log_records:
-                tid = rec.trace_id
-                sid = rec.span_id
-                t = rec.time_unix_nano or rec.observed_time_unix_nano
-                if (tid and len(tid) != 16) or (sid and len(sid) != 8) or t > MAX_NS:
+                problem = log_problem(rec)
+                if problem is not None:
                     name = rec.event_name or rec.severity_text
-                    out.reject(1, f"{label('log record', name, tid)}: {_problem(tid, sid)}")
+                    out.reject(1, f"{label('log record', name, rec.trace_id)}: {problem}")
                     continue
+                tid, sid = rec.trace_id, rec.span_id
+                t = rec.time_unix_nano or rec.observed_time_unix_nano
                 times.append(t)
                 tids.append(tid)
                 sids.append(sid)

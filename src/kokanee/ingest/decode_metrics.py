@@ -11,8 +11,9 @@ from typing import Any
 import pyarrow as pa
 
 from kokanee.ingest.attributes import AttrCache, hex_ids, lists_array, paused_gc
-from kokanee.ingest.decode_traces import MAX_NS, TS, as_raw
+from kokanee.ingest.decode_traces import TS, as_raw
 from kokanee.ingest.types import Decoded
+from kokanee.ingest.validate import MAX_NS
 from kokanee.ingest.wire import RawMetrics
 
 _F64 = pa.float64()

@@ -12,15 +12,12 @@ import pyarrow as pa
 
 from kokanee.ingest.attributes import AttrCache, hex_ids, lists_array, paused_gc
 from kokanee.ingest.types import Decoded
+from kokanee.ingest.validate import label, span_problem
 from kokanee.ingest.wire import RawTraces
 
 KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
 STATUS_CODES = ("Unset", "Ok", "Error")
-# DateTime64(9) is an Int64 of ns: the last representable instant is 2262-04-11T23:47:16.854775807.
-MAX_NS = 2**63 - 1
 TS = pa.timestamp("ns")
-_ZERO16 = bytes(16)
-_ZERO8 = bytes(8)
 
 
 def as_raw(message: Any, raw_class: Any) -> Any:
@@ -28,29 +25,6 @@ def as_raw(message: Any, raw_class: Any) -> Any:
     if isinstance(message, raw_class):
         return message
     return raw_class.FromString(message.SerializeToString())
-
-
-def label(kind: str, name: str, trace_id: bytes) -> str:
-    trace = trace_id.hex()[:32] if trace_id else "none"
-    return f"{kind} {name[:80]!r} (trace {trace})"
-
-
-def _span_problem(tid: bytes, sid: bytes, pid: bytes, start: int, end: int) -> str:
-    if len(tid) != 16:
-        return f"trace_id must be 16 bytes, got {len(tid)}"
-    if tid == _ZERO16:
-        return "trace_id must not be all zeros"
-    if len(sid) != 8:
-        return f"span_id must be 8 bytes, got {len(sid)}"
-    if sid == _ZERO8:
-        return "span_id must not be all zeros"
-    if pid and len(pid) != 8:
-        return f"parent_span_id must be empty or 8 bytes, got {len(pid)}"
-    if start <= 0:
-        return "start_time_unix_nano must be set"
-    if end < start:
-        return "end_time_unix_nano is before start_time_unix_nano"
-    return "timestamps must be before 2262-04-11"
 
 
 def decode_traces(req: Any) -> Decoded:
@@ -103,27 +77,13 @@ def _decode(raw: Any) -> Decoded:
             g_version.append(scope.version)
             first = len(starts)
             for s in ss.spans:
-                tid = s.trace_id
-                sid = s.span_id
-                pid = s.parent_span_id
-                start = s.start_time_unix_nano
-                end = s.end_time_unix_nano
-                if (
-                    len(tid) != 16
-                    or tid == _ZERO16
-                    or len(sid) != 8
-                    or sid == _ZERO8
-                    or (pid and len(pid) != 8)
-                    or start <= 0
-                    or end < start
-                    or end > MAX_NS
-                ):
-                    out.reject(1, f"{label('span', s.name, tid)}: {_span_problem(tid, sid, pid, start, end)}")
+                problem = span_problem(s)
+                if problem is not None:
+                    out.reject(1, f"{label('span', s.name, s.trace_id)}: {problem}")
                     continue
-                evs = s.events
-                if evs and not events.add(evs):
-                    out.reject(1, f"{label('span', s.name, tid)}: event timestamps must be before 2262-04-11")
-                    continue
+                tid, sid, pid = s.trace_id, s.span_id, s.parent_span_id
+                start, end = s.start_time_unix_nano, s.end_time_unix_nano
+                events.add(s.events)
                 ev_off.append(len(events.times))
                 lks = s.links
                 if lks:
@@ -188,16 +148,13 @@ class _Events:
         self.a_off = [0]
         self.attrs: list[int] = []
 
-    def add(self, events: Any) -> bool:
-        """Append one span's events; False (and nothing appended) if a timestamp is out of range."""
-        if any(ev.time_unix_nano > MAX_NS for ev in events):
-            return False
+    def add(self, events: Any) -> None:
+        """Append one (valid) span's events."""
         for ev in events:
             self.times.append(ev.time_unix_nano)
             self.names.append(ev.name)
             self.attrs.extend(map(self._lookup, ev.attributes))
             self.a_off.append(len(self.attrs))
-        return True
 
 
 class _Links:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,14 +111,8 @@ class Store:
         settings: dict[str, Any] = {"deduplicate_blocks_in_dependent_materialized_views": 1}
         if token is not None:
             settings["insert_deduplication_token"] = token
-        try:
+        with _writing():
             self.client().insert_arrow(table, data, settings=settings)
-        except OperationalError as e:
-            raise StoreUnavailable(str(e)) from e
-        except (DatabaseError, ClickHouseError) as e:
-            if _is_resource_error(str(e)):
-                raise StoreUnavailable(_short_error(str(e))) from e
-            raise
 
     def insert_otlp(self, signal: str, payloads: list[bytes], token: str, spool_dir: Path) -> None:
         """Inserts Export*ServiceRequest messages, flattened by ClickHouse (see otlp_native).
@@ -132,7 +126,7 @@ class Store:
             "insert_deduplication_token": token,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
         }
-        try:
+        with _writing():
             if self.embedded:
                 spool_dir.mkdir(parents=True, exist_ok=True)
                 path = spool_dir / f"{signal}-{token}.pb"
@@ -143,12 +137,6 @@ class Store:
                     path.unlink(missing_ok=True)
             else:
                 self.client().command(otlp_native.insert_from_input(signal), data=data, settings=settings)
-        except OperationalError as e:
-            raise StoreUnavailable(str(e)) from e
-        except (DatabaseError, ClickHouseError) as e:
-            if _is_resource_error(str(e)):
-                raise StoreUnavailable(_short_error(str(e))) from e
-            raise
 
     def supports_native_otlp(self) -> bool:
         """Whether ClickHouse can take an inline protobuf schema (format_schema_source, 24.x+)."""
@@ -167,6 +155,20 @@ class Store:
                 with contextlib.suppress(Exception):  # closing is best effort; the process is ending
                     client.close()
             self._clients.clear()
+
+
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    """Sorts write failures: the store cannot take data now (StoreUnavailable, retry) or it
+    refuses this data (the original error)."""
+    try:
+        yield
+    except OperationalError as e:
+        raise StoreUnavailable(str(e)) from e
+    except (DatabaseError, ClickHouseError) as e:
+        if _is_resource_error(str(e)):
+            raise StoreUnavailable(_short_error(str(e))) from e
+        raise
 
 
 _READS = re.compile(r"\s*(SELECT|WITH)\b", re.IGNORECASE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from kokanee.store import schema
+from kokanee.store import schema, schema_derived
 from kokanee.store.client import Store
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(2, "fault labels", (schema.FAULT_LABELS,)),
+    Migration(
+        3,
+        "derived at ingest: RED per minute, span index for the service graph, edges, derive state",
+        (
+            schema_derived.RED_1M,
+            schema_derived.RED_1M_MV,
+            schema_derived.SPAN_INDEX,
+            schema_derived.SPAN_INDEX_MV,
+            schema_derived.SERVICE_EDGES_1M,
+            schema_derived.DERIVE_STATE,
+        ),
+    ),
 )
 
 _LEDGER = """

@@ -7,7 +7,7 @@ GIL, at several times the speed of flattening in Python.
 
 The schema below is OTLP's own, trimmed to the fields kokanee stores, with nested attribute
 values one level deep (an array or map of scalars, which is what instrumentation emits);
-values nested deeper are stored as ''. Item validity mirrors `kokanee.ingest.validate`, so the
+values nested deeper are stored as ''. Item validity is `kokanee.ingest.validate`'s, so the
 items counted as accepted in the response are exactly the rows inserted.
 """
 
@@ -162,7 +162,7 @@ SELECT
     s.end_time_unix_nano - s.start_time_unix_nano AS Duration,
     ['Unset', 'Ok', 'Error'][least(greatest(s.status.code, 0), 2) + 1] AS StatusCode,
     s.status.message AS StatusMessage,
-    arrayMap(e -> {_ns("least(e.time_unix_nano, " + _MAX_NS + ")")}, s.events) AS `Events.Timestamp`,
+    arrayMap(e -> {_ns("e.time_unix_nano")}, s.events) AS `Events.Timestamp`,
     arrayMap(e -> e.name, s.events) AS `Events.Name`,
     arrayMap(e -> {_attrs("e.attributes")}, s.events) AS `Events.Attributes`,
     arrayMap(l -> lower(hex(l.trace_id)), s.links) AS `Links.TraceId`,
@@ -176,6 +176,7 @@ WHERE length(s.trace_id) = 16 AND s.trace_id != repeat('\\0', 16)
   AND length(s.parent_span_id) IN (0, 8)
   AND s.start_time_unix_nano > 0 AND s.end_time_unix_nano >= s.start_time_unix_nano
   AND s.end_time_unix_nano <= {_MAX_NS}
+  AND arrayAll(e -> e.time_unix_nano <= {_MAX_NS}, s.events)
 """,
     "logs": f"""
 SELECT

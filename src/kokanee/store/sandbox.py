@@ -17,7 +17,8 @@ from kokanee.store.client import QueryResult, Store
 from kokanee.store.schema import SIGNAL_TABLES
 
 ALLOWED_TABLES = frozenset(
-    {t for tables in SIGNAL_TABLES.values() for t in tables} | {"otel_traces_trace_id_ts", "kokanee_fault_labels"}
+    {t for tables in SIGNAL_TABLES.values() for t in tables}
+    | {"otel_traces_trace_id_ts", "kokanee_fault_labels", "kokanee_red_1m", "kokanee_service_edges_1m"}
 )
 
 
