@@ -121,7 +121,40 @@ def _prebuild(seed: int, count: int, queue: Any) -> None:
     queue.put([build_request(rnd, now) for _ in range(count)])
 
 
-def one_run(seconds: float, senders: int, per_sender: int, extra: list[str]) -> dict[str, float]:
+def _bodies(senders: int, per_sender: int) -> list[list[bytes]]:
+    queue: Any = mp.Queue()
+    seed = int(time.time())
+    builders = [mp.Process(target=_prebuild, args=(seed + 1000 * i, per_sender, queue)) for i in range(senders)]
+    for b in builders:
+        b.start()
+    bodies = [queue.get() for _ in builders]
+    for b in builders:
+        b.join()
+    return bodies
+
+
+def _drive(port: int, bodies: list[list[bytes]], seconds: float) -> tuple[int, list[float], int, float]:
+    """Sends from one process per body list; returns acknowledged spans, latencies, refusals, elapsed s."""
+    results: Any = mp.Queue()
+    started = time.monotonic()
+    workers = [mp.Process(target=_sender, args=(port, b, started + seconds, results)) for b in bodies]
+    for w in workers:
+        w.start()
+    outcomes = [results.get() for _ in workers]
+    elapsed = time.monotonic() - started
+    for w in workers:
+        w.join()
+    return sum(o[0] for o in outcomes), sorted(x for o in outcomes for x in o[1]), sum(o[2] for o in outcomes), elapsed
+
+
+def _peak_rss(pid: int, stop: threading.Event, out: list[int]) -> None:
+    proc = psutil.Process(pid)
+    while not stop.is_set():
+        out[0] = max(out[0], proc.memory_info().rss)
+        time.sleep(0.05)
+
+
+def one_run(seconds: float, bodies: list[list[bytes]], extra: list[str]) -> dict[str, float]:
     data_dir = Path(tempfile.mkdtemp(prefix="kokanee-bench-"))
     api, otlp = free_port(), free_port()
     server = subprocess.Popen(
@@ -129,52 +162,20 @@ def one_run(seconds: float, senders: int, per_sender: int, extra: list[str]) -> 
          "--otlp-http-port", str(otlp), "--otlp-grpc-port", "0", *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    queue: Any = mp.Queue()
-    builders = [
-        mp.Process(target=_prebuild, args=(1000 * i + int(time.time()), per_sender, queue)) for i in range(senders)
-    ]
-    for b in builders:
-        b.start()
-    bodies = [queue.get() for _ in builders]
-    for b in builders:
-        b.join()
     while True:
         try:
             if httpx.get(f"http://127.0.0.1:{api}/api/v1/health", timeout=2).status_code == 200:
                 break
         except httpx.HTTPError:
             time.sleep(0.1)
-    proc = psutil.Process(server.pid)
-    peak_rss = 0
-    stop_watch = threading.Event()
-
-    def watch() -> None:
-        nonlocal peak_rss
-        while not stop_watch.is_set():
-            peak_rss = max(peak_rss, proc.memory_info().rss)
-            time.sleep(0.05)
-
-    threading.Thread(target=watch, daemon=True).start()
-    results: Any = mp.Queue()
+    peak, stop_watch = [0], threading.Event()
+    threading.Thread(target=_peak_rss, args=(server.pid, stop_watch, peak), daemon=True).start()
     started = time.monotonic()
-    deadline = started + seconds
-    workers = [mp.Process(target=_sender, args=(otlp, b, deadline, results)) for b in bodies]
-    for w in workers:
-        w.start()
-    outcomes = [results.get() for _ in workers]
-    elapsed = time.monotonic() - started
-    for w in workers:
-        w.join()
-    accepted = sum(o[0] for o in outcomes)
-    latencies = sorted(lat for o in outcomes for lat in o[1])
+    accepted, latencies, refused, elapsed = _drive(otlp, bodies, seconds)
     stored = 0
     for _ in range(600):
-        rows = httpx.post(
-            f"http://127.0.0.1:{api}/api/v1/query",
-            json={"sql": "SELECT count() FROM otel_traces"},
-            timeout=60,
-        ).json()["rows"]
-        stored = int(rows[0][0])
+        sql = {"sql": "SELECT count() FROM otel_traces"}
+        stored = int(httpx.post(f"http://127.0.0.1:{api}/api/v1/query", json=sql, timeout=60).json()["rows"][0][0])
         if stored >= accepted:
             break
         time.sleep(0.2)
@@ -188,11 +189,29 @@ def one_run(seconds: float, senders: int, per_sender: int, extra: list[str]) -> 
         "stored_spans_per_s": stored / stored_elapsed,
         "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else float("nan"),
         "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else float("nan"),
-        "peak_rss_mib": peak_rss / 2**20,
+        "peak_rss_mib": peak[0] / 2**20,
         "missing": accepted - stored,
         "bytes_per_span": size / stored if stored else float("nan"),
-        "refused": sum(o[2] for o in outcomes),
+        "refused": refused,
     }
+
+
+def rotel_run(agent: str, seconds: float, bodies: list[list[bytes]]) -> float:
+    """The same load into rotel (a Rust OTLP collector) exporting to its blackhole: the ceiling of
+    OTLP handling on this machine, run in the same session for a ratio."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [agent, "start", "--otlp-http-endpoint", f"127.0.0.1:{port}", "--otlp-grpc-endpoint",
+         f"127.0.0.1:{free_port()}", "--exporter", "blackhole"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(1.5)
+    try:
+        accepted, _, _, elapsed = _drive(port, bodies, seconds)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return accepted / elapsed
 
 
 def _bytes_on_disk(data_dir: Path) -> float:
@@ -214,20 +233,26 @@ def main() -> None:
     parser.add_argument("--requests-per-sender", type=int, default=400)
     parser.add_argument("--decoder", choices=["native", "python"], default="native")
     parser.add_argument("--flush-rows", type=int, default=None)
+    parser.add_argument("--rotel", help="path of a rotel-agent binary (pip install rotel) to run as the peer")
     args = parser.parse_args()
     print(
         f"machine: {os.cpu_count()} cores; {args.senders} senders x 1,000-span OTLP/HTTP protobuf requests; "
         f"decoder={args.decoder}"
     )
+    bodies = _bodies(args.senders, args.requests_per_sender)
     runs = []
     for i in range(args.runs):
         extra = ["--decoder", args.decoder]
         if args.flush_rows:
             extra += ["--flush-rows", str(args.flush_rows)]
-        result = one_run(args.seconds, args.senders, args.requests_per_sender, extra)
+        result = one_run(args.seconds, bodies, extra)
         runs.append(result)
         print(f"run {i + 1}: " + ", ".join(f"{k}={v:,.1f}" for k, v in result.items()), flush=True)
     print("median: " + ", ".join(f"{k}={statistics.median(r[k] for r in runs):,.1f}" for k in runs[0]))
+    if args.rotel:
+        peer = statistics.median(rotel_run(args.rotel, args.seconds, bodies) for _ in range(args.runs))
+        ours = statistics.median(r["spans_per_s"] for r in runs)
+        print(f"peer rotel (blackhole) median: spans_per_s={peer:,.1f}; kokanee/rotel = {ours / peer:.2f}")
 
 
 if __name__ == "__main__":

@@ -30,15 +30,17 @@ class Exporters:
 def exporters(server: KokaneeServer, protocol: str, token: str | None = None) -> Exporters:
     headers = {"authorization": f"Bearer {token}"} if token else None
     if protocol == "grpc":
+        from grpc import Compression as GrpcCompression
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
         ep = server.otlp_grpc_endpoint
         grpc_headers = tuple(headers.items()) if headers else None
+        gz = GrpcCompression.Gzip  # the receiver must take compressed messages
         return Exporters(
-            OTLPSpanExporter(endpoint=ep, insecure=True, headers=grpc_headers, timeout=10),
-            OTLPLogExporter(endpoint=ep, insecure=True, headers=grpc_headers, timeout=10),
+            OTLPSpanExporter(endpoint=ep, insecure=True, headers=grpc_headers, timeout=10, compression=gz),
+            OTLPLogExporter(endpoint=ep, insecure=True, headers=grpc_headers, timeout=10, compression=gz),
             OTLPMetricExporter(endpoint=ep, insecure=True, headers=grpc_headers, timeout=10),
         )
     from opentelemetry.exporter.otlp.proto.http import Compression

@@ -7,13 +7,21 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from kokanee.ingest.receiver import Decoder
+from kokanee.pipeline.pipeline import Pipeline
+from kokanee.pipeline.wal import WriteAheadLog
+from kokanee.store.client import Store
+from kokanee.store.otlp_native import NATIVE_SIGNALS
 from tests.server import KokaneeServer
 
 
@@ -105,3 +113,39 @@ def test_replaying_records_already_in_the_store_does_not_double_them(
         assert time.monotonic() < deadline, "the replay never finished"
         time.sleep(0.1)
     assert len(span_ids(server, service)) == 500
+
+
+def test_a_batch_cut_short_by_a_crash_is_replayed_exactly(chdb_store: Store, tmp_path: Path) -> None:
+    """The crash came after the store took records 1-3 but before the checkpoint said so. The
+    replay must rebuild exactly that batch (same token), not fold in records 4-5, or 1-3 double."""
+    service = f"cut-{uuid.uuid4().hex[:8]}"
+    bodies = [logs_request(service, i) for i in range(5)]
+    wal = WriteAheadLog(tmp_path / "wal")
+    list(wal.recover())
+    wal.start()
+    for body in bodies:
+        wal.append("logs", body).result(timeout=10)
+    wal.close()
+    wal.begin_batch(1, 3)
+    chdb_store.insert_otlp("logs", bodies[:3], f"{wal.epoch}-1-3", tmp_path / "spool")
+
+    decoder = Decoder(NATIVE_SIGNALS)
+    pipeline = Pipeline(WriteAheadLog(tmp_path / "wal"), chdb_store, decoder.replay, 1 << 26, 0.05)
+    assert pipeline.start() == 5
+    try:
+        deadline = time.monotonic() + 60
+        while pipeline.wal.checkpoint.stored < 5:
+            assert time.monotonic() < deadline, "the replay never finished"
+            time.sleep(0.05)
+    finally:
+        pipeline.stop()
+    rows = chdb_store.query(f"SELECT Body FROM otel_logs WHERE ServiceName = '{service}' ORDER BY Body").rows
+    assert [r[0] for r in rows] == [f"record {i}" for i in range(5)]
+
+
+def logs_request(service: str, i: int) -> bytes:
+    req = ExportLogsServiceRequest()
+    rl = req.resource_logs.add()
+    rl.resource.attributes.append(KeyValue(key="service.name", value=AnyValue(string_value=service)))
+    rl.scope_logs.add().log_records.add(time_unix_nano=time.time_ns(), body=AnyValue(string_value=f"record {i}"))
+    return req.SerializeToString()

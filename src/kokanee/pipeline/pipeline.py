@@ -150,15 +150,16 @@ class Pipeline:
                     break
                 self._cond.wait(remaining)
             batch: list[_Item] = []
-            rows = 0
             intent = self.wal.checkpoint.batch
-            while self._pending:
-                item = self._pending[0]
-                if intent is not None and item.seq <= intent[1]:
-                    pass  # a batch interrupted by a crash is rebuilt exactly, whatever its size
-                elif batch and rows + item.count > self.flush_rows:
-                    break
-                batch.append(self._pending.popleft())
+            if intent is not None and self._pending[0].seq <= intent[1]:
+                # A batch interrupted by a crash is rebuilt exactly (same records, same token).
+                while self._pending and self._pending[0].seq <= intent[1]:
+                    batch.append(self._pending.popleft())
+                return batch
+            rows = 0
+            while self._pending and not (batch and rows + self._pending[0].count > self.flush_rows):
+                item = self._pending.popleft()
+                batch.append(item)
                 rows += item.count
             return batch
 
