@@ -181,7 +181,8 @@ def test_traces_round_trip_through_chdb(client: Any) -> None:
     assert root[13:16] == (["exception"], [{"exception.type": "ValueError"}], T0 + 5)
     assert root[16:] == ([TID.hex()], ["1111111111111111"], ["k=v"], [{"l": "7"}], T0)
     assert child[2] == SID.hex() and child[4] == "Client" and child[11] == "Unset"
-    assert client.query("SELECT count() FROM otel_traces_trace_id_ts").result_rows == [(1,)]
+    lookup = f"SELECT count() FROM otel_traces_trace_id_ts WHERE TraceId = '{TID.hex()}'"
+    assert client.query(lookup).result_rows == [(1,)]
 
 
 def test_logs_round_trip_through_chdb(client: Any) -> None:

@@ -72,3 +72,19 @@ def test_an_interrupted_batch_is_remembered(tmp_path: Path) -> None:
     wal.begin_batch(2, 3)
     assert WriteAheadLog(tmp_path).checkpoint.batch == (2, 3)
     assert WriteAheadLog(tmp_path).epoch == wal.epoch
+
+
+def test_records_keep_how_when_and_from_where_they_came(tmp_path: Path) -> None:
+    wal = WriteAheadLog(tmp_path)
+    list(wal.recover())
+    wal.start()
+    wal.append("logs", b'{"resourceLogs": []}', encoding="json", source="http 10.1.2.3:5555", received_ns=42).result(10)
+    wal.close()
+    [record] = WriteAheadLog(tmp_path).recover()
+    assert (record.signal, record.encoding, record.source, record.received_ns) == (
+        "logs",
+        "json",
+        "http 10.1.2.3:5555",
+        42,
+    )
+    assert record.payload == b'{"resourceLogs": []}'

@@ -18,6 +18,7 @@ import uvicorn
 
 from kokanee.api.app import create_app
 from kokanee.config import ServeConfig
+from kokanee.derive.runner import Deriver
 from kokanee.ingest.grpc import otlp_grpc_server
 from kokanee.ingest.http import otlp_http_app
 from kokanee.ingest.receiver import Decoder
@@ -88,6 +89,8 @@ async def _serve(config: ServeConfig) -> None:
         spool_dir=config.data_dir / "spool",
     )  # fmt: skip
     replayed = pipeline.start()
+    deriver = Deriver(store)
+    deriver.start()
     if replayed:
         log.info("replaying %d write-ahead log records into the store", replayed)
     log.info("store %s (flattening %s in ClickHouse)", store.redacted_url, ", ".join(sorted(native)) or "nothing")
@@ -142,6 +145,7 @@ async def _serve(config: ServeConfig) -> None:
         server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
     await asyncio.to_thread(pipeline.stop, 30.0)
+    await asyncio.to_thread(deriver.stop, 10.0)
     store.close()
     log.info("stopped")
 

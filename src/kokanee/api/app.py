@@ -12,9 +12,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kokanee import __version__
 from kokanee.api.errors import error_body, install_handlers
+from kokanee.api.routes_analysis import router as analysis_router
 from kokanee.api.routes_labels import router as labels_router
 from kokanee.api.routes_query import router as query_router
 from kokanee.api.routes_signals import router as signals_router
+from kokanee.api.routes_topology import router as topology_router
 from kokanee.store.client import Store
 
 # Paths anyone may read even when an API token is set: liveness for orchestrators, and docs.
@@ -70,4 +72,6 @@ def create_app(
     app.include_router(signals_router)
     app.include_router(query_router)
     app.include_router(labels_router)
+    app.include_router(topology_router)
+    app.include_router(analysis_router)
     return app

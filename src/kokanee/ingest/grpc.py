@@ -45,7 +45,7 @@ def _handler(
         if not authorized(metadata.get("authorization"), ingest_token):
             await _abort(context, code_pb2.UNAUTHENTICATED, "missing or wrong bearer token")
         try:
-            outcome = await export(sink, decoder, signal, body, "protobuf", "grpc")
+            outcome = await export(sink, decoder, signal, body, "protobuf", "grpc", f"grpc {context.peer()}")
         except DecodeError as e:
             await _abort(context, code_pb2.INVALID_ARGUMENT, str(e))
         except Backpressure as e:

@@ -74,7 +74,9 @@ def otlp_http_app(sink: Sink, decoder: Decoder, max_body_bytes: int, ingest_toke
                     raise too_large(max_body_bytes)
                 raw = await read_limited(request.stream(), max_body_bytes)
                 body = inflate(raw, request.headers.get("content-encoding", ""), max_body_bytes)
-                outcome = await export(sink, decoder, signal, body, encoding, "http")
+                client = request.client
+                source = f"http {client.host}:{client.port}" if client else "http"
+                outcome = await export(sink, decoder, signal, body, encoding, "http", source)
             except (BodyError, DecodeError) as e:
                 code = e.status if isinstance(e, BodyError) else 400
                 if code == 413:

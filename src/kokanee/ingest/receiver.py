@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 class Sink(Protocol):
     """Where accepted requests go: the pipeline, or a recording sink in tests."""
 
-    async def submit(self, signal: str, payload: bytes, rows: Rows) -> int: ...
+    async def submit(self, signal: str, payload: bytes, rows: Rows, encoding: str, source: str) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Decoder:
         return decode_message(signal, message)
 
     def payload(self, signal: Signal, body: bytes, encoding: str) -> tuple[Decoded, bytes]:
-        """Parses a body (`protobuf` or `json`); returns the result and the protobuf bytes the WAL keeps."""
+        """Parses a body (`protobuf` or `json`); returns the result and the request as protobuf."""
         if encoding == "json":
             message = parse_json(signal, body)
             decoded = self._decode(signal, message)
@@ -63,13 +63,16 @@ class Decoder:
         native = (decoded.signal, payload) if decoded.native else None
         return Rows(decoded.tables, decoded.accepted, native)
 
-    def replay(self, signal: str, payload: bytes) -> Rows:
-        """Rebuilds a WAL record's rows; the same bytes always give the same rows."""
+    def replay(self, signal: str, body: bytes, encoding: str) -> Rows:
+        """Rebuilds a logged request's rows; the same bytes always give the same rows."""
         sig: Signal = signal  # type: ignore[assignment]
-        return self.rows(self._decode(sig, parse_protobuf(sig, payload)), payload)
+        decoded, protobuf = self.payload(sig, body, encoding)
+        return self.rows(decoded, protobuf)
 
 
-async def export(sink: Sink, decoder: Decoder, signal: Signal, body: bytes, encoding: str, transport: str) -> Outcome:
+async def export(
+    sink: Sink, decoder: Decoder, signal: Signal, body: bytes, encoding: str, transport: str, source: str = ""
+) -> Outcome:
     """Decodes and stores one request. Raises DecodeError for unreadable bodies and the sink's
     retryable errors (Backpressure, WalError) when nothing could be accepted now."""
     try:
@@ -82,7 +85,8 @@ async def export(sink: Sink, decoder: Decoder, signal: Signal, body: bytes, enco
         selfmetrics.ITEMS_REJECTED.labels(signal, "invalid").inc(decoded.rejected)
     if decoded.accepted:
         try:
-            await sink.submit(signal, payload, decoder.rows(decoded, payload))
+            # The WAL keeps the body as received; the store gets protobuf.
+            await sink.submit(signal, body, decoder.rows(decoded, payload), encoding, source)
         except Exception:
             selfmetrics.REQUESTS.labels(signal, transport, "throttled").inc()
             selfmetrics.ITEMS_REJECTED.labels(signal, "throttled").inc(decoded.accepted)

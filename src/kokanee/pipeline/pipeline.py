@@ -50,13 +50,13 @@ class _Item:
 
 
 class Pipeline:
-    """Owns the WAL and the inserter thread. `decode(signal, payload)` rebuilds tables on replay."""
+    """Owns the WAL and the inserter thread. `decode(signal, body, encoding)` rebuilds rows on replay."""
 
     def __init__(
         self,
         wal: WriteAheadLog,
         store: Store,
-        decode: Callable[[str, bytes], Rows],
+        decode: Callable[[str, bytes, str], Rows],
         max_pending_bytes: int,
         flush_interval_s: float = 0.5,
         flush_rows: int = 50_000,
@@ -83,7 +83,7 @@ class Pipeline:
         """Queues the WAL's unstored records for insertion, then starts writing. Returns their count."""
         replayed = 0
         for record in self.wal.recover():
-            rows = self.decode(record.signal, record.payload)
+            rows = self.decode(record.signal, record.payload, record.encoding)
             nbytes = rows.nbytes + len(record.payload)
             with self._cond:
                 self._pending_bytes += nbytes
@@ -97,13 +97,15 @@ class Pipeline:
 
     # -- admission -------------------------------------------------------------------------------
 
-    async def submit(self, signal: str, payload: bytes, rows: Rows) -> int:
+    async def submit(
+        self, signal: str, payload: bytes, rows: Rows, encoding: str = "protobuf", source: str = ""
+    ) -> int:
         """Makes a decoded request durable and queues it for the store; returns its WAL sequence.
 
         Raises PipelineFull or StoreDown (both retryable) when the request must wait, and
         WalError when the log cannot be written.
         """
-        nbytes = rows.nbytes + (0 if rows.native else len(payload))
+        nbytes = rows.nbytes + (0 if rows.native and encoding == "protobuf" else len(payload))
         with self._cond:
             if not self._store_ok and self._pending_bytes > 0:
                 raise StoreDown("the store is not accepting writes; retry later")
@@ -111,7 +113,7 @@ class Pipeline:
                 raise PipelineFull("kokanee is busy writing earlier data; retry later")
             self._pending_bytes += nbytes
             selfmetrics.QUEUE_BYTES.set(self._pending_bytes)
-        future = self.wal.append(signal, payload, _Staged(rows, nbytes))
+        future = self.wal.append(signal, payload, _Staged(rows, nbytes), encoding=encoding, source=source)
         try:
             return await asyncio.wrap_future(future)
         except WalError:

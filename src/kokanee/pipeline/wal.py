@@ -8,7 +8,11 @@ same rows. Segments are named by their first sequence number::
     wal/00000000000000000001.wal        records 1 .. (next segment's first - 1)
     wal/00000000000000000932.wal        the open segment
 
-    record = magic "KW01" | length u32 | crc32 u32 | seq u64 | signal u8 | payload (length bytes)
+    record = magic "KW02" | length u32 | crc32 u32 | seq u64 | signal u8 | received_ns u64
+             | encoding u8 | source length u16 | source | payload (length bytes)
+
+The payload is the request body as received (after Content-Encoding is undone), protobuf or
+JSON, with when and from where it came: the record is also what raw capture keeps.
 
 `stored` is the last sequence number known to be in the store; `batch` is the range the
 inserter is writing right now. After a crash the range is inserted again with the same
@@ -36,9 +40,10 @@ from kokanee.ingest.errors import NotDurable
 
 log = logging.getLogger(__name__)
 
-_MAGIC = b"KW01"
-_HEADER = struct.Struct("<4sIIQB")
+_MAGIC = b"KW02"
+_HEADER = struct.Struct("<4sIIQBQBH")
 _SIGNALS = ("traces", "metrics", "logs")
+_ENCODINGS = ("protobuf", "json")
 
 
 class WalError(NotDurable):
@@ -50,6 +55,9 @@ class WalRecord:
     seq: int
     signal: str
     payload: bytes
+    received_ns: int = 0
+    encoding: str = "protobuf"  # of the payload: "protobuf" or "json"
+    source: str = ""  # the client, e.g. "http 10.0.0.7:52144"
 
 
 @dataclass(frozen=True)
@@ -60,8 +68,7 @@ class Checkpoint:
 
 @dataclass
 class _Pending:
-    signal: str
-    payload: bytes
+    record: WalRecord  # seq 0 until written
     context: object
     future: Future[int]
 
@@ -125,13 +132,20 @@ class WriteAheadLog:
         while offset < len(data):
             if len(data) - offset < _HEADER.size:
                 break
-            magic, length, crc, seq, signal = _HEADER.unpack_from(data, offset)
+            magic, length, crc, seq, signal, received, encoding, source_len = _HEADER.unpack_from(data, offset)
             start = offset + _HEADER.size
-            payload = data[start : start + length]
-            if magic != _MAGIC or len(payload) != length or zlib.crc32(payload) != crc or signal > 2:
+            body = data[start : start + source_len + length]
+            if (
+                magic != _MAGIC
+                or len(body) != source_len + length
+                or zlib.crc32(body) != crc
+                or signal >= len(_SIGNALS)
+                or encoding >= len(_ENCODINGS)
+            ):
                 break
-            yield WalRecord(seq, _SIGNALS[signal], payload)
-            offset = start + length
+            source = body[:source_len].decode("utf-8", "replace")
+            yield WalRecord(seq, _SIGNALS[signal], body[source_len:], received, _ENCODINGS[encoding], source)
+            offset = start + source_len + length
         if offset < len(data):
             # A crash mid-write leaves a partial record; it was never acknowledged.
             log.warning("WAL %s: dropping %d bytes of torn or corrupt tail", path.name, len(data) - offset)
@@ -145,17 +159,27 @@ class WriteAheadLog:
         self._thread = threading.Thread(target=self._writer, name="kokanee-wal", daemon=True)
         self._thread.start()
 
-    def append(self, signal: str, payload: bytes, context: object = None) -> Future[int]:
+    def append(
+        self,
+        signal: str,
+        payload: bytes,
+        context: object = None,
+        *,
+        encoding: str = "protobuf",
+        source: str = "",
+        received_ns: int | None = None,
+    ) -> Future[int]:
         """Queues a record; the future resolves to its sequence number once it is on disk.
 
         `context` travels with the record to `on_durable` (the decoded tables, say).
         """
+        record = WalRecord(0, signal, payload, received_ns or time.time_ns(), encoding, source[:200])
         future: Future[int] = Future()
         with self._cond:
             if self._closed:
                 future.set_exception(WalError("the write-ahead log is closed"))
                 return future
-            self._queue.append(_Pending(signal, payload, context, future))
+            self._queue.append(_Pending(record, context, future))
             self._cond.notify()
         return future
 
@@ -188,12 +212,16 @@ class WriteAheadLog:
         records, chunks = [], []
         for pending in batch:
             seq += 1
-            records.append(WalRecord(seq, pending.signal, pending.payload))
-            header = _HEADER.pack(
-                _MAGIC, len(pending.payload), zlib.crc32(pending.payload), seq, _SIGNALS.index(pending.signal)
-            )
+            r = pending.record
+            record = WalRecord(seq, r.signal, r.payload, r.received_ns, r.encoding, r.source)
+            records.append(record)
+            source = r.source.encode()
+            crc = zlib.crc32(r.payload, zlib.crc32(source))
+            signal, encoding = _SIGNALS.index(r.signal), _ENCODINGS.index(r.encoding)
+            header = _HEADER.pack(_MAGIC, len(r.payload), crc, seq, signal, r.received_ns, encoding, len(source))
             chunks.append(header)
-            chunks.append(pending.payload)
+            chunks.append(source)
+            chunks.append(r.payload)
         blob = b"".join(chunks)
         started = time.perf_counter()
         try:

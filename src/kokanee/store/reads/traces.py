@@ -8,7 +8,7 @@ from typing import Any
 from kokanee.store.client import Store
 from kokanee.store.timeparse import rfc3339
 
-_SPAN_COLUMNS = """
+SPAN_COLUMNS = """
     TraceId, SpanId, ParentSpanId, TraceState, SpanName, SpanKind, ServiceName,
     toUnixTimestamp64Nano(Timestamp) AS StartNs, Duration, StatusCode, StatusMessage,
     SpanAttributes, ResourceAttributes, ScopeName, ScopeVersion,
@@ -17,7 +17,7 @@ _SPAN_COLUMNS = """
 """
 
 
-def _span(row: dict[str, Any]) -> dict[str, Any]:
+def span_from_row(row: dict[str, Any]) -> dict[str, Any]:
     start = int(row["StartNs"])
     return {
         "trace_id": row["TraceId"],
@@ -66,14 +66,14 @@ def get_trace(store: Store, trace_id: str) -> list[dict[str, Any]]:
             " AND Timestamp <= toDateTime({hi:DateTime}) + INTERVAL 1 MINUTE"
         )
     result = store.query(
-        f"SELECT {_SPAN_COLUMNS} FROM otel_traces WHERE {where} ORDER BY Timestamp, SpanId",
+        f"SELECT {SPAN_COLUMNS} FROM otel_traces WHERE {where} ORDER BY Timestamp, SpanId",
         parameters={
             "id": trace_id,
             "lo": bounds[0][0] if bounds else None,
             "hi": bounds[0][1] if bounds else None,
         },
     )
-    return [_span(row) for row in result.dicts()]
+    return [span_from_row(row) for row in result.dicts()]
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Analyses over stored telemetry: pure algorithms over small records, no I/O."""

@@ -1,0 +1,1 @@
+"""Derived data computed beside ingest: service-graph edges per minute (see servicegraph)."""

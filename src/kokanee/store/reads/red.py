@@ -1,0 +1,120 @@
+"""RED (rate, errors, duration) over a window, from `kokanee_red_1m`: per service, per operation,
+and as a series with a step. Latency quantiles come from merged t-digest states, so a p95 over an
+hour is a p95 of the hour's requests, not an average of minutes.
+
+The table counts entry spans (Server, Consumer and roots), so a service's RED is what its callers
+see. Windows are whole minutes: every minute that starts in [start, end).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kokanee.analysis.health import Red
+from kokanee.store.client import Store
+from kokanee.store.schema_derived import QUANTILES
+
+_NS = 1_000_000_000
+_MINUTE_S = 60
+QUANTILE_ARGS = ", ".join(str(q) for q in QUANTILES)
+_RED = f"""
+    sum(Requests) AS requests, sum(Errors) AS errors, sum(DurationSum) AS duration_sum,
+    quantilesTDigestMerge({QUANTILE_ARGS})(DurationQuantiles) AS quantiles"""
+MINUTES = "Minute >= toDateTime({lo:Int64}) AND Minute < toDateTime({hi:Int64})"
+
+
+@dataclass(frozen=True)
+class RedStats:
+    """One window's RED. Durations in ns; quantiles (p50, p90, p95, p99) are None where unknown."""
+
+    requests: int
+    errors: int
+    duration_sum_ns: int | None
+    quantiles_ns: tuple[float | None, ...]
+
+    @property
+    def p95_ns(self) -> float | None:
+        return self.quantiles_ns[QUANTILES.index(0.95)] if self.quantiles_ns else None
+
+    def health_input(self) -> Red:
+        return Red(self.requests, self.errors, self.p95_ns)
+
+    def to_json(self, window_ns: int) -> dict[str, Any]:
+        """Rates per second over `window_ns`; latencies in milliseconds."""
+        out: dict[str, Any] = {
+            "requests": self.requests,
+            "errors": self.errors,
+            "rate_per_s": round(self.requests / (window_ns / _NS), 4) if window_ns > 0 else None,
+            "error_rate": round(self.errors / self.requests, 4) if self.requests else 0.0,
+            "mean_ms": (
+                round(self.duration_sum_ns / self.requests / 1e6, 3)
+                if self.duration_sum_ns is not None and self.requests
+                else None
+            ),
+        }
+        for q, value in zip(QUANTILES, self.quantiles_ns, strict=False):
+            out[f"p{round(q * 100)}_ms"] = round(value / 1e6, 3) if value is not None else None
+        return out
+
+
+EMPTY = RedStats(0, 0, 0, tuple(None for _ in QUANTILES))
+
+
+def minute_params(start_ns: int, end_ns: int) -> dict[str, int]:
+    """`{lo}`/`{hi}` (Unix s) for MINUTES: the minutes that start in [start, end)."""
+    lo = start_ns // _NS // _MINUTE_S * _MINUTE_S
+    return {"lo": lo, "hi": -(-end_ns // _NS)}
+
+
+def quantiles(values: Sequence[float] | None) -> tuple[float | None, ...]:
+    """Merged t-digest output to ns values, None where a state was empty (ClickHouse says nan)."""
+    if not values:
+        return tuple(None for _ in QUANTILES)
+    return tuple(None if math.isnan(float(v)) else float(v) for v in values)
+
+
+def _stats(row: dict[str, Any]) -> RedStats:
+    return RedStats(int(row["requests"]), int(row["errors"]), int(row["duration_sum"]), quantiles(row["quantiles"]))
+
+
+def service_red(store: Store, start_ns: int, end_ns: int, service: str | None = None) -> dict[str, RedStats]:
+    """RED per service over the window (one service when `service` is given)."""
+    where = MINUTES + (" AND ServiceName = {service:String}" if service is not None else "")
+    rows = store.query(
+        f"SELECT ServiceName, {_RED} FROM kokanee_red_1m WHERE {where} GROUP BY ServiceName ORDER BY ServiceName",
+        parameters={**minute_params(start_ns, end_ns), "service": service},
+    ).dicts()
+    return {row["ServiceName"]: _stats(row) for row in rows}
+
+
+def operation_red(store: Store, start_ns: int, end_ns: int, service: str | None = None) -> list[dict[str, Any]]:
+    """RED per (service, operation, span kind), busiest first."""
+    where = MINUTES + (" AND ServiceName = {service:String}" if service is not None else "")
+    rows = store.query(
+        f"""SELECT ServiceName, SpanName, SpanKind, {_RED} FROM kokanee_red_1m WHERE {where}
+        GROUP BY ServiceName, SpanName, SpanKind ORDER BY requests DESC, ServiceName, SpanName LIMIT 10000""",
+        parameters={**minute_params(start_ns, end_ns), "service": service},
+    ).dicts()
+    window = end_ns - start_ns
+    return [
+        {"service": r["ServiceName"], "operation": r["SpanName"], "kind": r["SpanKind"], **_stats(r).to_json(window)}
+        for r in rows
+    ]
+
+
+def red_series(
+    store: Store, service: str, start_ns: int, end_ns: int, step_ns: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """RED of one service per step; returns the step used (ns; a whole number of minutes, since
+    the data is per minute) and the points that have requests, oldest first."""
+    step_s = max(_MINUTE_S, -(-step_ns // _NS // _MINUTE_S) * _MINUTE_S)
+    rows = store.query(
+        f"""SELECT intDiv(toUnixTimestamp(Minute), {{step:UInt32}}) * {{step:UInt32}} AS t, {_RED}
+        FROM kokanee_red_1m WHERE {MINUTES} AND ServiceName = {{service:String}} GROUP BY t ORDER BY t""",
+        parameters={**minute_params(start_ns, end_ns), "service": service, "step": step_s},
+    ).dicts()
+    step = step_s * _NS
+    return step, [{"time_unix_nano": int(r["t"]) * _NS, **_stats(r).to_json(step)} for r in rows]

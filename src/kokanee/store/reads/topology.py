@@ -1,0 +1,144 @@
+"""The service map over a window: nodes and edges with RED and health, from the derived tables.
+
+Edges come from `kokanee_service_edges_1m`, services' RED from `kokanee_red_1m`. Each node and edge
+is judged against its own baseline: the same numbers over the preceding window six times as long.
+Node types: an instrumented service (it has entry spans, or it is the calling side of an edge that
+only instrumented code draws), else the kind of virtual node its edges say (database, messaging,
+external), or the configured client of root spans (user).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kokanee.analysis.health import Health, Slo, classify
+from kokanee.store.client import Store
+from kokanee.store.reads.red import MINUTES, QUANTILE_ARGS, RedStats, minute_params, quantiles, service_red
+
+BASELINE_FACTOR = 6
+_MERGE = f"quantilesTDigestMerge({QUANTILE_ARGS})"
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    type: str  # service | database | messaging | external | user
+    red: RedStats
+    health: Health
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    connection_types: tuple[str, ...]  # '' (two services), database, messaging_system, virtual_node
+    red: RedStats
+    health: Health
+
+
+@dataclass(frozen=True)
+class Topology:
+    start_ns: int
+    end_ns: int
+    nodes: list[Node]
+    edges: list[Edge]
+
+    def to_json(self) -> dict[str, Any]:
+        window = self.end_ns - self.start_ns
+        return {
+            "start_time_unix_nano": self.start_ns,
+            "end_time_unix_nano": self.end_ns,
+            "nodes": [
+                {"name": n.name, "type": n.type, "red": n.red.to_json(window), "health": n.health.to_json()}
+                for n in self.nodes
+            ],
+            "edges": [edge_json(e, window) for e in self.edges],
+        }
+
+
+def edge_json(edge: Edge, window_ns: int) -> dict[str, Any]:
+    return {
+        "source": edge.source,
+        "target": edge.target,
+        "connection_types": list(edge.connection_types),
+        "red": edge.red.to_json(window_ns),
+        "health": edge.health.to_json(),
+    }
+
+
+def _edges(store: Store, start_ns: int, end_ns: int, by: str) -> dict[Any, tuple[RedStats, tuple[str, ...]]]:
+    """Edge RED grouped `by` ("Client, Server" or "Server"). Latency is what the caller saw
+    (client side), or the server side where no client span was recorded (user, broker edges)."""
+    rows = store.query(
+        f"""SELECT {by}, sum(Requests) AS requests, sum(Failures) AS failures,
+            {_MERGE}(ClientDuration) AS client_q, {_MERGE}(ServerDuration) AS server_q,
+            arraySort(groupUniqArray(ConnectionType)) AS types
+        FROM kokanee_service_edges_1m WHERE {MINUTES} GROUP BY {by}""",
+        parameters=minute_params(start_ns, end_ns),
+    ).rows
+    out: dict[Any, tuple[RedStats, tuple[str, ...]]] = {}
+    for row in rows:
+        key = tuple(row[:-5]) if by.count(",") else row[0]
+        requests, failures, client_q, server_q, types = row[-5:]
+        q = quantiles(client_q)
+        if all(v is None for v in q):
+            q = quantiles(server_q)
+        out[key] = (RedStats(int(requests), int(failures), None, q), tuple(types))
+    return out
+
+
+def _node_types(
+    services: set[str], edges: dict[Any, tuple[RedStats, tuple[str, ...]]], user_client: str
+) -> dict[str, str]:
+    types: dict[str, str] = {name: "service" for name in services}
+    for (client, server), (_, conn) in edges.items():
+        # A client of a plain, database or peer call is instrumented code; a broker is not.
+        if client != user_client and set(conn) & {"", "database"}:
+            types.setdefault(client, "service")
+        if "" in conn:
+            types.setdefault(server, "service")
+    for (client, server), (_, conn) in edges.items():
+        if client == user_client:
+            types.setdefault(client, "user")
+        if "messaging_system" in conn:
+            types.setdefault(client, "service" if client in services else "messaging")
+            types.setdefault(server, "messaging")
+        if "database" in conn:
+            types.setdefault(server, "database")
+        types.setdefault(client, "service")
+        types.setdefault(server, "external")
+    return types
+
+
+def read_topology(
+    store: Store, start_ns: int, end_ns: int, slo: Slo | None = None, user_client: str = "user"
+) -> Topology:
+    """Nodes and edges seen in [start, end), each with RED and health against its baseline."""
+    base_start = start_ns - BASELINE_FACTOR * (end_ns - start_ns)
+    red, base_red = service_red(store, start_ns, end_ns), service_red(store, base_start, start_ns)
+    pairs, base_pairs = (
+        _edges(store, start_ns, end_ns, "Client, Server"),
+        _edges(store, base_start, start_ns, "Client, Server"),
+    )
+    incoming, base_incoming = _edges(store, start_ns, end_ns, "Server"), _edges(store, base_start, start_ns, "Server")
+    types = _node_types(set(red), pairs, user_client)
+
+    nodes = []
+    for name in sorted(types):
+        kind = types[name]
+        if name in red:
+            stats, base = red[name], base_red.get(name)
+        else:
+            # Virtual nodes (and services known only from calls) are judged by what reached them.
+            stats = incoming[name][0] if name in incoming else RedStats(0, 0, None, quantiles(None))
+            base = base_incoming[name][0] if name in base_incoming else None
+        health = classify(stats.health_input(), base.health_input() if base else None, slo)
+        nodes.append(Node(name, kind, stats, health))
+
+    edges = []
+    for (client, server), (stats, conn) in sorted(pairs.items()):
+        base_edge = base_pairs.get((client, server))
+        health = classify(stats.health_input(), base_edge[0].health_input() if base_edge else None, slo)
+        edges.append(Edge(client, server, conn, stats, health))
+    return Topology(start_ns, end_ns, nodes, edges)
