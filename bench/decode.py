@@ -10,13 +10,13 @@ import random
 import statistics
 import time
 from collections.abc import Callable
-from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
+from ingest import _kv as kv  # bench/ingest.py, beside this script
 from kokanee.ingest.decode import decode, parse_protobuf
 from kokanee.ingest.types import Signal
 
@@ -32,16 +32,6 @@ RESOURCE = {
     "telemetry.sdk.name": "opentelemetry",
     "telemetry.sdk.language": "python",
 }
-
-
-def kv(key: str, value: Any) -> KeyValue:
-    if isinstance(value, bool):
-        return KeyValue(key=key, value=AnyValue(bool_value=value))
-    if isinstance(value, int):
-        return KeyValue(key=key, value=AnyValue(int_value=value))
-    if isinstance(value, float):
-        return KeyValue(key=key, value=AnyValue(double_value=value))
-    return KeyValue(key=key, value=AnyValue(string_value=value))
 
 
 def span_attrs(i: int, rnd: random.Random) -> list[KeyValue]:

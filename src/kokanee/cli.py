@@ -39,6 +39,10 @@ def serve(
     flush_rows: Annotated[int | None, _opt("flush_rows")] = None,
     wal_segment_mib: Annotated[int | None, _opt("wal_segment_mib")] = None,
     decoder: Annotated[str | None, _opt("decoder")] = None,
+    servicegraph_wait_s: Annotated[float | None, _opt("servicegraph_wait_s")] = None,
+    user_client: Annotated[str | None, _opt("user_client")] = None,
+    slo_error_rate: Annotated[float | None, _opt("slo_error_rate")] = None,
+    slo_latency_ms: Annotated[float | None, _opt("slo_latency_ms")] = None,
     demo: Annotated[bool | None, _opt("demo")] = None,
     config: Annotated[
         Path | None,

@@ -52,6 +52,15 @@ class ServeConfig(BaseModel):
         description="Who flattens OTLP traces and logs into rows: ClickHouse itself (native, fast) "
         "or Python (for servers older than 24.10, which lack inline protobuf schemas).",
     )
+    servicegraph_wait_s: float = Field(
+        10.0, description="How long past a minute's end the service graph waits for late spans before pairing it."
+    )
+    user_client: str = Field("user", description="Name of the client node for requests entering at root spans.")
+    slo_error_rate: float = Field(
+        0.05,
+        description="Error rate (0.05 = 5%) above which a service or edge is critical; degraded above a fifth of it.",
+    )
+    slo_latency_ms: float = Field(500.0, description="p95 latency above which a service or edge is degraded (ms).")
     demo: bool = Field(False, description="Also run the demo shop against this server.")
 
     @field_validator("otlp_grpc_port", "otlp_http_port", "http_port")
@@ -61,7 +70,7 @@ class ServeConfig(BaseModel):
             raise ValueError("must be a port number between 0 and 65535")
         return v
 
-    @field_validator("max_request_mib", "max_pending_mib", "flush_interval_s")
+    @field_validator("max_request_mib", "max_pending_mib", "flush_interval_s", "slo_error_rate", "slo_latency_ms")
     @classmethod
     def _positive(cls, v: float) -> float:
         if v <= 0:

@@ -16,6 +16,7 @@ from typing import Any
 
 import uvicorn
 
+from kokanee.analysis.health import Slo
 from kokanee.api.app import create_app
 from kokanee.config import ServeConfig
 from kokanee.derive.runner import Deriver
@@ -89,7 +90,7 @@ async def _serve(config: ServeConfig) -> None:
         spool_dir=config.data_dir / "spool",
     )  # fmt: skip
     replayed = pipeline.start()
-    deriver = Deriver(store)
+    deriver = Deriver(store, wait_s=config.servicegraph_wait_s, user_client=config.user_client)
     deriver.start()
     if replayed:
         log.info("replaying %d write-ahead log records into the store", replayed)
@@ -102,7 +103,14 @@ async def _serve(config: ServeConfig) -> None:
     if config.otlp_http_port:
         http_app = otlp_http_app(pipeline, decoder, config.max_request_bytes, config.ingest_token)
         servers.append(_uvicorn(http_app, config.host, config.otlp_http_port))
-    servers.append(_uvicorn(create_app(store, config.api_token, status), config.host, config.http_port))
+    api = create_app(store, config.api_token, status)
+    api.state.slo = Slo(
+        error_rate_critical=config.slo_error_rate,
+        error_rate_degraded=config.slo_error_rate / 5,
+        latency_ns=int(config.slo_latency_ms * 1_000_000),
+    )
+    api.state.user_client = config.user_client
+    servers.append(_uvicorn(api, config.host, config.http_port))
     grpc_server = None
     if config.otlp_grpc_port:
         address = f"{config.host}:{config.otlp_grpc_port}"
