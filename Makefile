@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: demo test setup lint typecheck bench clean constraints node-test-deps
+.PHONY: demo test setup lint typecheck bench clean constraints node-test-deps ui chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is needed ($(PY) not found)"; exit 1; }
@@ -22,12 +22,29 @@ tests/node/node_modules/.stamp: tests/node/package.json tests/node/package-lock.
 
 node-test-deps: tests/node/node_modules/.stamp
 
-demo: $(STAMP)
+# The web UI: Vite builds ui/ into src/kokanee/web/ (gitignored, shipped in the wheel). Rebuilt
+# only when ui/ sources, config or lock change; the build's manifest is the stamp.
+UI_SOURCES := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/package.json ui/package-lock.json \
+	ui/tsconfig.json ui/vite.config.ts
+UI_STAMP := src/kokanee/web/.vite/manifest.json
+
+$(UI_STAMP): $(UI_SOURCES)
+	cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build
+	touch $@
+
+ui: $(UI_STAMP)
+
+# The end-to-end UI tests drive Debian's chromium (never a downloaded browser).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+demo: $(STAMP) ui
 	$(BIN)/kokanee serve --demo
 
-test: $(STAMP) node-test-deps
+test: $(STAMP) node-test-deps ui chromium
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	cd ui && npx vitest run
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
@@ -44,4 +61,4 @@ constraints:
 	$(BIN)/pip freeze --exclude-editable | sed '1i # Pinned versions for every install (pip install -c constraints.txt). Regenerate with `make constraints`.' > constraints.txt
 
 clean:
-	rm -rf $(VENV) tests/node/node_modules
+	rm -rf $(VENV) tests/node/node_modules ui/node_modules src/kokanee/web

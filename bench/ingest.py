@@ -31,7 +31,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.server import free_port  # noqa: E402
+from tests.server import free_ports  # noqa: E402
 
 SPANS_PER_REQUEST = 1000
 SERVICES = ["cart", "checkout", "frontend", "payment", "shipping", "currency"]
@@ -156,7 +156,7 @@ def _peak_rss(pid: int, stop: threading.Event, out: list[int]) -> None:
 
 def one_run(seconds: float, bodies: list[list[bytes]], extra: list[str]) -> dict[str, float]:
     data_dir = Path(tempfile.mkdtemp(prefix="kokanee-bench-"))
-    api, otlp = free_port(), free_port()
+    api, otlp = free_ports(2)
     server = subprocess.Popen(
         [sys.executable, "-m", "kokanee", "serve", "--data-dir", str(data_dir), "--http-port", str(api),
          "--otlp-http-port", str(otlp), "--otlp-grpc-port", "0", *extra],
@@ -199,10 +199,10 @@ def one_run(seconds: float, bodies: list[list[bytes]], extra: list[str]) -> dict
 def rotel_run(agent: str, seconds: float, bodies: list[list[bytes]]) -> float:
     """The same load into rotel (a Rust OTLP collector) exporting to its blackhole: the ceiling of
     OTLP handling on this machine, run in the same session for a ratio."""
-    port = free_port()
+    port, grpc_port = free_ports(2)
     proc = subprocess.Popen(
         [agent, "start", "--otlp-http-endpoint", f"127.0.0.1:{port}", "--otlp-grpc-endpoint",
-         f"127.0.0.1:{free_port()}", "--exporter", "blackhole"],
+         f"127.0.0.1:{grpc_port}", "--exporter", "blackhole"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     time.sleep(1.5)

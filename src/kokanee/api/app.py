@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kokanee import __version__
@@ -17,6 +17,7 @@ from kokanee.api.routes_labels import router as labels_router
 from kokanee.api.routes_query import router as query_router
 from kokanee.api.routes_signals import router as signals_router
 from kokanee.api.routes_topology import router as topology_router
+from kokanee.api.static import mount_ui
 from kokanee.store.client import Store
 
 # Paths anyone may read even when an API token is set: liveness for orchestrators, and docs.
@@ -60,11 +61,6 @@ def create_app(
             body.update(status())
         return JSONResponse(body, status_code=200 if store_ok else 503)
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        # The web UI will live here; until it is built, the API documentation is the front page.
-        return RedirectResponse("/docs")
-
     @app.get("/metrics", tags=["meta"], include_in_schema=False)
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
@@ -74,4 +70,5 @@ def create_app(
     app.include_router(labels_router)
     app.include_router(topology_router)
     app.include_router(analysis_router)
+    mount_ui(app)  # last: it answers every other GET with the UI's page
     return app

@@ -1,0 +1,65 @@
+// Fetching from /api/v1 with TanStack Query. Errors keep the API's message ({"error": "..."}).
+import { useQuery, type UseQueryResult } from "@tanstack/react-query";
+import { useTimeRange } from "../app/timeRange";
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly path: string,
+  ) {
+    super(message);
+  }
+}
+
+type Params = Record<string, string | number | undefined | null>;
+
+export function apiUrl(path: string, params: Params = {}): string {
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== "") qs.set(k, String(v));
+  }
+  const base = new URL("/api/v1/", window.location.origin);
+  const url = new URL(path.replace(/^\//, ""), base);
+  url.search = qs.toString();
+  return url.toString();
+}
+
+export async function getJson<T>(path: string, params: Params = {}): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(apiUrl(path, params), { headers: { Accept: "application/json" } });
+  } catch (e) {
+    throw new ApiError(`cannot reach the kokanee API (${(e as Error).message})`, 0, path);
+  }
+  const text = await response.text();
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: keep the text for the message
+  }
+  if (!response.ok) {
+    const message =
+      body && typeof body === "object" && "error" in body ? String((body as { error: unknown }).error) : text.slice(0, 300);
+    throw new ApiError(message || response.statusText, response.status, path);
+  }
+  if (body === null || typeof body !== "object") {
+    throw new ApiError(`expected JSON from the API, got: ${text.slice(0, 120)}`, response.status, path);
+  }
+  return body as T;
+}
+
+/** A query over the shared time range; it refetches on the shared auto-refresh period. */
+export function useApi<T>(path: string | null, params: Params = {}, opts: { windowed?: boolean } = {}): UseQueryResult<T, ApiError> {
+  const time = useTimeRange();
+  const windowed = opts.windowed ?? true;
+  const all: Params = windowed ? { start: time.start, ...params } : params;
+  return useQuery<T, ApiError>({
+    queryKey: [path, all],
+    queryFn: () => getJson<T>(path!, all),
+    enabled: path !== null,
+    refetchInterval: windowed ? time.refreshMs : false,
+    placeholderData: (previous) => previous,
+  });
+}

@@ -1,0 +1,103 @@
+// The frame: navigation, the shared time range and refresh, and the view the path selects.
+import { useIsFetching } from "@tanstack/react-query";
+import type { ReactNode } from "react";
+import { ErrorBoundary } from "../components/ErrorBoundary";
+import { CriticalPaths } from "../views/CriticalPaths";
+import { Logs } from "../views/Logs";
+import { Metrics } from "../views/Metrics";
+import { ServiceMap } from "../views/ServiceMap";
+import { ServicePage } from "../views/ServicePage";
+import { Services } from "../views/Services";
+import { TraceView } from "../views/TraceView";
+import { Traces } from "../views/Traces";
+import { href, Link, useLocation } from "./router";
+import { RANGES, REFRESHES, setRange, setRefresh, useTimeRange } from "./timeRange";
+
+const NAV = [
+  { path: "/", label: "Service map" },
+  { path: "/services", label: "Services" },
+  { path: "/traces", label: "Traces" },
+  { path: "/critical-paths", label: "Critical paths" },
+  { path: "/logs", label: "Logs" },
+  { path: "/metric-explorer", label: "Metrics" },
+];
+
+function route(path: string): ReactNode {
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const [section, id] = parts;
+  switch (section) {
+    case undefined:
+      return <ServiceMap />;
+    case "services":
+      return id ? <ServicePage name={id} /> : <Services />;
+    case "traces":
+      return id ? <TraceView traceId={id} /> : <Traces />;
+    case "critical-paths":
+      return <CriticalPaths />;
+    case "logs":
+      return <Logs />;
+    case "metric-explorer":  // not /metrics: that is the server's Prometheus endpoint
+      return <Metrics />;
+    default:
+      return <div className="state error">No page at {path}.</div>;
+  }
+}
+
+function active(navPath: string, path: string): boolean {
+  return navPath === "/" ? path === "/" : path === navPath || path.startsWith(navPath + "/");
+}
+
+function TimeControls() {
+  const time = useTimeRange();
+  const fetching = useIsFetching();
+  return (
+    <div className="time-controls">
+      <span className={`spinner ${fetching ? "on" : ""}`} title={fetching ? "Loading" : "Up to date"} />
+      <label>
+        Last
+        <select aria-label="Time range" value={time.range} onChange={(e) => setRange(e.target.value)}>
+          {RANGES.map((r) => (
+            <option key={r} value={r}>{r}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Refresh
+        <select aria-label="Auto-refresh" value={time.refresh} onChange={(e) => setRefresh(e.target.value)}>
+          {REFRESHES.map((r) => (
+            <option key={r} value={r}>{r}</option>
+          ))}
+        </select>
+      </label>
+    </div>
+  );
+}
+
+export function App() {
+  const { path } = useLocation();
+  return (
+    <div className="layout">
+      <nav className="sidebar">
+        <Link to={href("/")} className="brand">
+          <span className="logo">◆</span> kokanee
+        </Link>
+        {NAV.map((n) => (
+          <Link key={n.path} to={href(n.path)} className={active(n.path, path) ? "nav active" : "nav"}>
+            {n.label}
+          </Link>
+        ))}
+        <div className="sidebar-foot">
+          <a href="/docs">API docs</a>
+        </div>
+      </nav>
+      <div className="main">
+        <header className="topbar">
+          <TimeControls />
+        </header>
+        <main className="content">
+          <ErrorBoundary resetKey={path}>{route(path)}</ErrorBoundary>
+        </main>
+      </div>
+    </div>
+  );
+}

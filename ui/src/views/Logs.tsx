@@ -1,0 +1,126 @@
+// Log search by service, severity, text and trace id; each line links to its trace.
+import { useState, type FormEvent } from "react";
+import { useApi } from "../api/client";
+import type { LogRecord, ServiceSummary } from "../api/types";
+import { href, Link, setParams, useLocation } from "../app/router";
+import { ServiceDot } from "../components/Health";
+import { Guard } from "../components/States";
+import { serviceColor } from "../lib/colors";
+import { fmtDateTime, shortId } from "../lib/format";
+
+const SEVERITIES = ["", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+const FIELDS = ["service", "severity", "q", "trace_id", "limit"] as const;
+type Filters = Record<(typeof FIELDS)[number], string>;
+
+function severityClass(n: number): string {
+  if (n >= 17) return "sev-error";
+  if (n >= 13) return "sev-warn";
+  if (n >= 9) return "sev-info";
+  return "sev-debug";
+}
+
+export function LogTable({ logs, showTraceLink = true, onSpan }: { logs: LogRecord[]; showTraceLink?: boolean; onSpan?: (spanId: string) => void }) {
+  const [open, setOpen] = useState<number | null>(null);
+  return (
+    <table className="table logs" data-testid="log-lines">
+      <thead>
+        <tr>
+          <th>Time</th><th>Severity</th><th>Service</th><th>Message</th><th>{showTraceLink ? "Trace" : "Span"}</th>
+        </tr>
+      </thead>
+      <tbody>
+        {logs.map((l, i) => (
+          <LogRow key={`${l.time_unix_nano}-${i}`} log={l} open={open === i} onToggle={() => setOpen(open === i ? null : i)} showTraceLink={showTraceLink} onSpan={onSpan} />
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function LogRow({ log, open, onToggle, showTraceLink, onSpan }: { log: LogRecord; open: boolean; onToggle: () => void; showTraceLink: boolean; onSpan?: (spanId: string) => void }) {
+  return (
+    <>
+      <tr className="log-row" onClick={onToggle}>
+        <td className="nowrap mono small">{fmtDateTime(log.time_unix_nano)}</td>
+        <td><span className={`sev ${severityClass(log.severity_number)}`}>{log.severity_text || log.severity_number}</span></td>
+        <td className="nowrap"><ServiceDot color={serviceColor(log.service_name)} /> {log.service_name}</td>
+        <td className="log-body">{log.body}</td>
+        <td className="nowrap" onClick={(e) => e.stopPropagation()}>
+          {log.trace_id && showTraceLink ? (
+            <Link to={href(`/traces/${log.trace_id}`, { span: log.span_id || undefined })} className="mono trace-link" data-testid="log-trace-link">
+              {shortId(log.trace_id)} →
+            </Link>
+          ) : log.span_id && onSpan ? (
+            <button className="ghost mono" onClick={() => onSpan(log.span_id)}>{shortId(log.span_id)}</button>
+          ) : null}
+        </td>
+      </tr>
+      {open && (
+        <tr className="log-detail">
+          <td colSpan={5}>
+            <pre>{JSON.stringify({ attributes: log.attributes, resource: log.resource?.attributes }, null, 2)}</pre>
+          </td>
+        </tr>
+      )}
+    </>
+  );
+}
+
+function LogForm({ filters, services }: { filters: Filters; services: string[] }) {
+  const [draft, setDraft] = useState(filters);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    setParams(draft, false);
+  };
+  return (
+    <form className="filters" onSubmit={submit}>
+      <label className="field">
+        <span>Service</span>
+        <select name="service" value={draft.service} onChange={(e) => setDraft({ ...draft, service: e.target.value })}>
+          <option value="">any</option>
+          {services.map((s) => <option key={s} value={s}>{s}</option>)}
+        </select>
+      </label>
+      <label className="field">
+        <span>Min severity</span>
+        <select name="severity" value={draft.severity} onChange={(e) => setDraft({ ...draft, severity: e.target.value })}>
+          {SEVERITIES.map((s) => <option key={s} value={s}>{s || "any"}</option>)}
+        </select>
+      </label>
+      <label className="field">
+        <span>Text</span>
+        <input name="q" value={draft.q} placeholder="body contains…" style={{ width: 240 }} onChange={(e) => setDraft({ ...draft, q: e.target.value })} />
+      </label>
+      <label className="field">
+        <span>Trace id</span>
+        <input name="trace_id" value={draft.trace_id} placeholder="32 hex characters" style={{ width: 280 }} onChange={(e) => setDraft({ ...draft, trace_id: e.target.value })} />
+      </label>
+      <label className="field">
+        <span>Limit</span>
+        <input name="limit" type="number" value={draft.limit} style={{ width: 70 }} onChange={(e) => setDraft({ ...draft, limit: e.target.value })} />
+      </label>
+      <button type="submit" className="primary">Search</button>
+    </form>
+  );
+}
+
+export function Logs() {
+  const { params } = useLocation();
+  const filters = Object.fromEntries(FIELDS.map((f) => [f, params.get(f) ?? ""])) as Filters;
+  const services = useApi<{ services: ServiceSummary[] }>("services");
+  const query = useApi<{ logs: LogRecord[] }>("logs", { ...filters, limit: filters.limit || 200 });
+  return (
+    <section>
+      <div className="page-head"><h1>Logs</h1></div>
+      <LogForm key={params.toString()} filters={filters} services={(services.data?.services ?? []).map((s) => s.name)} />
+      <Guard query={query} what="logs" isEmpty={(d) => d.logs.length === 0} empty={<>No log records match in this range.</>}>
+        {(d) => (
+          <div className="panel">
+            <h2>{d.logs.length} records <span className="muted small">newest first · click a line for its attributes</span></h2>
+            <LogTable logs={d.logs} />
+          </div>
+        )}
+      </Guard>
+    </section>
+  );
+}
