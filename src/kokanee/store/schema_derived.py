@@ -43,7 +43,8 @@ GROUP BY Minute, ServiceName, SpanName, SpanKind
 """
 
 # The few facts per span that pairing needs, ordered by time so the service-graph job reads only
-# the minutes it pairs. Kept one day.
+# the minutes it pairs. Kept a day after arrival (not after the span's own time: imported history
+# must still be paired).
 SPAN_INDEX = f"""
 CREATE TABLE IF NOT EXISTS kokanee_span_index (
     Timestamp DateTime64(9) CODEC(Delta, ZSTD(3)),
@@ -60,11 +61,12 @@ CREATE TABLE IF NOT EXISTS kokanee_span_index (
     MessagingSystem LowCardinality(String),
     MessagingDestination LowCardinality(String),
     PeerService LowCardinality(String),
-    ServerAddress LowCardinality(String)
+    ServerAddress LowCardinality(String),
+    ArrivedAt DateTime DEFAULT now()
 ) ENGINE = MergeTree
 PARTITION BY toDate(Timestamp)
 ORDER BY (toStartOfMinute(Timestamp), TraceId, SpanId)
-TTL toDateTime(Timestamp) + INTERVAL 1 DAY
+TTL ArrivedAt + INTERVAL 1 DAY
 SETTINGS {_DEDUP}
 """
 
