@@ -90,6 +90,23 @@ def service_red(store: Store, start_ns: int, end_ns: int, service: str | None = 
     return {row["ServiceName"]: _stats(row) for row in rows}
 
 
+def service_red_and_baseline(
+    store: Store, start_ns: int, end_ns: int, base_start_ns: int
+) -> tuple[dict[str, RedStats], dict[str, RedStats]]:
+    """RED per service over the window and over [base_start, start), in one scan."""
+    params = {**minute_params(base_start_ns, end_ns), "cut": minute_params(start_ns, end_ns)["lo"]}
+    rows = store.query(
+        f"""SELECT ServiceName, Minute >= toDateTime({{cut:Int64}}) AS current, {_RED}
+        FROM kokanee_red_1m WHERE {MINUTES} GROUP BY ServiceName, current""",
+        parameters=params,
+    ).dicts()
+    now: dict[str, RedStats] = {}
+    before: dict[str, RedStats] = {}
+    for row in rows:
+        (now if row["current"] else before)[row["ServiceName"]] = _stats(row)
+    return now, before
+
+
 def operation_red(store: Store, start_ns: int, end_ns: int, service: str | None = None) -> list[dict[str, Any]]:
     """RED per (service, operation, span kind), busiest first."""
     where = MINUTES + (" AND ServiceName = {service:String}" if service is not None else "")
