@@ -41,6 +41,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         (
             schema_derived.RED_1M,
             schema_derived.RED_1M_MV,
+            schema_derived.RED_1H,
+            schema_derived.RED_1H_MV,
             schema_derived.SPAN_INDEX,
             schema_derived.SPAN_INDEX_MV,
             schema_derived.SERVICE_EDGES_1M,

@@ -42,6 +42,34 @@ WHERE SpanKind IN ('Server', 'Consumer') OR ParentSpanId = ''
 GROUP BY Minute, ServiceName, SpanName, SpanKind
 """
 
+# The same per hour, rolled up from the minutes as they are written (a view on kokanee_red_1m):
+# a topology's baseline of six hours reads 6 rows per operation instead of 360.
+RED_1H = f"""
+CREATE TABLE IF NOT EXISTS kokanee_red_1h (
+    Hour DateTime CODEC(Delta, ZSTD(3)),
+    ServiceName LowCardinality(String),
+    SpanName LowCardinality(String),
+    SpanKind LowCardinality(String),
+    Requests SimpleAggregateFunction(sum, UInt64),
+    Errors SimpleAggregateFunction(sum, UInt64),
+    DurationSum SimpleAggregateFunction(sum, UInt64),
+    DurationQuantiles AggregateFunction({_Q}, UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(Hour)
+ORDER BY (ServiceName, Hour, SpanName, SpanKind)
+SETTINGS {_DEDUP}
+"""
+
+RED_1H_MV = f"""
+CREATE MATERIALIZED VIEW IF NOT EXISTS kokanee_red_1h_mv TO kokanee_red_1h AS
+SELECT
+    toStartOfHour(Minute) AS Hour, ServiceName, SpanName, SpanKind,
+    sum(Requests) AS Requests, sum(Errors) AS Errors, sum(DurationSum) AS DurationSum,
+    {_Q.replace("quantilesTDigest", "quantilesTDigestMergeState")}(DurationQuantiles) AS DurationQuantiles
+FROM kokanee_red_1m
+GROUP BY Hour, ServiceName, SpanName, SpanKind
+"""
+
 # The few facts per span that pairing needs, ordered by time so the service-graph job reads only
 # the minutes it pairs. Kept a day after arrival (not after the span's own time: imported history
 # must still be paired).
