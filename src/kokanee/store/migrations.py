@@ -46,6 +46,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             schema_derived.SPAN_INDEX,
             schema_derived.SPAN_INDEX_MV,
             schema_derived.SERVICE_EDGES_1M,
+            schema_derived.SERVICE_EDGES_1H,
+            schema_derived.SERVICE_EDGES_1H_MV,
             schema_derived.DERIVE_STATE,
         ),
     ),

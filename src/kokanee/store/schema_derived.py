@@ -133,6 +133,23 @@ ORDER BY (Minute, Client, Server, ConnectionType)
 SETTINGS {_DEDUP}
 """
 
+SERVICE_EDGES_1H = (
+    SERVICE_EDGES_1M.replace("kokanee_service_edges_1m", "kokanee_service_edges_1h")
+    .replace("Minute", "Hour")
+    .replace("PARTITION BY toDate(Hour)", "PARTITION BY toYYYYMM(Hour)")
+)
+
+SERVICE_EDGES_1H_MV = f"""
+CREATE MATERIALIZED VIEW IF NOT EXISTS kokanee_service_edges_1h_mv TO kokanee_service_edges_1h AS
+SELECT
+    toStartOfHour(Minute) AS Hour, Client, Server, ConnectionType,
+    sum(Requests) AS Requests, sum(Failures) AS Failures,
+    {_Q.replace("quantilesTDigest", "quantilesTDigestMergeState")}(ClientDuration) AS ClientDuration,
+    {_Q.replace("quantilesTDigest", "quantilesTDigestMergeState")}(ServerDuration) AS ServerDuration
+FROM kokanee_service_edges_1m
+GROUP BY Hour, Client, Server, ConnectionType
+"""
+
 # How far each periodic deriver has got (Watermark: everything before it is done).
 DERIVE_STATE = """
 CREATE TABLE IF NOT EXISTS kokanee_derive_state (

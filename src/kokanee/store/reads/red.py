@@ -90,25 +90,30 @@ def service_red(store: Store, start_ns: int, end_ns: int, service: str | None = 
     return {row["ServiceName"]: _stats(row) for row in rows}
 
 
-def service_red_and_baseline(
-    store: Store, start_ns: int, end_ns: int, base_start_ns: int
-) -> tuple[dict[str, RedStats], dict[str, RedStats]]:
-    """RED per service over the window and over its baseline [base_start, start), in one query.
+def baseline_scope(
+    start_ns: int, end_ns: int, base_start_ns: int, minutes: str, hours: str
+) -> tuple[str, dict[str, int]]:
+    """FROM/WHERE for a baseline [base_start, start) and the parameters for it and the window.
 
-    A baseline of six hours or more is read from the hourly rollup, over the whole hours from
-    base_start's to start's (close enough for a baseline, and 60 times fewer states to merge).
+    A baseline of six hours or more reads the hourly rollup `hours` over the whole hours from
+    base_start's to start's (close enough for a baseline, and 60 times fewer states to merge);
+    a shorter one reads the per-minute table `minutes`. The window itself is MINUTES.
     """
     params = {**minute_params(start_ns, end_ns), "blo": minute_params(base_start_ns, start_ns)["lo"]}
     if start_ns - base_start_ns >= 6 * 3600 * _NS:
         params["blo"], params["bhi"] = params["blo"] // 3600 * 3600, params["lo"] // 3600 * 3600
-        baseline = f"""SELECT ServiceName, 0 AS current, {_RED} FROM kokanee_red_1h
-            WHERE Hour >= toDateTime({{blo:Int64}}) AND Hour < toDateTime({{bhi:Int64}}) GROUP BY ServiceName"""
-    else:
-        baseline = f"""SELECT ServiceName, 0 AS current, {_RED} FROM kokanee_red_1m
-            WHERE Minute >= toDateTime({{blo:Int64}}) AND Minute < toDateTime({{lo:Int64}}) GROUP BY ServiceName"""
+        return f"{hours} WHERE Hour >= toDateTime({{blo:Int64}}) AND Hour < toDateTime({{bhi:Int64}})", params
+    return f"{minutes} WHERE Minute >= toDateTime({{blo:Int64}}) AND Minute < toDateTime({{lo:Int64}})", params
+
+
+def service_red_and_baseline(
+    store: Store, start_ns: int, end_ns: int, base_start_ns: int
+) -> tuple[dict[str, RedStats], dict[str, RedStats]]:
+    """RED per service over the window and over its baseline [base_start, start), in one query."""
+    baseline, params = baseline_scope(start_ns, end_ns, base_start_ns, "kokanee_red_1m", "kokanee_red_1h")
     rows = store.query(
         f"""SELECT ServiceName, 1 AS current, {_RED} FROM kokanee_red_1m WHERE {MINUTES} GROUP BY ServiceName
-        UNION ALL {baseline}""",
+        UNION ALL SELECT ServiceName, 0 AS current, {_RED} FROM {baseline} GROUP BY ServiceName""",
         parameters=params,
     ).dicts()
     now: dict[str, RedStats] = {}

@@ -14,7 +14,14 @@ from typing import Any
 
 from kokanee.analysis.health import Health, Slo, classify
 from kokanee.store.client import Store
-from kokanee.store.reads.red import MINUTES, QUANTILE_ARGS, RedStats, minute_params, quantiles, service_red_and_baseline
+from kokanee.store.reads.red import (
+    MINUTES,
+    QUANTILE_ARGS,
+    RedStats,
+    baseline_scope,
+    quantiles,
+    service_red_and_baseline,
+)
 
 BASELINE_FACTOR = 6
 _MERGE = f"quantilesTDigestMerge({QUANTILE_ARGS})"
@@ -74,14 +81,21 @@ def _edges(store: Store, start_ns: int, end_ns: int, base_start_ns: int) -> tupl
     """Edge RED per (client, server) and per server, for the window and for its baseline, in one
     query (GROUPING SETS): each query costs the embedded engine a fixed ~9 ms. Latency is what the
     caller saw (client side), or the server side where no client span was recorded (user, broker)."""
+    columns = "Client, Server, ConnectionType, Requests, Failures, ClientDuration, ServerDuration"
+    baseline, params = baseline_scope(
+        start_ns, end_ns, base_start_ns, "kokanee_service_edges_1m", "kokanee_service_edges_1h"
+    )
     rows = store.query(
-        f"""SELECT Client, Server, Minute >= toDateTime({{cut:Int64}}) AS current, grouping(Client) AS per_server,
+        f"""SELECT Client, Server, current, grouping(Client) AS per_server,
             sum(Requests) AS requests, sum(Failures) AS failures,
             {_MERGE}(ClientDuration) AS client_q, {_MERGE}(ServerDuration) AS server_q,
             arraySort(groupUniqArray(ConnectionType)) AS types
-        FROM kokanee_service_edges_1m WHERE {MINUTES}
+        FROM (
+            SELECT {columns}, 1 AS current FROM kokanee_service_edges_1m WHERE {MINUTES}
+            UNION ALL SELECT {columns}, 0 AS current FROM {baseline}
+        )
         GROUP BY GROUPING SETS ((Client, Server, current), (Server, current))""",
-        parameters={**minute_params(base_start_ns, end_ns), "cut": minute_params(start_ns, end_ns)["lo"]},
+        parameters=params,
     ).dicts()
     pairs: EdgeStats = {}
     base_pairs: EdgeStats = {}
