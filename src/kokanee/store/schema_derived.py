@@ -13,6 +13,17 @@ _DEDUP = "non_replicated_deduplication_window = 10000"
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 _Q = f"quantilesTDigest({', '.join(str(q) for q in QUANTILES)})"
 
+
+def _hourly(ddl: str, minute_table: str, hour_table: str) -> str:
+    """The DDL of a per-minute aggregate table, renamed for its hourly rollup (same columns, `Hour`
+    for `Minute`, partitioned by month)."""
+    return (
+        ddl.replace(minute_table, hour_table)
+        .replace("Minute", "Hour")
+        .replace("PARTITION BY toDate(Hour)", "PARTITION BY toYYYYMM(Hour)")
+    )
+
+
 # RED per service, operation and span kind per minute, from entry spans: SERVER and CONSUMER
 # spans, and roots of any kind (a trace whose first span is INTERNAL still served a request).
 RED_1M = f"""
@@ -44,21 +55,7 @@ GROUP BY Minute, ServiceName, SpanName, SpanKind
 
 # The same per hour, rolled up from the minutes as they are written (a view on kokanee_red_1m):
 # a topology's baseline of six hours reads 6 rows per operation instead of 360.
-RED_1H = f"""
-CREATE TABLE IF NOT EXISTS kokanee_red_1h (
-    Hour DateTime CODEC(Delta, ZSTD(3)),
-    ServiceName LowCardinality(String),
-    SpanName LowCardinality(String),
-    SpanKind LowCardinality(String),
-    Requests SimpleAggregateFunction(sum, UInt64),
-    Errors SimpleAggregateFunction(sum, UInt64),
-    DurationSum SimpleAggregateFunction(sum, UInt64),
-    DurationQuantiles AggregateFunction({_Q}, UInt64)
-) ENGINE = AggregatingMergeTree
-PARTITION BY toYYYYMM(Hour)
-ORDER BY (ServiceName, Hour, SpanName, SpanKind)
-SETTINGS {_DEDUP}
-"""
+RED_1H = _hourly(RED_1M, "kokanee_red_1m", "kokanee_red_1h")
 
 RED_1H_MV = f"""
 CREATE MATERIALIZED VIEW IF NOT EXISTS kokanee_red_1h_mv TO kokanee_red_1h AS
@@ -133,11 +130,7 @@ ORDER BY (Minute, Client, Server, ConnectionType)
 SETTINGS {_DEDUP}
 """
 
-SERVICE_EDGES_1H = (
-    SERVICE_EDGES_1M.replace("kokanee_service_edges_1m", "kokanee_service_edges_1h")
-    .replace("Minute", "Hour")
-    .replace("PARTITION BY toDate(Hour)", "PARTITION BY toYYYYMM(Hour)")
-)
+SERVICE_EDGES_1H = _hourly(SERVICE_EDGES_1M, "kokanee_service_edges_1m", "kokanee_service_edges_1h")
 
 SERVICE_EDGES_1H_MV = f"""
 CREATE MATERIALIZED VIEW IF NOT EXISTS kokanee_service_edges_1h_mv TO kokanee_service_edges_1h AS

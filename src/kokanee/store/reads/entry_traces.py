@@ -9,8 +9,9 @@ from typing import Any
 
 from kokanee.store.client import Store
 from kokanee.store.reads.traces import SPAN_COLUMNS, span_from_row
+from kokanee.store.reads.window import within
 
-_WINDOW = "Timestamp >= fromUnixTimestamp64Nano({start:Int64}) AND Timestamp < fromUnixTimestamp64Nano({end:Int64})"
+_WINDOW = within("Timestamp")
 MAX_SPANS = 200_000  # spans loaded at most per call: bounds memory on a huge sample
 
 

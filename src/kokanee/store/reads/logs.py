@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kokanee.store.client import Store
+from kokanee.store.reads.window import within
 from kokanee.store.timeparse import rfc3339
 
 # OpenTelemetry severity ranges: each name starts its range of four numbers.
@@ -35,10 +36,7 @@ class LogQuery:
 
 def search_logs(store: Store, q: LogQuery) -> list[dict[str, Any]]:
     params: dict[str, Any] = {"start": q.start_ns, "end": q.end_ns, "limit": q.limit}
-    where = [
-        "Timestamp >= fromUnixTimestamp64Nano({start:Int64})",
-        "Timestamp < fromUnixTimestamp64Nano({end:Int64})",
-    ]
+    where = [within("Timestamp")]
     if q.service:
         where.append("ServiceName = {service:String}")
         params["service"] = q.service

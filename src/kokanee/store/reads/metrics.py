@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kokanee.store.client import Store
+from kokanee.store.reads.window import within
 
 METRIC_TABLES = {
     "gauge": "otel_metrics_gauge",
@@ -21,7 +22,7 @@ METRIC_TABLES = {
     "summary": "otel_metrics_summary",
 }
 QUANTILES = (0.5, 0.95, 0.99)
-_WINDOW = "TimeUnix >= fromUnixTimestamp64Nano({start:Int64}) AND TimeUnix < fromUnixTimestamp64Nano({end:Int64})"
+_WINDOW = within("TimeUnix")
 
 
 def list_metrics(store: Store, start_ns: int, end_ns: int) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kokanee.store.client import Store
+from kokanee.store.reads.window import within
 from kokanee.store.timeparse import rfc3339
 
 SPAN_COLUMNS = """
@@ -96,10 +97,8 @@ def search_traces(store: Store, q: TraceQuery) -> list[dict[str, Any]]:
     mean by a slow request.
     """
     params: dict[str, Any] = {"start": q.start_ns, "end": q.end_ns, "limit": q.limit}
-    span_filters = [
-        "Timestamp >= fromUnixTimestamp64Nano({start:Int64})",
-        "Timestamp < fromUnixTimestamp64Nano({end:Int64})",
-    ]
+    window = within("Timestamp")
+    span_filters = [window]
     if q.service:
         span_filters.append("ServiceName = {service:String}")
         params["service"] = q.service
@@ -121,7 +120,6 @@ def search_traces(store: Store, q: TraceQuery) -> list[dict[str, Any]]:
     if q.max_duration_ns is not None:
         having.append("duration_ns <= {max_ns:UInt64}")
         params["max_ns"] = q.max_duration_ns
-    window = " AND ".join(span_filters[:2])
     sql = f"""
         SELECT
             TraceId AS trace_id,
@@ -154,21 +152,20 @@ def search_traces(store: Store, q: TraceQuery) -> list[dict[str, Any]]:
 def list_services(store: Store, start_ns: int, end_ns: int) -> list[dict[str, Any]]:
     """Services seen in the window in any signal, with their span, log and metric-point counts."""
     params = {"start": start_ns, "end": end_ns}
-    window = "BETWEEN fromUnixTimestamp64Nano({start:Int64}) AND fromUnixTimestamp64Nano({end:Int64})"
     sql = f"""
         SELECT name, sum(spans) AS spans, sum(errors) AS errors, sum(logs) AS logs, sum(points) AS metric_points
         FROM (
             SELECT ServiceName AS name, count() AS spans, countIf(StatusCode = 'Error') AS errors,
                    0 AS logs, 0 AS points
-            FROM otel_traces WHERE Timestamp {window} GROUP BY name
+            FROM otel_traces WHERE {within("Timestamp")} GROUP BY name
             UNION ALL
-            SELECT ServiceName, 0, 0, count(), 0 FROM otel_logs WHERE Timestamp {window} GROUP BY ServiceName
+            SELECT ServiceName, 0, 0, count(), 0 FROM otel_logs WHERE {within("Timestamp")} GROUP BY ServiceName
             UNION ALL
-            SELECT ServiceName, 0, 0, 0, count() FROM otel_metrics_gauge WHERE TimeUnix {window} GROUP BY ServiceName
+            SELECT ServiceName, 0, 0, 0, count() FROM otel_metrics_gauge WHERE {within("TimeUnix")} GROUP BY ServiceName
             UNION ALL
-            SELECT ServiceName, 0, 0, 0, count() FROM otel_metrics_sum WHERE TimeUnix {window} GROUP BY ServiceName
+            SELECT ServiceName, 0, 0, 0, count() FROM otel_metrics_sum WHERE {within("TimeUnix")} GROUP BY ServiceName
             UNION ALL
-            SELECT ServiceName, 0, 0, 0, count() FROM otel_metrics_histogram WHERE TimeUnix {window}
+            SELECT ServiceName, 0, 0, 0, count() FROM otel_metrics_histogram WHERE {within("TimeUnix")}
             GROUP BY ServiceName
         )
         GROUP BY name ORDER BY name
