@@ -6,6 +6,7 @@ Times are seconds from T0, a whole minute half an hour ago (the span index keeps
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,6 +243,33 @@ def test_catch_up_is_bounded_oldest_first_and_skips_empty_minutes(store: Store, 
     assert deriver.watermark_ns() == T0 + 10 * MINUTE_NS
     assert deriver.run_once(now) == 0
     assert set(edges(store)) == {(m, "frontend", "cart", "") for m in (0, 5, 9)}
+
+
+def test_history_imported_behind_the_watermark_is_closed(store: Store, tmp_path: Path) -> None:
+    """Live data moved the watermark on; a recording imported afterwards with older times still
+    gets its edges, and minutes closed before are not counted twice."""
+    ingest(store, tmp_path, S("frontend", "client", 2, 1, at=600.5), S("cart", "server", 3, 2, at=600.6))
+    deriver = Deriver(store, wait_s=WAIT / NS, max_minutes_per_tick=2)
+    now = T0 + 11 * MINUTE_NS + WAIT
+    assert deriver.run_once(now) == 1 and deriver.watermark_ns() == T0 + 11 * MINUTE_NS
+    assert deriver.run_once(now) == 0  # the first look at arrivals only notes where they start
+    time.sleep(1.1)  # arrivals are stamped in whole seconds
+    for i, minute in enumerate((0, 3, 7)):
+        ingest(store, tmp_path, S("checkout", "client", 2, 1, at=minute * 60 + 1, trace=i + 1),
+               S("payment", "server", 3, 2, at=minute * 60 + 1.1, trace=i + 1))  # fmt: skip
+    ingest(
+        store, tmp_path, S("frontend", "client", 2, 1, at=600.7, trace=9), S("cart", "server", 3, 2, at=600.8, trace=9)
+    )
+    assert deriver.run_once(now) == 2  # a pass in steps of at most two minutes, oldest first
+    assert deriver.run_once(now) == 1
+    assert deriver.run_once(now) == 0
+    assert edges(store) == {
+        (0, "checkout", "payment", ""): (1, 0),
+        (3, "checkout", "payment", ""): (1, 0),
+        (7, "checkout", "payment", ""): (1, 0),
+        (10, "frontend", "cart", ""): (1, 0),  # the late pair in a closed minute is not added
+    }
+    assert deriver.watermark_ns() == T0 + 11 * MINUTE_NS
 
 
 def test_a_minute_is_not_closed_before_its_wait_has_passed(store: Store, tmp_path: Path) -> None:

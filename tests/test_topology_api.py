@@ -133,6 +133,35 @@ def test_operations(api: tuple[TestClient, int]) -> None:
     assert client.get("/api/v1/topology", params={"start": "yesterday"}).status_code == 400
 
 
+def test_edge_detail_has_red_series_and_sample_traces(api: tuple[TestClient, int]) -> None:
+    """Clicking an edge on the map: its RED over time and the calls that made it, failures first."""
+    client, t0 = api
+    window = {"start": t0 - 5 * MINUTE_NS, "end": t0 + MINUTE_NS, "step": "1m"}
+    cart = get(client, "/api/v1/edges", source="frontend", target="cart", **window)
+    assert cart["health"]["status"] == "critical" and cart["red"]["errors"] == 10
+    assert [(p["time_unix_nano"] - t0) // MINUTE_NS for p in cart["series"]] == [-3, 0]
+    assert [p["errors"] for p in cart["series"]] == [0, 10]
+    samples = cart["traces"]
+    assert len(samples) == 20 and {s["service"] for s in samples} == {"cart"}
+    assert [s["status"] for s in samples[:10]] == ["Error"] * 10 and "Error" not in {s["status"] for s in samples[10:]}
+    # Every kind of edge finds the span that shows the call.
+    for source, target, service, kind in [
+        ("user", "frontend", "frontend", "Server"),
+        ("cart", "valkey-cart", "cart", "Client"),
+        ("checkout", "kafka/orders", "checkout", "Producer"),
+        ("kafka/orders", "accounting", "accounting", "Consumer"),
+        ("frontend", "checkout", "checkout", "Server"),
+    ]:
+        edge = get(client, "/api/v1/edges", source=source, target=target, start=t0, end=t0 + MINUTE_NS, limit=5)
+        assert [(s["service"], s["kind"]) for s in edge["traces"]] == [(service, kind)] * 5, (source, target)
+    slow = get(client, "/api/v1/edges", source="frontend", target="checkout", start=t0, end=t0 + MINUTE_NS)
+    assert slow["traces"][0]["duration_ms"] == pytest.approx(800, rel=0.01)
+    missing = client.get("/api/v1/edges", params={"source": "cart", "target": "accounting", "start": t0})
+    assert missing.status_code == 404 and "accounting" in missing.json()["error"]
+    no_target = client.get("/api/v1/edges", params={"source": "cart"})
+    assert no_target.status_code == 400 and "target" in no_target.json()["error"]
+
+
 def test_the_server_derives_the_map(start_kokanee: Callable[..., KokaneeServer]) -> None:
     """Through OTLP/HTTP into a fresh server; its deriver closes the (past) minute on its own."""
     server = start_kokanee()

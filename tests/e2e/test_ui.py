@@ -85,6 +85,16 @@ def test_ui_walkthrough(start_kokanee: Callable[..., KokaneeServer], browser: An
     expect(page.get_by_text("Downstream (callees)")).to_be_visible()
     _shot(page, "02-service-checkout", full_page=True)
 
+    # A callee's "calls" link opens that edge on the map: its RED and sample calls, each a trace.
+    page.get_by_test_id("edge-link").first.click()
+    expect(page).to_have_url(re.compile(r"[?&]from=checkout&to="))
+    samples = page.get_by_test_id("edge-samples").locator("tbody tr")
+    expect(samples.first).to_be_visible()
+    _shot(page, "02b-edge", full_page=True)
+    samples.first.locator("a").first.click()
+    expect(page).to_have_url(re.compile(r"/traces/[0-9a-f]{32}"))
+    expect(page.get_by_test_id("waterfall-row").first).to_be_visible()
+
     # The services table.
     page.get_by_role("link", name="Services", exact=True).click()
     expect(page.get_by_test_id("services-table").locator("tbody tr").first).to_be_visible()

@@ -10,6 +10,7 @@ from kokanee.analysis.health import Red, Slo, classify
 from kokanee.api.errors import NotFound
 from kokanee.api.params import step, window
 from kokanee.store.client import Store
+from kokanee.store.reads.edges import edge_series, edge_traces
 from kokanee.store.reads.red import operation_red, red_series
 from kokanee.store.reads.topology import edge_json, read_topology
 
@@ -89,3 +90,30 @@ def _with_health(op: dict[str, Any], request: Request) -> dict[str, Any]:
     p95 = op.get("p95_ms")
     health = classify(Red(op["requests"], op["errors"], p95 * 1e6 if p95 is not None else None), None, _slo(request))
     return {**op, "health": health.to_json()}
+
+
+@router.get("/edges", tags=["services"])
+def edge(
+    request: Request,
+    source: Annotated[str, Query(description="The calling node (client side)")],
+    target: Annotated[str, Query(description="The called node (server side)")],
+    start: Start = None,
+    end: End = None,
+    step_: Annotated[str | None, Query(alias="step", description="e.g. 5m (default: ~120 points)")] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Sample traces to return")] = 20,
+) -> dict[str, Any]:
+    """One edge of the map: RED and health over the window, a RED series per step, and sample
+    traces that made the call (failed ones first, then the slowest)."""
+    w = window(start, end)
+    store = _store(request)
+    topo = read_topology(store, w.start_ns, w.end_ns, _slo(request), _user_client(request))
+    found = next((e for e in topo.edges if e.source == source and e.target == target), None)
+    if found is None:
+        raise NotFound(f"no calls from {source!r} to {target!r} between start and end")
+    step_ns, series = edge_series(store, source, target, w.start_ns, w.end_ns, step(step_, w))
+    return {
+        **edge_json(found, w.end_ns - w.start_ns),
+        "step_ns": step_ns,
+        "series": series,
+        "traces": edge_traces(store, source, target, w.start_ns, w.end_ns, _user_client(request), limit),
+    }

@@ -21,5 +21,9 @@ LATE = Counter(
     "kokanee_servicegraph_late_spans_total",
     "Spans that reached the store after their minute was closed; they are in no edge.",
 )
+BACKFILLED = Counter(
+    "kokanee_servicegraph_backfilled_minutes_total",
+    "Minutes before the watermark closed because spans with old times arrived (imported history).",
+)
 FAILURES = Counter("kokanee_derive_failures_total", "Derive ticks that failed and will be retried.", ["deriver"])
 LAG = Gauge("kokanee_derive_lag_seconds", "How far a deriver's watermark is behind now.", ["deriver"])

@@ -6,6 +6,10 @@
                  `max_minutes_per_tick` of them, then moves the watermark past them. Empty minutes
                  do not move it, so data imported later with old times (after the last data seen)
                  is still closed, oldest first.
+    backfill:    minutes before the watermark whose spans arrived since the last look (history
+                 imported while live data flows) are closed too, by arrival (`ArrivedAt`), in
+                 passes of at most `max_minutes_per_tick`. A minute closed before is not counted
+                 twice: its insert carries the same deduplication token.
 
 Each minute is written, then the watermark moves (kokanee_derive_state); a crash in between
 re-runs the minute, which ClickHouse deduplicates. Failures never touch ingest: a tick that fails
@@ -25,6 +29,7 @@ from kokanee.store.client import Store
 log = logging.getLogger(__name__)
 
 NAME = "servicegraph"
+ARRIVALS = "servicegraph-arrivals"  # spans that arrived before this were looked at by a backfill pass
 # Minutes closed within this much of the watermark are re-counted each tick to spot late spans.
 _LATE_HORIZON_NS = 10 * MINUTE_NS
 
@@ -56,6 +61,8 @@ class Deriver:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed: dict[int, int] = {}  # minute ns -> own spans when it was closed
+        self._pass: tuple[int, int] | None = None  # a backfill pass: (arrived since, next minute), Unix s
+        self._pass_started_s = 0
 
     def start(self) -> None:
         if self._thread is not None:
@@ -86,36 +93,77 @@ class Deriver:
         # The last minute whose end plus the wait has passed.
         last = (now_ns - self.wait_ns - MINUTE_NS) // MINUTE_NS * MINUTE_NS
         self._count_late(watermark)
+        backfilled = self._backfill(watermark) if watermark is not None else 0
         if watermark is not None and watermark > last:
-            return 0
+            return backfilled
         minutes = self._minutes_with_spans(watermark or 0, last + MINUTE_NS)
         for minute in minutes:
-            result = run_minute(self.store, minute, self.wait_ns, self.user_client)
-            self._set_watermark(minute + MINUTE_NS)
-            self._closed[minute] = result.spans
-            metrics.MINUTES.inc()
-            metrics.SPANS.inc(result.spans)
-            metrics.EXPIRED.labels("client").inc(result.client_expired)
-            metrics.UNPAIRED.labels("client").inc(result.client_unpaired)
-            metrics.EXPIRED.labels("server").inc(result.server_unpaired)
-            metrics.UNPAIRED.labels("server").inc(result.server_unpaired)
+            self._close(minute)
+            self._set_watermark(NAME, minute + MINUTE_NS)
         # Caught up when fewer than the cap were due: the lag is then only the wait.
         self._observe(last + MINUTE_NS if len(minutes) < self.max_minutes_per_tick else minutes[-1], now_ns)
+        return backfilled + len(minutes)
+
+    def _close(self, minute: int) -> None:
+        result = run_minute(self.store, minute, self.wait_ns, self.user_client)
+        self._closed[minute] = result.spans
+        metrics.MINUTES.inc()
+        metrics.SPANS.inc(result.spans)
+        metrics.EXPIRED.labels("client").inc(result.client_expired)
+        metrics.UNPAIRED.labels("client").inc(result.client_unpaired)
+        metrics.EXPIRED.labels("server").inc(result.server_unpaired)
+        metrics.UNPAIRED.labels("server").inc(result.server_unpaired)
+
+    def _backfill(self, watermark: int) -> int:
+        """Closes minutes before the watermark that received spans since the last pass; returns how many."""
+        if self._pass is None:
+            now_s = int(self.store.query("SELECT toUnixTimestamp(now())").rows[0][0])
+            since = self._watermark(ARRIVALS)
+            if since is None:  # the first tick: everything stored so far is the normal path's
+                self._set_watermark(ARRIVALS, now_s * 1_000_000_000)
+                return 0
+            # ArrivedAt has whole seconds: spans of the pass's own second are looked at again next pass.
+            self._pass = (since // 1_000_000_000, 0)
+            self._pass_started_s = now_s
+        since_s, resume_s = self._pass
+        rows = self.store.query(
+            """
+            SELECT DISTINCT toUnixTimestamp(toStartOfMinute(Timestamp)) AS m FROM kokanee_span_index
+            WHERE ArrivedAt >= toDateTime({since:Int64}) AND Timestamp >= toDateTime({resume:Int64})
+                AND Timestamp < fromUnixTimestamp64Nano({watermark:Int64})
+            ORDER BY m LIMIT {cap:UInt32}
+            """,
+            parameters={"since": since_s, "resume": resume_s, "watermark": watermark, "cap": self.max_minutes_per_tick},
+        ).rows
+        found = [int(row[0]) * 1_000_000_000 for row in rows]
+        # Minutes this process closed got late spans, not history: closing again would add nothing.
+        minutes = [m for m in found if m not in self._closed]
+        for minute in minutes:
+            self._close(minute)
+        if len(found) < self.max_minutes_per_tick:
+            self._set_watermark(ARRIVALS, self._pass_started_s * 1_000_000_000)
+            self._pass = None
+        else:
+            self._pass = (since_s, found[-1] // 1_000_000_000 + 60)
+        metrics.BACKFILLED.inc(len(minutes))
         return len(minutes)
 
     def watermark_ns(self) -> int | None:
         """Everything before this (Unix ns) is closed; None before the first tick."""
+        return self._watermark(NAME)
+
+    def _watermark(self, name: str) -> int | None:
         rows = self.store.query(
             "SELECT toUnixTimestamp64Nano(max(Watermark)), count() FROM kokanee_derive_state WHERE Name = {n:String}",
-            parameters={"n": NAME},
+            parameters={"n": name},
         ).rows
         return int(rows[0][0]) if rows and rows[0][1] else None
 
-    def _set_watermark(self, ns: int) -> None:
+    def _set_watermark(self, name: str, ns: int) -> None:
         self.store.command(
             "INSERT INTO kokanee_derive_state (Name, Watermark)"
             " VALUES ({n:String}, fromUnixTimestamp64Nano({w:Int64}))",
-            parameters={"n": NAME, "w": ns},
+            parameters={"n": name, "w": ns},
         )
 
     def _minutes_with_spans(self, lo_ns: int, hi_ns: int) -> list[int]:

@@ -200,3 +200,20 @@ export interface EntryBreakdown {
   services: ServiceShare[];
   errors: string[];
 }
+
+export interface EdgeSample {
+  trace_id: string;
+  span_id: string;
+  service: string;
+  name: string;
+  kind: string;
+  start_time_unix_nano: number;
+  duration_ms: number;
+  status: string;
+}
+
+export interface EdgeDetail extends TopologyEdge {
+  step_ns: number;
+  series: RedPoint[];
+  traces: EdgeSample[];
+}

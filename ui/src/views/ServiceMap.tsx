@@ -2,14 +2,16 @@
 import type { ECElementEvent } from "echarts/core";
 import { useMemo } from "react";
 import { useApi } from "../api/client";
-import type { NodeType, Topology, TopologyEdge, TopologyNode } from "../api/types";
-import { href, Link, navigate } from "../app/router";
+import type { EdgeDetail, EdgeSample, NodeType, Topology, TopologyEdge, TopologyNode } from "../api/types";
+import { href, Link, navigate, setParams, useLocation } from "../app/router";
 import { Chart, TOOLTIP } from "../components/Chart";
 import { HealthBadge } from "../components/Health";
+import { SortableTable, type Column } from "../components/SortableTable";
 import { Guard } from "../components/States";
 import { healthColor } from "../lib/colors";
 import { fmtMs, fmtPct, fmtRate } from "../lib/format";
 import { positions } from "../lib/mapLayout";
+import { RedCharts } from "./ServicePage";
 
 const SYMBOL: Record<NodeType, string> = {
   service: "circle",
@@ -96,7 +98,12 @@ export function ServiceMap() {
   const option = useMemo(() => (query.data ? mapOption(query.data) : null), [query.data]);
   const onClick = (e: ECElementEvent) => {
     if (e.dataType === "node" && typeof e.name === "string") navigate(href(`/services/${encodeURIComponent(e.name)}`));
+    const link = e.data as { source?: string; target?: string } | undefined;
+    if (e.dataType === "edge" && link?.source && link.target) setParams({ from: link.source, to: link.target }, false);
   };
+  const { params } = useLocation();
+  const from = params.get("from");
+  const to = params.get("to");
   return (
     <section>
       <div className="page-head">
@@ -122,6 +129,7 @@ export function ServiceMap() {
             <div className="panel">
               <Chart option={option!} height={600} renderer="svg" onClick={onClick} testId="service-map" replace={false} />
             </div>
+            {from && to ? <EdgePanel source={from} target={to} /> : null}
             <NodeList nodes={topo.nodes} />
           </>
         )}
@@ -142,6 +150,48 @@ function NodeList({ nodes }: { nodes: TopologyNode[] }) {
           </Link>
         ))}
       </div>
+    </div>
+  );
+}
+
+const SAMPLE_COLUMNS: Column<EdgeSample>[] = [
+  {
+    key: "trace",
+    label: "Trace",
+    value: (s) => s.trace_id,
+    render: (s) => <Link to={href(`/traces/${s.trace_id}`, { span: s.span_id })}>{s.trace_id.slice(0, 16)}…</Link>,
+  },
+  { key: "start", label: "Start", value: (s) => s.start_time_unix_nano, render: (s) => new Date(s.start_time_unix_nano / 1e6).toLocaleTimeString() },
+  { key: "span", label: "Span", value: (s) => `${s.service}: ${s.name}`, render: (s) => <span>{s.service}: {s.name} <span className="muted">{s.kind}</span></span> },
+  { key: "duration", label: "Duration", numeric: true, value: (s) => s.duration_ms, render: (s) => fmtMs(s.duration_ms) },
+  { key: "status", label: "Status", value: (s) => s.status, render: (s) => <span style={s.status === "Error" ? { color: healthColor("critical") } : undefined}>{s.status}</span> },
+];
+
+/** The edge picked on the map: its RED over time and sample calls, failed first, then slowest. */
+function EdgePanel({ source, target }: { source: string; target: string }) {
+  const query = useApi<EdgeDetail>("edges", { source, target });
+  return (
+    <div className="panel" data-testid="edge-panel">
+      <div className="page-head">
+        <h2>
+          <Link to={href(`/services/${encodeURIComponent(source)}`)}>{source}</Link> →{" "}
+          <Link to={href(`/services/${encodeURIComponent(target)}`)}>{target}</Link>
+        </h2>
+        <button type="button" onClick={() => setParams({ from: null, to: null }, false)}>Close</button>
+      </div>
+      <Guard query={query} what="this edge" isEmpty={() => false} empty={null}>
+        {(edge) => (
+          <>
+            <p>
+              <HealthBadge health={edge.health} /> {edge.health.reason} · rate {fmtRate(edge.red.rate_per_s)} · errors{" "}
+              {fmtPct(edge.red.error_rate)} · p95 {fmtMs(edge.red.p95_ms)}
+            </p>
+            <RedCharts series={edge.series} />
+            <h2>Sample calls</h2>
+            <SortableTable rows={edge.traces} columns={SAMPLE_COLUMNS} rowKey={(s) => s.span_id} defaultSort="duration" prefix="edge" testId="edge-samples" />
+          </>
+        )}
+      </Guard>
     </div>
   );
 }

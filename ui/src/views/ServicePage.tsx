@@ -31,7 +31,7 @@ function lineOption(points: RedPoint[], lines: [string, Pick, string][], unit: (
   };
 }
 
-function RedCharts({ series }: { series: RedPoint[] }) {
+export function RedCharts({ series }: { series: RedPoint[] }) {
   const rate = useMemo(() => lineOption(series, [["requests/s", (p) => p.rate_per_s, "#5b8def"]], (v) => fmtRate(v)), [series]);
   const errors = useMemo(() => lineOption(series, [["error %", (p) => p.error_rate, "#e5534b"]], (v) => fmtPct(v)), [series]);
   const latency = useMemo(
@@ -80,6 +80,14 @@ function edgeColumns(side: "source" | "target"): Column<TopologyEdge>[] {
     },
     { key: "health", label: "Health", value: (e) => e.health.status, render: (e) => <HealthBadge health={e.health} /> },
     ...redColumns<TopologyEdge>((e) => e.red),
+    {
+      key: "calls",
+      label: "",
+      value: () => null,
+      render: (e) => (
+        <Link to={href("/", { from: e.source, to: e.target })} data-testid="edge-link">calls</Link>
+      ),
+    },
   ];
 }
 
