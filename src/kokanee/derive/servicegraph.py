@@ -24,11 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kokanee.store.client import Store
-from kokanee.store.schema_derived import QUANTILES
+from kokanee.store.schema_derived import histogram
 
 _NS = 1_000_000_000
 MINUTE_NS = 60 * _NS
-_Q = ", ".join(str(q) for q in QUANTILES)
 
 # The spans of the window, each with whether it starts in the minute being closed (Own) and whether
 # it talks through a message broker (ViaBroker: its edges go through a messaging node, not a pair).
@@ -101,13 +100,13 @@ _OBSERVATIONS = f"""
 
 INSERT_EDGES = f"""
 INSERT INTO kokanee_service_edges_1m
-    (Minute, Client, Server, ConnectionType, Requests, Failures, ClientDuration, ServerDuration)
+    (Minute, Client, Server, ConnectionType, Requests, Failures, ClientHistogram, ServerHistogram)
 WITH {_SPANS}, {_LINKS}
 SELECT
     toDateTime({{minute:Int64}}) AS Minute, Client, Server, ConnectionType,
     count() AS Requests, toUInt64(sum(Failed)) AS Failures,
-    quantilesTDigestStateIf({_Q})(ClientNs, HasClient = 1) AS ClientDuration,
-    quantilesTDigestStateIf({_Q})(ServerNs, HasServer = 1) AS ServerDuration
+    {histogram("ClientNs", "HasClient = 1")} AS ClientHistogram,
+    {histogram("ServerNs", "HasServer = 1")} AS ServerHistogram
 FROM ({_OBSERVATIONS})
 GROUP BY Client, Server, ConnectionType
 """

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from kokanee.store.client import Store
-from kokanee.store.reads.red import MINUTES, QUANTILE_ARGS, RedStats, minute_params, quantiles
+from kokanee.store.reads.red import MINUTES, RedStats, merged_quantiles, minute_params, quantiles
 from kokanee.store.reads.window import within
 
 _NS = 1_000_000_000
@@ -59,8 +59,8 @@ LIMIT {{limit:UInt32}}
 _SERIES = f"""
 SELECT intDiv(toUnixTimestamp(Minute), {{step:UInt32}}) * {{step:UInt32}} AS t,
     sum(Requests) AS requests, sum(Failures) AS failures,
-    quantilesTDigestMerge({QUANTILE_ARGS})(ClientDuration) AS client_q,
-    quantilesTDigestMerge({QUANTILE_ARGS})(ServerDuration) AS server_q
+    {merged_quantiles("ClientHistogram")} AS client_q,
+    {merged_quantiles("ServerHistogram")} AS server_q
 FROM kokanee_service_edges_1m
 WHERE {MINUTES} AND Client = {{client:String}} AND Server = {{server:String}}
 GROUP BY t ORDER BY t

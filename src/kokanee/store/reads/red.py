@@ -1,5 +1,5 @@
 """RED (rate, errors, duration) over a window, from `kokanee_red_1m`: per service, per operation,
-and as a series with a step. Latency quantiles come from merged t-digest states, so a p95 over an
+and as a series with a step. Latency quantiles come from merged histograms, so a p95 over an
 hour is a p95 of the hour's requests, not an average of minutes.
 
 The table counts entry spans (Server, Consumer and roots), so a service's RED is what its callers
@@ -15,14 +15,19 @@ from typing import Any
 
 from kokanee.analysis.health import Red
 from kokanee.store.client import Store
-from kokanee.store.schema_derived import QUANTILES
+from kokanee.store.schema_derived import QUANTILES, histogram_quantiles
 
 _NS = 1_000_000_000
 _MINUTE_S = 60
-QUANTILE_ARGS = ", ".join(str(q) for q in QUANTILES)
+
+# Quantiles (ns) of a histogram column merged over the rows of a group.
+def merged_quantiles(column: str) -> str:
+    return histogram_quantiles(f"sumMap({column})")
+
+
 _RED = f"""
     sum(Requests) AS requests, sum(Errors) AS errors, sum(DurationSum) AS duration_sum,
-    quantilesTDigestMerge({QUANTILE_ARGS})(DurationQuantiles) AS quantiles"""
+    {merged_quantiles("DurationHistogram")} AS quantiles"""
 MINUTES = "Minute >= toDateTime({lo:Int64}) AND Minute < toDateTime({hi:Int64})"
 
 
@@ -70,7 +75,7 @@ def minute_params(start_ns: int, end_ns: int) -> dict[str, int]:
 
 
 def quantiles(values: Sequence[float] | None) -> tuple[float | None, ...]:
-    """Merged t-digest output to ns values, None where a state was empty (ClickHouse says nan)."""
+    """Merged quantiles to ns values, None where a histogram was empty (nan)."""
     if not values:
         return tuple(None for _ in QUANTILES)
     return tuple(None if math.isnan(float(v)) else float(v) for v in values)

@@ -16,15 +16,14 @@ from kokanee.analysis.health import Health, Slo, classify
 from kokanee.store.client import Store
 from kokanee.store.reads.red import (
     MINUTES,
-    QUANTILE_ARGS,
     RedStats,
     baseline_scope,
+    merged_quantiles,
     quantiles,
     service_red_and_baseline,
 )
 
 BASELINE_FACTOR = 6
-_MERGE = f"quantilesTDigestMerge({QUANTILE_ARGS})"
 
 
 @dataclass(frozen=True)
@@ -81,14 +80,14 @@ def _edges(store: Store, start_ns: int, end_ns: int, base_start_ns: int) -> tupl
     """Edge RED per (client, server) and per server, for the window and for its baseline, in one
     query (GROUPING SETS): each query costs the embedded engine a fixed ~9 ms. Latency is what the
     caller saw (client side), or the server side where no client span was recorded (user, broker)."""
-    columns = "Client, Server, ConnectionType, Requests, Failures, ClientDuration, ServerDuration"
+    columns = "Client, Server, ConnectionType, Requests, Failures, ClientHistogram, ServerHistogram"
     baseline, params = baseline_scope(
         start_ns, end_ns, base_start_ns, "kokanee_service_edges_1m", "kokanee_service_edges_1h"
     )
     rows = store.query(
         f"""SELECT Client, Server, current, grouping(Client) AS per_server,
             sum(Requests) AS requests, sum(Failures) AS failures,
-            {_MERGE}(ClientDuration) AS client_q, {_MERGE}(ServerDuration) AS server_q,
+            {merged_quantiles("ClientHistogram")} AS client_q, {merged_quantiles("ServerHistogram")} AS server_q,
             arraySort(groupUniqArray(ConnectionType)) AS types
         FROM (
             SELECT {columns}, 1 AS current FROM kokanee_service_edges_1m WHERE {MINUTES}
