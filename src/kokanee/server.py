@@ -16,9 +16,15 @@ from typing import Any
 
 import uvicorn
 
+from kokanee.ai.router import Router
+from kokanee.ai.settings import AiSettings
+from kokanee.alerts.service import Alerting
+from kokanee.analysis.detector import Detector
 from kokanee.analysis.health import Slo
 from kokanee.api.app import create_app
-from kokanee.config import ServeConfig
+from kokanee.capture.retention import Retention, load_policies
+from kokanee.capture.setup import open_capture
+from kokanee.config import ServeConfig, parse_sample
 from kokanee.derive.runner import Deriver
 from kokanee.ingest.grpc import otlp_grpc_server
 from kokanee.ingest.http import otlp_http_app
@@ -89,9 +95,24 @@ async def _serve(config: ServeConfig) -> None:
         wal, store, decoder.replay, config.max_pending_bytes, config.flush_interval_s, config.flush_rows,
         spool_dir=config.data_dir / "spool",
     )  # fmt: skip
+    capture, capture_locations = open_capture(
+        wal, store, config.data_dir, config.capture, config.capture_endpoint,
+        parse_sample(config.capture_sample), config.capture_segment_mib, config.capture_segment_s,
+    )  # fmt: skip
     replayed = pipeline.start()
+    if capture is not None:
+        capture.start()
+        log.info("capturing raw OTLP into %s", capture.objects.url)
     deriver = Deriver(store, wait_s=config.servicegraph_wait_s, user_client=config.user_client)
     deriver.start()
+    detector = Detector(store)
+    detector.start()
+    alerting = Alerting(
+        store, interval_s=config.alert_interval_s, settle_s=config.servicegraph_wait_s,
+        public_url=config.public_url or f"http://{_local(config.host)}:{config.http_port}",
+        alerts_file=config.alerts_file,
+    )  # fmt: skip
+    alerting.start()
     if replayed:
         log.info("replaying %d write-ahead log records into the store", replayed)
     log.info("store %s (flattening %s in ClickHouse)", store.redacted_url, ", ".join(sorted(native)) or "nothing")
@@ -110,6 +131,15 @@ async def _serve(config: ServeConfig) -> None:
         latency_ns=int(config.slo_latency_ms * 1_000_000),
     )
     api.state.user_client = config.user_client
+    api.state.capture = capture
+    api.state.capture_locations = capture_locations
+    retention = Retention(store, capture_locations, load_policies(config.capture_retention))
+    retention.start()
+    api.state.capture_retention = retention
+    api.state.alerting = alerting
+    api.state.ai_settings = AiSettings(store, config.ai_config)  # saved from the UI, else file and env
+    api.state.ai_router = Router(api.state.ai_settings.effective(), store)
+    alerting.reports.router = api.state.ai_router  # scheduled review reports summarise with it
     servers.append(_uvicorn(api, config.host, config.http_port))
     grpc_server = None
     if config.otlp_grpc_port:
@@ -153,9 +183,19 @@ async def _serve(config: ServeConfig) -> None:
         server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
     await asyncio.to_thread(pipeline.stop, 30.0)
+    if capture is not None:
+        await asyncio.to_thread(capture.stop, 10.0)
+    await asyncio.to_thread(retention.stop, 10.0)
     await asyncio.to_thread(deriver.stop, 10.0)
+    await asyncio.to_thread(detector.stop, 30.0)
+    await asyncio.to_thread(alerting.stop, 10.0)
     store.close()
     log.info("stopped")
+
+
+def _local(host: str) -> str:
+    """An address to reach a listener bound to `host` by (a wildcard is not one)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
 
 def _start_demo(config: ServeConfig, stop: threading.Event) -> None:

@@ -9,36 +9,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
 
+from tests.e2e.browser import WEB_MANIFEST, expect, open_page, shot
 from tests.server import KokaneeServer
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]' installs playwright")
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
-WEB_MANIFEST = Path(__file__).resolve().parents[2] / "src" / "kokanee" / "web" / ".vite" / "manifest.json"
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-UI_TIMEOUT_MS = 60_000  # generous: a loaded CI machine renders slowly; every wait polls
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    assert CHROMIUM.exists(), "Debian chromium is missing: `apt-get install -y chromium` (`make test` does it)"
-    assert WEB_MANIFEST.exists(), "the web UI is not built: run `make ui` (`make test` does it)"
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _wait_for_topology(server: KokaneeServer, names: set[str], timeout: float = 150.0) -> dict[str, Any]:
@@ -56,19 +34,14 @@ def _wait_for_topology(server: KokaneeServer, names: set[str], timeout: float = 
     raise AssertionError(f"topology never showed {names}; last nodes: {[n['name'] for n in topo.get('nodes', [])]}")
 
 
-def _shot(page: Any, name: str, full_page: bool = False) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+def _iso(unix_s: float) -> str:
+    return datetime.fromtimestamp(unix_s, UTC).isoformat().replace("+00:00", "Z")
 
 
 def test_ui_walkthrough(start_kokanee: Callable[..., KokaneeServer], browser: Any) -> None:
     server = start_kokanee("--demo")
     _wait_for_topology(server, {"frontend", "checkout", "postgresql"})
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    page.set_default_timeout(UI_TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    expect = sync_api.expect
-    expect.set_options(timeout=UI_TIMEOUT_MS)
+    page, errors = open_page(browser)
 
     # The service map: demo services and a database, drawn as SVG (labels are real text).
     page.goto(f"{server.api_url}/")
@@ -76,21 +49,31 @@ def test_ui_walkthrough(start_kokanee: Callable[..., KokaneeServer], browser: An
     expect(chart.locator("text", has_text=re.compile(r"^postgresql$"))).to_be_visible()
     expect(chart.locator("text", has_text=re.compile(r"^frontend$"))).to_be_visible()
     page.wait_for_timeout(500)  # let the graph's entry animation settle before the picture
-    _shot(page, "01-service-map")
+    shot(page, "01-service-map")
 
     # Clicking a node opens its service page: RED charts, operations, neighbours.
     chart.locator("text", has_text=re.compile(r"^checkout$")).click()
     expect(page).to_have_url(re.compile(r"/services/checkout"))
     expect(page.get_by_test_id("operations-table")).to_be_visible()
     expect(page.get_by_text("Downstream (callees)")).to_be_visible()
-    _shot(page, "02-service-checkout", full_page=True)
+    shot(page, "02-service-checkout", full_page=True)
+
+    # "Explain" writes the service's story from its evidence (no model here: kokanee's template),
+    # each sentence citing evidence the panel lists.
+    page.get_by_test_id("explain-button").click()
+    panel = page.get_by_test_id("explain-panel")
+    expect(panel.get_by_test_id("explain-text")).to_contain_text("checkout")
+    expect(panel.get_by_test_id("explain-source")).to_contain_text("Written by kokanee")
+    expect(panel.locator("a.cite").first).to_have_text(re.compile(r"^E\d+$"))
+    panel.get_by_test_id("explain-evidence").locator("summary").click()
+    expect(panel.locator("#evidence-E1")).to_be_visible()
 
     # A callee's "calls" link opens that edge on the map: its RED and sample calls, each a trace.
-    page.get_by_test_id("edge-link").first.click()
+    page.get_by_test_id("edge-link").last.click()  # the last table is the downstream one
     expect(page).to_have_url(re.compile(r"[?&]from=checkout&to="))
     samples = page.get_by_test_id("edge-samples").locator("tbody tr")
     expect(samples.first).to_be_visible()
-    _shot(page, "02b-edge", full_page=True)
+    shot(page, "02b-edge", full_page=True)
     samples.first.locator("a").first.click()
     expect(page).to_have_url(re.compile(r"/traces/[0-9a-f]{32}"))
     expect(page.get_by_test_id("waterfall-row").first).to_be_visible()
@@ -98,14 +81,22 @@ def test_ui_walkthrough(start_kokanee: Callable[..., KokaneeServer], browser: An
     # The services table.
     page.get_by_role("link", name="Services", exact=True).click()
     expect(page.get_by_test_id("services-table").locator("tbody tr").first).to_be_visible()
-    _shot(page, "03-services")
+    shot(page, "03-services")
+
+    # An absolute range: the views read that window (and a window before any data is empty).
+    now = time.time()
+    page.goto(f"{server.api_url}/services?start={_iso(now - 900)}&end={_iso(now + 60)}")
+    expect(page.get_by_label("From")).to_be_visible()
+    expect(page.get_by_test_id("services-table").locator("tbody tr").first).to_be_visible()
+    page.goto(f"{server.api_url}/services?start={_iso(now - 86400 * 30)}&end={_iso(now - 86400 * 29)}")
+    expect(page.get_by_text("Nothing in this time range.")).to_be_visible()
 
     # A trace search finds traces (filters live in the URL).
     page.goto(f"{server.api_url}/traces?service=checkout&range=15m")
     results = page.get_by_test_id("trace-results").locator("tbody tr")
     expect(results.first).to_be_visible()
     expect(page.get_by_test_id("trace-scatter")).to_be_visible()
-    _shot(page, "04-traces")
+    shot(page, "04-traces")
 
     # A trace: the waterfall, the critical path marked on it and its shares, span details.
     results.first.locator("a.trace-link").click()
@@ -118,13 +109,13 @@ def test_ui_walkthrough(start_kokanee: Callable[..., KokaneeServer], browser: An
     rows.nth(1).click()
     expect(page.get_by_test_id("span-details")).to_be_visible()
     expect(page).to_have_url(re.compile(r"[?&]span=[0-9a-f]{16}"))
-    _shot(page, "05-trace", full_page=True)
+    shot(page, "05-trace", full_page=True)
 
     # Logs: lines with a link to their trace, which opens the trace view.
     page.goto(f"{server.api_url}/logs?range=15m")
     link = page.get_by_test_id("log-trace-link").first
     expect(link).to_be_visible()
-    _shot(page, "06-logs")
+    shot(page, "06-logs")
     link.click()
     expect(page).to_have_url(re.compile(r"/traces/[0-9a-f]{32}"))
     expect(page.get_by_test_id("waterfall-row").first).to_be_visible()
@@ -134,11 +125,11 @@ def test_ui_walkthrough(start_kokanee: Callable[..., KokaneeServer], browser: An
     expect(page.get_by_test_id("critical-paths-chart")).to_be_visible()
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(1500)  # the bars grow in
-    _shot(page, "07-critical-paths", full_page=True)
+    shot(page, "07-critical-paths", full_page=True)
     page.goto(f"{server.api_url}/metric-explorer?range=15m&metric=http.server.request.duration")
     expect(page.get_by_test_id("metric-chart")).to_be_visible()
     page.wait_for_timeout(1000)
-    _shot(page, "08-metrics")
+    shot(page, "08-metrics")
 
     assert not errors, f"the page threw: {errors}"
 

@@ -12,9 +12,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kokanee import __version__
 from kokanee.api.errors import error_body, install_handlers
+from kokanee.api.routes_ai import router as ai_router
+from kokanee.api.routes_alerts import router as alerts_router
 from kokanee.api.routes_analysis import router as analysis_router
+from kokanee.api.routes_anomalies import router as anomalies_router
+from kokanee.api.routes_capture import router as capture_router
 from kokanee.api.routes_labels import router as labels_router
 from kokanee.api.routes_query import router as query_router
+from kokanee.api.routes_rca import router as rca_router
 from kokanee.api.routes_signals import router as signals_router
 from kokanee.api.routes_topology import router as topology_router
 from kokanee.api.static import mount_ui
@@ -70,5 +75,10 @@ def create_app(
     app.include_router(labels_router)
     app.include_router(topology_router)
     app.include_router(analysis_router)
+    app.include_router(alerts_router)
+    app.include_router(ai_router)
+    app.include_router(anomalies_router)
+    app.include_router(capture_router)
+    app.include_router(rca_router)
     mount_ui(app)  # last: it answers every other GET with the UI's page
     return app

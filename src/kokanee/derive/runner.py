@@ -19,12 +19,12 @@ is logged, counted and retried on the next one.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from kokanee.derive import metrics
 from kokanee.derive.servicegraph import MINUTE_NS, run_minute
 from kokanee.store.client import Store
+from kokanee.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -58,34 +58,23 @@ class Deriver:
         self.user_client = user_client
         self.interval_s = interval_s
         self.max_minutes_per_tick = max_minutes_per_tick
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.ticker = Ticker(
+            "kokanee-deriver", self._tick, retry_s=interval_s, on_failure=metrics.FAILURES.labels(NAME).inc
+        )
         self._closed: dict[int, int] = {}  # minute ns -> own spans when it was closed
         self._pass: tuple[int, int] | None = None  # a backfill pass: (arrived since, next minute), Unix s
         self._pass_started_s = 0
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="kokanee-deriver", daemon=True)
-        self._thread.start()
+        self.ticker.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stops after the current tick (a minute in flight is finished or re-run at next start)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self.ticker.stop(timeout)
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once(time.time_ns())
-            except Exception:  # a loop boundary: derivation must never stop ingest or the server
-                metrics.FAILURES.labels(NAME).inc()
-                log.exception("service-graph deriver tick failed; retrying in %.0f s", self.interval_s)
-            self._stop.wait(self.interval_s)
+    def _tick(self) -> float:
+        # Stopping mid-tick is safe: a minute in flight is finished or re-run at the next start.
+        self.run_once(time.time_ns())
+        return self.interval_s
 
     def run_once(self, now_ns: int) -> int:
         """Closes the minutes that are due at `now_ns` (Unix ns); returns how many it closed."""

@@ -21,6 +21,7 @@ deduplication token, then everything after it: the store sees each record exactl
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -94,6 +95,9 @@ class WriteAheadLog:
         self._file_size = 0
         self.checkpoint = self._read_checkpoint()
         self.last_seq = self.checkpoint.stored
+        # Other readers of the log (raw capture) say how far they have got; no segment they
+        # still need is deleted. Each returns the last sequence number it no longer needs.
+        self._floors: list[Callable[[], int]] = []
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -129,23 +133,9 @@ class WriteAheadLog:
         with path.open("rb") as f:
             data = f.read()
         offset = 0
-        while offset < len(data):
-            if len(data) - offset < _HEADER.size:
-                break
-            magic, length, crc, seq, signal, received, encoding, source_len = _HEADER.unpack_from(data, offset)
-            start = offset + _HEADER.size
-            body = data[start : start + source_len + length]
-            if (
-                magic != _MAGIC
-                or len(body) != source_len + length
-                or zlib.crc32(body) != crc
-                or signal >= len(_SIGNALS)
-                or encoding >= len(_ENCODINGS)
-            ):
-                break
-            source = body[:source_len].decode("utf-8", "replace")
-            yield WalRecord(seq, _SIGNALS[signal], body[source_len:], received, _ENCODINGS[encoding], source)
-            offset = start + source_len + length
+        for record, end in _parse(data):
+            yield record
+            offset = end
         if offset < len(data):
             # A crash mid-write leaves a partial record; it was never acknowledged.
             log.warning("WAL %s: dropping %d bytes of torn or corrupt tail", path.name, len(data) - offset)
@@ -242,7 +232,7 @@ class WriteAheadLog:
         path = self.dir / f"{self.last_seq + 1:020d}.wal"
         self._file = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._file_size = os.fstat(self._file).st_size
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
 
     # -- progress of the store ----------------------------------------------------------------
 
@@ -252,11 +242,24 @@ class WriteAheadLog:
     def mark_stored(self, seq: int) -> None:
         """Records that everything up to `seq` is in the store, and drops whole segments below it."""
         self._save_checkpoint(Checkpoint(seq, None))
+        self.prune()
+
+    def add_floor(self, floor: Callable[[], int]) -> None:
+        """Keeps every segment holding a record after `floor()` (a second consumer's durable cursor)."""
+        self._floors.append(floor)
+
+    def prune(self) -> None:
+        """Drops whole segments every consumer (the store and each floor) has passed."""
+        done = min([self.checkpoint.stored, *(floor() for floor in self._floors)])
         segments = self.segments()
         for path, following in itertools.pairwise(segments):
-            if int(following.stem) - 1 <= seq:
+            if int(following.stem) - 1 <= done:
                 path.unlink(missing_ok=True)
         selfmetrics.WAL_BYTES.set(self.size_bytes())
+
+    def tail(self, after: int) -> WalTail:
+        """A reader of the records after `after`, following the log as it is written."""
+        return WalTail(self, after)
 
     def _save_checkpoint(self, checkpoint: Checkpoint) -> None:
         body = {"stored": checkpoint.stored, "batch": list(checkpoint.batch) if checkpoint.batch else None}
@@ -264,7 +267,11 @@ class WriteAheadLog:
         self.checkpoint = checkpoint
 
     def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.segments() if p.exists())
+        total = 0
+        for path in self.segments():
+            with contextlib.suppress(FileNotFoundError):  # pruned meanwhile by another consumer
+                total += path.stat().st_size
+        return total
 
     def close(self) -> None:
         with self._cond:
@@ -272,6 +279,101 @@ class WriteAheadLog:
             self._cond.notify()
         if self._thread is not None:
             self._thread.join()
+
+
+class WalTail:
+    """Reads durable records after a sequence number from the segment files, while the writer
+    appends. Only records up to `last_seq` as read before the bytes are returned: those were
+    fsynced, so a group whose write failed (and was truncated) is never seen."""
+
+    def __init__(self, wal: WriteAheadLog, after: int) -> None:
+        self.wal = wal
+        self.position = after
+        self._path: Path | None = None
+        self._offset = 0
+        self.skipped = 0  # records no longer in the log when the reader got there
+
+    def read(self, max_bytes: int = 8 * 1024 * 1024) -> list[WalRecord]:
+        durable = self.wal.last_seq
+        records: list[WalRecord] = []
+        size = 0
+        while size < max_bytes and self.position < durable:
+            if self._path is None and not self._open():
+                break
+            assert self._path is not None
+            data = self._bytes(max_bytes)
+            consumed = 0
+            for record, end in _parse(data):
+                if record.seq > durable:
+                    break
+                consumed = end
+                if record.seq > self.position:
+                    records.append(record)
+                    size += len(record.payload)
+                    self.position = record.seq
+            self._offset += consumed
+            if consumed == 0 and not self._next_segment():
+                break
+        return records
+
+    def _bytes(self, max_bytes: int) -> bytes:
+        assert self._path is not None
+        try:
+            with self._path.open("rb") as f:
+                f.seek(self._offset)
+                data = f.read(max_bytes)
+                if len(data) == max_bytes and len(data) >= _HEADER.size:
+                    length, source_len = _HEADER.unpack_from(data)[1], _HEADER.unpack_from(data)[7]
+                    if _HEADER.size + source_len + length > len(data):
+                        data += f.read(_HEADER.size + source_len + length - len(data))  # one large record
+                return data
+        except FileNotFoundError:
+            return b""
+
+    def _open(self) -> bool:
+        """Positions at the segment holding the record after `position`."""
+        segments = self.wal.segments()
+        if not segments:
+            return False
+        chosen = segments[0]
+        for path in segments:
+            if int(path.stem) <= self.position + 1:
+                chosen = path
+        if int(chosen.stem) > self.position + 1:
+            self.skipped += int(chosen.stem) - 1 - self.position
+            log.warning("WAL records %d..%d are gone before capture read them", self.position + 1, int(chosen.stem) - 1)
+            self.position = int(chosen.stem) - 1
+        self._path, self._offset = chosen, 0
+        return True
+
+    def _next_segment(self) -> bool:
+        """Moves to the following segment once this one is finished (a newer one exists)."""
+        assert self._path is not None
+        later = [path for path in self.wal.segments() if path.name > self._path.name]
+        if not later:
+            return False
+        self._path, self._offset = later[0], 0
+        return True
+
+
+def _parse(data: bytes) -> Iterator[tuple[WalRecord, int]]:
+    """Complete, intact records from the start of `data`, each with the offset just after it."""
+    offset = 0
+    while len(data) - offset >= _HEADER.size:
+        magic, length, crc, seq, signal, received, encoding, source_len = _HEADER.unpack_from(data, offset)
+        start = offset + _HEADER.size
+        body = data[start : start + source_len + length]
+        if (
+            magic != _MAGIC
+            or len(body) != source_len + length
+            or zlib.crc32(body) != crc
+            or signal >= len(_SIGNALS)
+            or encoding >= len(_ENCODINGS)
+        ):
+            return
+        source = body[:source_len].decode("utf-8", "replace")
+        offset = start + source_len + length
+        yield WalRecord(seq, _SIGNALS[signal], body[source_len:], received, _ENCODINGS[encoding], source), offset
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -283,10 +385,11 @@ def _write_atomically(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Makes a directory's entries (files created, renamed) durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from kokanee.store import schema, schema_derived
+from kokanee.store import schema, schema_ai, schema_alerts, schema_anomaly, schema_capture, schema_derived
 from kokanee.store.client import Store
+from kokanee.store.schema_models import STATEMENTS as MODEL_STATEMENTS
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,49 @@ MIGRATIONS: tuple[Migration, ...] = (
             schema_derived.DERIVE_STATE,
         ),
     ),
+    Migration(
+        4,
+        "raw capture: segment index, sessions, retention runs",
+        (schema_capture.SEGMENTS, schema_capture.SESSIONS, schema_capture.RETENTION_RUNS),
+    ),
+    Migration(5, "alerting: rules, channels, silences, alert states, outbox, deliveries", schema_alerts.STATEMENTS),
+    Migration(
+        6,
+        "anomaly detection: anomalies, incidents, log templates, drain state, cause feedback",
+        (
+            schema_anomaly.ANOMALIES,
+            schema_anomaly.INCIDENTS,
+            schema_anomaly.LOG_TEMPLATES,
+            schema_anomaly.DRAIN_STATE,
+            schema_anomaly.CAUSE_FEEDBACK,
+        ),
+    ),
+    Migration(7, "AI layer: model interactions, dashboards", schema_ai.STATEMENTS),
+    Migration(8, "learned detectors: versioned models, feedback on what they flagged", MODEL_STATEMENTS),
+    Migration(
+        9,
+        "latency as fixed log-bucket histograms in the RED and edge tables (rebuilt: RED from the spans, "
+        "edges by the deriver from the span index)",
+        (
+            "DROP VIEW IF EXISTS kokanee_red_1h_mv",
+            "DROP VIEW IF EXISTS kokanee_red_1m_mv",
+            "DROP VIEW IF EXISTS kokanee_service_edges_1h_mv",
+            "DROP TABLE IF EXISTS kokanee_red_1h",
+            "DROP TABLE IF EXISTS kokanee_red_1m",
+            "DROP TABLE IF EXISTS kokanee_service_edges_1h",
+            "DROP TABLE IF EXISTS kokanee_service_edges_1m",
+            schema_derived.RED_1M,
+            schema_derived.RED_1H,
+            schema_derived.RED_1H_MV,
+            schema_derived.SERVICE_EDGES_1M,
+            schema_derived.SERVICE_EDGES_1H,
+            schema_derived.SERVICE_EDGES_1H_MV,
+            schema_derived.RED_1M_BACKFILL,
+            schema_derived.RED_1M_MV,
+            "TRUNCATE TABLE IF EXISTS kokanee_derive_state",
+        ),
+    ),
+    Migration(10, "AI settings saved from the UI", (schema_ai.SETTINGS,)),
 )
 
 _LEDGER = """
@@ -73,6 +117,7 @@ def migrate(store: Store, migrations: tuple[Migration, ...] = MIGRATIONS) -> lis
     row only means the migration runs again.
     """
     store.command(_LEDGER)
+    store.command(schema_derived.QUANTILES_FUNCTION)
     done = applied_versions(store)
     applied = []
     for migration in migrations:

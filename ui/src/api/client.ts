@@ -54,7 +54,7 @@ export async function getJson<T>(path: string, params: Params = {}): Promise<T> 
 export function useApi<T>(path: string | null, params: Params = {}, opts: { windowed?: boolean } = {}): UseQueryResult<T, ApiError> {
   const time = useTimeRange();
   const windowed = opts.windowed ?? true;
-  const all: Params = windowed ? { start: time.start, ...params } : params;
+  const all: Params = windowed ? { start: time.start, ...(time.end ? { end: time.end } : {}), ...params } : params;
   return useQuery<T, ApiError>({
     queryKey: [path, all],
     queryFn: () => getJson<T>(path!, all),
@@ -62,4 +62,42 @@ export function useApi<T>(path: string | null, params: Params = {}, opts: { wind
     refetchInterval: windowed ? time.refreshMs : false,
     placeholderData: (previous) => previous,
   });
+}
+
+/** POSTs JSON; errors carry the API's message like getJson's. */
+export async function postJson<T>(path: string, body: unknown): Promise<T> {
+  const response = await fetch(apiUrl(path), {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: unknown = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: the text is the message
+  }
+  if (!response.ok) {
+    const message =
+      parsed && typeof parsed === "object" && "error" in parsed ? String((parsed as { error: unknown }).error) : text.slice(0, 300);
+    throw new ApiError(message || response.statusText, response.status, path);
+  }
+  return parsed as T;
+}
+
+/** PUT or DELETE with a JSON answer (alert rules, channels, silences); errors like getJson's. */
+export async function sendJson<T>(method: "PUT" | "DELETE", path: string, body?: unknown): Promise<T> {
+  const response = await fetch(apiUrl(path), {
+    method,
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const parsed: unknown = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    const message = parsed && typeof parsed === "object" && "error" in parsed ? String((parsed as { error: unknown }).error) : text.slice(0, 300);
+    throw new ApiError(message || response.statusText, response.status, path);
+  }
+  return parsed as T;
 }

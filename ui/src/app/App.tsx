@@ -2,7 +2,15 @@
 import { useIsFetching } from "@tanstack/react-query";
 import type { ReactNode } from "react";
 import { ErrorBoundary } from "../components/ErrorBoundary";
+import { AiInteractions } from "../views/AiInteractions";
+import { AiSettings } from "../views/AiSettings";
+import { Ask } from "../views/Ask";
+import { Dashboards } from "../views/Dashboards";
+import { Review } from "../views/Review";
+import { Alerts } from "../views/Alerts";
+import { Captures } from "../views/Captures";
 import { CriticalPaths } from "../views/CriticalPaths";
+import { Incidents } from "../views/Incidents";
 import { Logs } from "../views/Logs";
 import { Metrics } from "../views/Metrics";
 import { ServiceMap } from "../views/ServiceMap";
@@ -11,7 +19,7 @@ import { Services } from "../views/Services";
 import { TraceView } from "../views/TraceView";
 import { Traces } from "../views/Traces";
 import { href, Link, useLocation } from "./router";
-import { RANGES, REFRESHES, setRange, setRefresh, useTimeRange } from "./timeRange";
+import { CUSTOM, RANGES, REFRESHES, setBound, setRange, setRefresh, toLocalInput, useTimeRange } from "./timeRange";
 
 const NAV = [
   { path: "/", label: "Service map" },
@@ -20,6 +28,13 @@ const NAV = [
   { path: "/critical-paths", label: "Critical paths" },
   { path: "/logs", label: "Logs" },
   { path: "/metric-explorer", label: "Metrics" },
+  { path: "/incidents", label: "Incidents" },
+  { path: "/alerts", label: "Alerts" },
+  { path: "/captures", label: "Captures" },
+  { path: "/ask", label: "Ask" },
+  { path: "/dashboards", label: "Dashboards" },
+  { path: "/review", label: "Review" },
+  { path: "/ai", label: "AI interactions" },
 ];
 
 function route(path: string): ReactNode {
@@ -36,6 +51,20 @@ function route(path: string): ReactNode {
       return <CriticalPaths />;
     case "logs":
       return <Logs />;
+    case "alerts":
+      return <Alerts />;
+    case "captures":
+      return <Captures />;
+    case "incidents":
+      return <Incidents id={id} />;
+    case "ask":
+      return <Ask />;
+    case "dashboards":
+      return <Dashboards />;
+    case "review":
+      return <Review />;
+    case "ai":
+      return id === "settings" ? <AiSettings /> : <AiInteractions />;
     case "metric-explorer":  // not /metrics: that is the server's Prometheus endpoint
       return <Metrics />;
     default:
@@ -59,8 +88,15 @@ function TimeControls() {
           {RANGES.map((r) => (
             <option key={r} value={r}>{r}</option>
           ))}
+          <option value={CUSTOM}>from … to …</option>
         </select>
       </label>
+      {time.end ? (
+        <>
+          <input type="datetime-local" aria-label="From" value={toLocalInput(time.start)} onChange={(e) => setBound("start", e.target.value)} />
+          <input type="datetime-local" aria-label="To" value={toLocalInput(time.end)} onChange={(e) => setBound("end", e.target.value)} />
+        </>
+      ) : null}
       <label>
         Refresh
         <select aria-label="Auto-refresh" value={time.refresh} onChange={(e) => setRefresh(e.target.value)}>

@@ -29,7 +29,7 @@ export function navigate(to: string, replace = false): void {
 export function href(path: string, params: Record<string, string | number | undefined | null> = {}): string {
   const current = new URLSearchParams(window.location.search);
   const next = new URLSearchParams();
-  for (const key of ["range", "refresh"]) {
+  for (const key of ["range", "refresh", "start", "end"]) {
     const v = current.get(key);
     if (v) next.set(key, v);
   }

@@ -38,7 +38,7 @@ export function CriticalPaths() {
   const entries = list.data?.entries ?? [];
   const details = useQueries({
     queries: entries.map((e) => {
-      const p = { entry: e.operation, service: e.service, start: time.start, limit: 5 };
+      const p = { entry: e.operation, service: e.service, start: time.start, end: time.end, limit: 5 };
       return {
         queryKey: ["critical-paths", p],
         queryFn: () => getJson<EntryBreakdown>("critical-paths", p),

@@ -4,6 +4,8 @@ import { useApi } from "../api/client";
 import type { Operation, RedPoint, ServiceDetail, TopologyEdge } from "../api/types";
 import { href, Link } from "../app/router";
 import { AXIS, Chart, TOOLTIP } from "../components/Chart";
+import { useTimeRange } from "../app/timeRange";
+import { ExplainPanel } from "../components/ExplainPanel";
 import { HealthBadge } from "../components/Health";
 import { SortableTable, type Column } from "../components/SortableTable";
 import { Guard } from "../components/States";
@@ -22,7 +24,7 @@ function lineOption(points: RedPoint[], lines: [string, Pick, string][], unit: (
     series: lines.map(([name, pick, color]) => ({
       name,
       type: "line",
-      showSymbol: false,
+      showSymbol: points.length < 10, // a line needs two points: show a lone minute as a dot
       smooth: false,
       color,
       areaStyle: lines.length === 1 ? { opacity: 0.12 } : undefined,
@@ -106,6 +108,7 @@ function Header({ s }: { s: ServiceDetail }) {
 
 export function ServicePage({ name }: { name: string }) {
   const query = useApi<ServiceDetail>(`services/${encodeURIComponent(name)}`);
+  const time = useTimeRange();
   return (
     <section>
       <div className="page-head">
@@ -123,6 +126,7 @@ export function ServicePage({ name }: { name: string }) {
           <>
             <Header s={s} />
             <RedCharts series={s.series} />
+            <ExplainPanel path={`explain/services/${encodeURIComponent(name)}`} params={{ start: time.start, end: time.end }} what="service" />
             <div className="panel">
               <h2>Operations</h2>
               <SortableTable rows={s.operations} columns={opColumns(name)} rowKey={(o) => o.operation + o.kind} defaultSort="rate" prefix="op" testId="operations-table" />

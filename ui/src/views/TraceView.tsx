@@ -3,6 +3,7 @@ import { useMemo, useState } from "react";
 import { useApi } from "../api/client";
 import type { CriticalPathAnswer, LogRecord, TraceDetail } from "../api/types";
 import { href, Link, setParams, useLocation } from "../app/router";
+import { ExplainPanel } from "../components/ExplainPanel";
 import { ErrorBox, Guard } from "../components/States";
 import { highlights, serviceShares } from "../lib/criticalPath";
 import { serviceColor } from "../lib/colors";
@@ -27,6 +28,7 @@ export function TraceView({ traceId }: { traceId: string }) {
       <Guard query={trace} what="the trace">
         {(t) => <TraceBody trace={t} path={path.data} pathError={path.error} />}
       </Guard>
+      {trace.data ? <ExplainPanel path={`explain/traces/${traceId}`} what="trace" /> : null}
     </section>
   );
 }

@@ -4,7 +4,8 @@ made it (from `otel_traces`), for the map's "click an edge" panel.
 A sample is the span that shows the call: the callee's span whose parent is the caller's (two
 services, or a consumer behind a broker), the caller's client span naming the peer (databases and
 other uninstrumented peers, producers), or the callee's root span (calls from the user client).
-Failed calls come first, then the slowest.
+One call per trace (a call drawn by both its client and its server span is one call); failed
+calls come first, then the slowest.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ WHERE {within("Timestamp")} AND (
     OR (ServiceName = {{client:String}} AND SpanKind IN ('Client', 'Producer')
         AND {{server:String}} IN ({_PEER}, {_BROKER})))
 ORDER BY StatusCode = 'Error' DESC, Duration DESC
+LIMIT 1 BY TraceId
 LIMIT {{limit:UInt32}}
 """
 
@@ -109,4 +111,3 @@ def edge_traces(
         }
         for r in rows
     ]
-

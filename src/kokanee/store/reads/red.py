@@ -20,6 +20,7 @@ from kokanee.store.schema_derived import QUANTILES, histogram_quantiles
 _NS = 1_000_000_000
 _MINUTE_S = 60
 
+
 # Quantiles (ns) of a histogram column merged over the rows of a group.
 def merged_quantiles(column: str) -> str:
     return histogram_quantiles(f"sumMap({column})")

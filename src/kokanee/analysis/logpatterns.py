@@ -1,0 +1,186 @@
+"""Log templates: Drain (drain3) mines each service's log bodies into templates, counted per minute
+into `kokanee_log_templates`; a template a warmed-up service has never logged is an anomaly, and
+surges are judged like any count series (analysis.anomaly).
+
+Each service has its own miner, so one service's chatter cannot absorb another's templates. A
+miner's state is kept in `kokanee_drain_state` whenever it learns a template, so template ids
+survive restarts. Identical bodies are grouped in SQL first: Drain sees each distinct body of a
+minute once and the counts stay exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from drain3 import TemplateMiner
+from drain3.masking import MaskingInstruction
+from drain3.memory_buffer_persistence import MemoryBufferPersistence
+from drain3.template_miner_config import TemplateMinerConfig
+
+from kokanee.analysis.anomaly import LOG_COUNT, Anomaly, SeriesKey
+from kokanee.analysis.anomaly_params import MINUTE_S, DetectionParams
+from kokanee.store.client import Store
+
+log = logging.getLogger(__name__)
+# drain3 logs every snapshot at INFO; kokanee saves one per minute that learnt a template.
+logging.getLogger("drain3").setLevel(logging.WARNING)
+
+# Variable parts that would otherwise split one template into thousands.
+_MASKS = (
+    (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "UUID"),
+    (r"\b[0-9a-fA-F]{16,}\b", "HEX"),
+    (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "IP"),
+    (r"(?<![A-Za-z_])-?\d+(?:\.\d+)?", "NUM"),
+)
+_ERROR_LEVELS = {"ERROR", "FATAL", "CRITICAL", "EMERGENCY", "ALERT"}
+
+
+@dataclass
+class TemplateCount:
+    service: str
+    template_id: str
+    template: str
+    count: int
+    first_seen: int  # Unix s
+    new: bool  # learnt in this minute
+    error: bool  # some line of it this minute was logged at error level or worse
+
+
+def _config(params: DetectionParams) -> TemplateMinerConfig:
+    config = TemplateMinerConfig()
+    config.drain_sim_th = params.drain_similarity
+    config.drain_depth = params.drain_depth
+    config.masking_instructions = [MaskingInstruction(p, name) for p, name in _MASKS]
+    config.snapshot_interval_minutes = 10**6  # saved explicitly after each minute that learnt something
+    return config
+
+
+class LogPatterns:
+    """Per-service Drain miners over `otel_logs`, with their state in the store."""
+
+    def __init__(self, store: Store, params: DetectionParams) -> None:
+        self.store = store
+        self.params = params
+        self._miners: dict[str, tuple[TemplateMiner, MemoryBufferPersistence]] = {}
+        self._first_seen: dict[tuple[str, str], int] = {}
+        self._since: dict[str, int] = {}  # service -> first minute it logged
+
+    def _miner(self, service: str, t: int) -> TemplateMiner:
+        if service not in self._miners:
+            persistence = MemoryBufferPersistence()
+            rows = self.store.query(
+                "SELECT argMax(State, UpdatedAt) FROM kokanee_drain_state WHERE ServiceName = {s:String}"
+                " GROUP BY ServiceName",
+                parameters={"s": service},
+            ).rows
+            if rows and rows[0][0]:
+                persistence.state = str(rows[0][0]).encode()
+            miner = TemplateMiner(persistence, _config(self.params))
+            self._miners[service] = (miner, persistence)
+            seen = self.store.query(
+                "SELECT TemplateId, toUnixTimestamp(min(FirstSeen)) FROM kokanee_log_templates"
+                " WHERE ServiceName = {s:String} GROUP BY TemplateId",
+                parameters={"s": service},
+            ).rows
+            for template_id, first in seen:
+                self._first_seen[(service, str(template_id))] = int(first)
+            self._since[service] = min((int(first) for _, first in seen), default=t)
+        return self._miners[service][0]
+
+    def mine_minute(self, t: int) -> list[TemplateCount]:
+        """Mines the logs of minute `t` (Unix s) and stores its template counts."""
+        rows = self.store.query(
+            """SELECT ServiceName, Body, count() AS n, max(upper(SeverityText) IN {levels:Array(String)}) AS err
+            FROM otel_logs WHERE TimestampTime >= toDateTime({lo:Int64}) AND TimestampTime < toDateTime({hi:Int64})
+                AND Body != ''
+            GROUP BY ServiceName, Body ORDER BY n DESC LIMIT {cap:UInt32}""",
+            parameters={
+                "lo": t,
+                "hi": t + MINUTE_S,
+                "cap": self.params.max_log_bodies_per_minute,
+                "levels": sorted(_ERROR_LEVELS),
+            },
+        ).rows
+        counts: dict[tuple[str, int], list[Any]] = {}  # (service, cluster) -> [count, new, error]
+        learnt: set[str] = set()
+        for service, body, n, err in rows:
+            service = str(service)
+            miner = self._miner(service, t)
+            result = miner.add_log_message(str(body))
+            entry = counts.setdefault((service, int(result["cluster_id"])), [0, False, False])
+            entry[0] += int(n)
+            entry[2] = entry[2] or bool(err)
+            if result["change_type"] == "cluster_created":
+                entry[1] = True
+            if result["change_type"] != "none":
+                learnt.add(service)
+        out = []
+        for (service, cluster_id), (n, new, err) in counts.items():
+            template_id = f"T{cluster_id}"
+            miner = self._miners[service][0]
+            cluster = miner.drain.id_to_cluster.get(cluster_id)
+            first = self._first_seen.setdefault((service, template_id), t)
+            text = cluster.get_template() if cluster is not None else ""
+            out.append(TemplateCount(service, template_id, text, n, first, new and first == t, err))
+        self._write(t, out)
+        for service in learnt:
+            self._save(service)
+        return out
+
+    def new_template_anomalies(self, t: int, counts: list[TemplateCount]) -> list[Anomaly]:
+        """Templates first seen at `t` in services that have logged for the warm-up period."""
+        warm = t - self.params.new_template_warmup_minutes * MINUTE_S
+        found = []
+        for c in counts:
+            if not c.new or self._since.get(c.service, t) > warm:
+                continue
+            key = SeriesKey("log_template", c.service, c.template_id, "count", LOG_COUNT)
+            severity = "warning" if c.error else "info"
+            found.append(
+                Anomaly(
+                    t, t + MINUTE_S, key, "drain-new", 0.0, float(c.count), float(c.count), severity, note=c.template
+                )
+            )
+        return found
+
+    def _write(self, t: int, counts: list[TemplateCount]) -> None:
+        if not counts:
+            return
+        table = pa.table(
+            {
+                "Minute": pa.array([t] * len(counts), pa.timestamp("s")),
+                "ServiceName": pa.array([c.service for c in counts], pa.string()),
+                "TemplateId": pa.array([c.template_id for c in counts], pa.string()),
+                "Template": pa.array([c.template for c in counts], pa.string()),
+                "Count": pa.array([c.count for c in counts], pa.uint64()),
+                "FirstSeen": pa.array([c.first_seen for c in counts], pa.timestamp("s")),
+            }
+        )
+        digest = hashlib.sha1(repr([(c.service, c.template_id, c.count) for c in counts]).encode()).hexdigest()[:16]
+        self.store.insert_arrow("kokanee_log_templates", table, token=f"log-templates-{t}-{digest}")
+
+    def _save(self, service: str) -> None:
+        miner, persistence = self._miners[service]
+        miner.save_state("learnt a template")
+        state = persistence.state
+        self.store.command(
+            "INSERT INTO kokanee_drain_state (ServiceName, State) VALUES ({s:String}, {state:String})",
+            parameters={"s": service, "state": state.decode() if isinstance(state, bytes) else str(state)},
+        )
+
+
+def templates_in(store: Store, service: str | None, start_s: int, end_s: int, limit: int = 200) -> list[dict[str, Any]]:
+    """Templates seen in [start, end) with their counts, newest first seen first."""
+    where = " AND ServiceName = {service:String}" if service else ""
+    return store.query(
+        f"""SELECT ServiceName AS service, TemplateId AS template_id, argMax(Template, Minute) AS template,
+            sum(Count) AS count, toUnixTimestamp(min(FirstSeen)) AS first_seen
+        FROM kokanee_log_templates
+        WHERE Minute >= toDateTime({{lo:Int64}}) AND Minute < toDateTime({{hi:Int64}}){where}
+        GROUP BY service, template_id ORDER BY first_seen DESC, count DESC LIMIT {{limit:UInt32}}""",
+        parameters={"lo": start_s, "hi": end_s, "service": service, "limit": limit},
+    ).dicts()

@@ -1,0 +1,66 @@
+"""The root-cause ranker's hyperparameters, fixed and in one place.
+
+They were chosen once, from what the methods need (enough baseline points for a robust spread,
+a z-score large enough to be unusual), and are the same for every dataset and every fault: the
+benchmarks in `bench/rca_eval.py` run with these defaults and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RcaParams:
+    # Baseline when the caller gives none: the window's length this many times over, just before it.
+    baseline_factor: float = 4.0
+    # Metrics are slow (one point a minute is common): their baseline is the baseline window plus
+    # this much just before the window, so a median and an IQR are computed from enough points.
+    metric_baseline_min_s: float = 1800.0
+    # A metric point usually summarises the interval that ends at it (a scrape, a one-minute rate):
+    # the window for metrics reaches this far past the window's end to take the interval's last one.
+    metric_window_extension_s: float = 60.0
+    # A series' spread: IQR of the baseline (its standard deviation when the IQR is 0), and at least
+    # this share of max(1, |median|): moves under 1% of a series' level are never large.
+    metric_flat_scale: float = 0.01
+    # A metric z-score below this is noise and gives no evidence.
+    metric_z_min: float = 3.0
+    # Traces: at most this many spans are read per window (hash-sampled by trace when more).
+    max_spans: int = 200_000
+    # A service needs this many spans in each window before its latency is compared.
+    min_spans: int = 5
+    # Self-time quantile compared between windows.
+    self_time_quantile: float = 0.9
+    # A latency shift counts only when this many window spans above the baseline's quantile would
+    # happen by chance with at most this probability (a few dozen spans make quantiles jumpy).
+    latency_p_max: float = 0.001
+    # Latency ratios below this are not evidence (1.5 = 50% slower).
+    latency_ratio_min: float = 1.5
+    # Logs: at most this many log records are read per window (hash-sampled when more).
+    max_logs: int = 200_000
+    # A template is "frequent" in the baseline (so its disappearance means something) at this many
+    # records per minute of baseline, and at least `vanish_min_count` records in all.
+    vanish_min_rate_per_min: float = 2.0
+    vanish_min_count: int = 5
+    # A template has vanished when its rate falls below this share of its baseline rate.
+    vanish_ratio: float = 0.1
+    # An error template surges when its rate grows by this factor (new templates always count).
+    surge_ratio: float = 3.0
+    # Drain's similarity threshold for two lines to share a template. Stricter than drain3's 0.4:
+    # "[Get Route By Ids][Success]" and "[Get Route By Ids][Route IDs: ...]" must stay apart for one
+    # to be seen vanishing while the other goes on.
+    log_template_similarity: float = 0.9
+    # Error-like log severities (SeverityNumber >= this: WARN is 13, ERROR 17).
+    error_severity: int = 17
+    # Evidence weights when combining kinds (scores are first normalised to [0, 1] per kind).
+    weight_metric: float = 0.5
+    weight_latency: float = 1.0
+    weight_error: float = 1.0
+    weight_log: float = 1.0
+    weight_structure: float = 1.0
+    weight_edge: float = 1.0
+    # Dependency walk: a service whose callee (transitively) is at least this anomalous, relative to
+    # itself, is a symptom and keeps (1 - symptom_discount) of its score.
+    symptom_discount: float = 0.5
+    # How many causes to return.
+    top: int = 10

@@ -1,0 +1,155 @@
+"""rank_causes: candidate root-cause services for a window, best first, each with its evidence.
+
+Every detector compares the window with a baseline window and says, per service, how unusual it
+looks on one kind of signal (metric series, span self time, errors that start at the service,
+log templates, calls that appeared or vanished, network time on the edges into it). Each kind's
+raw score r becomes a strength r² / (r² + t²) in [0, 1), t being the kind's own "just unusual"
+level (z 3, a 1.5x latency ratio, ...), so kinds with different units add up and no single noisy
+kind dominates. A service's score is the weighted sum of its strengths; the dependency walk
+(`graph.discount_symptoms`) then discounts services whose callees explain their anomaly.
+Detectors run on whatever signals the store holds for the window: metrics only, traces only, or
+all three.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from kokanee.analysis.rca import graph
+from kokanee.analysis.rca.cause import Cause, Evidence, KindScores
+from kokanee.analysis.rca.log_scorer import read_logs, score_logs
+from kokanee.analysis.rca.metric_reads import series_pairs
+from kokanee.analysis.rca.metric_scorer import score_series
+from kokanee.analysis.rca.params import RcaParams
+from kokanee.analysis.rca.span_reads import read_spans
+from kokanee.analysis.rca.trace_scorer import SpanStats, score_traces, span_stats
+from kokanee.store.client import Store
+
+Window = tuple[int, int]
+
+
+def default_baseline(start_ns: int, end_ns: int, params: RcaParams) -> Window:
+    length = int((end_ns - start_ns) * params.baseline_factor)
+    return start_ns - length, start_ns
+
+
+def metric_detector(store: Store, window: Window, baselines: Sequence[Window], params: RcaParams) -> list[KindScores]:
+    recent = (window[0] - int(params.metric_baseline_min_s * 1e9), window[0])
+    end = window[1] + int(params.metric_window_extension_s * 1e9)
+    pairs = series_pairs(store, window[0], end, [*baselines, recent])
+    return [score_series(pairs, params)]
+
+
+def trace_and_log_detectors(
+    store: Store, window: Window, baselines: Sequence[Window], params: RcaParams
+) -> tuple[list[KindScores], graph.Calls]:
+    """The trace and log kinds, and the calls the spans show (empty without traces)."""
+    base_spans = [s for b in baselines for s in read_spans(store, *b, params.max_spans // len(baselines))]
+    win_spans = read_spans(store, *window, params.max_spans)
+    base_s = sum(b[1] - b[0] for b in baselines) / 1e9
+    win_s = (window[1] - window[0]) / 1e9
+    kinds: list[KindScores] = []
+    base_stats, win_stats = SpanStats(), SpanStats()
+    if base_spans or win_spans:
+        base_stats, win_stats = span_stats(base_spans), span_stats(win_spans)
+        kinds.extend(score_traces(base_stats, win_stats, base_s, win_s, params))
+    span_ops = {s.span_id: (s.service, s.name) for s in (*base_spans, *win_spans)}
+    lines = read_logs(store, window, baselines, params)
+    if lines:
+        kinds.extend(score_logs(lines, span_ops, (base_stats.parents, win_stats.parents), base_s, win_s, params))
+    calls: graph.Calls = {}
+    for caller, callee in base_stats.calls | win_stats.calls:
+        calls.setdefault(caller, set()).add(callee)
+    return kinds, calls
+
+
+# The "just unusual" level of each kind's raw score, and its weight in the sum. Ratios enter as
+# log2 (structure, logs) or as ratio - 1 (latency, edges).
+def _scale(kind: str, params: RcaParams) -> tuple[float, float]:
+    log_surge = math.log2(params.surge_ratio)
+    return {
+        "metric": (1.0, params.weight_metric),
+        "latency": (params.latency_ratio_min - 1.0, params.weight_latency),
+        "edge": (params.latency_ratio_min - 1.0, params.weight_edge),
+        "error": (params.metric_z_min, params.weight_error),
+        "structure": (log_surge, params.weight_structure),
+        "log_error": (log_surge, params.weight_log),
+        "log_vanish": (log_surge, params.weight_log),
+    }.get(kind, (1.0, 1.0))
+
+
+def strength(raw: float, threshold: float) -> float:
+    return raw * raw / (raw * raw + threshold * threshold) if raw > 0 else 0.0
+
+
+def combine(kinds: list[KindScores], calls: graph.Calls, params: RcaParams) -> list[Cause]:
+    """Weighted strengths per service, the dependency walk, then causes best first."""
+    total: dict[str, float] = {}
+    raw_total: dict[str, float] = {}
+    for k in kinds:
+        threshold, weight = _scale(k.kind, params)
+        for service, raw in k.scores.items():
+            total[service] = total.get(service, 0.0) + weight * strength(raw, threshold)
+            raw_total[service] = raw_total.get(service, 0.0) + raw
+    final = graph.discount_symptoms(total, calls, params.symptom_discount)
+    # Only services some detector flagged: a service with no evidence is not a candidate.
+    ranked = sorted((s for s in final if final[s] > 0), key=lambda s: (-final[s], -raw_total.get(s, 0.0), s))
+    causes = []
+    for service in ranked[: params.top]:
+        evidence: list[Evidence] = []
+        operation = None
+        best_kind = 0.0
+        for k in kinds:
+            evidence.extend(k.evidence.get(service, []))
+            threshold, weight = _scale(k.kind, params)
+            contribution = weight * strength(k.scores.get(service, 0.0), threshold)
+            if service in k.operations and contribution > best_kind:
+                best_kind, operation = contribution, k.operations[service]
+        callee = graph.explaining_callee(total, calls, service)
+        if callee is not None and final[service] < total[service]:
+            evidence.append(
+                {
+                    "kind": "edge",
+                    "callee": callee,
+                    "detail": f"calls {callee}, which is itself anomalous: part of this may be a symptom",
+                    "score_before_walk": round(total[service], 6),
+                }
+            )
+        causes.append(Cause(service, operation, final[service], evidence))
+    return causes
+
+
+def _baselines(baseline: Window | Sequence[Window] | None) -> list[Window]:
+    if not baseline:
+        return []
+    if isinstance(baseline[0], int):
+        lo, hi = baseline
+        return [(int(lo), int(hi))]  # type: ignore[arg-type]
+    return [(int(lo), int(hi)) for lo, hi in baseline]  # type: ignore[misc]
+
+
+def rank_causes(
+    store: Store,
+    start_ns: int,
+    end_ns: int,
+    baseline: Window | Sequence[Window] | None = None,
+    params: RcaParams | None = None,
+) -> list[Cause]:
+    """Candidate root causes of what changed in [start, end) against `baseline` (default: the
+    `baseline_factor` window lengths before it), best first. `baseline` may also be several
+    windows (a known fault-free period and the minutes just before), taken together."""
+    if end_ns <= start_ns:
+        raise ValueError("the window's start must be before its end")
+    params = params or RcaParams()
+    bases = _baselines(baseline) or [default_baseline(start_ns, end_ns, params)]
+    for lo, hi in bases:
+        if hi <= lo:
+            raise ValueError("a baseline's start must be before its end")
+    window = (start_ns, end_ns)
+    kinds = metric_detector(store, window, bases, params)
+    more, calls = trace_and_log_detectors(store, window, bases, params)
+    kinds.extend(more)
+    if not calls:
+        calls = graph.edges_from_store(store, min(start_ns, *(b[0] for b in bases)), end_ns)
+    return combine(kinds, calls, params)

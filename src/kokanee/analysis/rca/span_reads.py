@@ -1,0 +1,42 @@
+"""Spans of a window, read for the trace detectors; hash-sampled by trace when there are many."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kokanee.store.client import Store
+from kokanee.store.reads.window import within
+
+
+@dataclass(frozen=True, slots=True)
+class RSpan:
+    trace_id: str
+    span_id: str
+    parent_id: str
+    service: str
+    name: str
+    kind: str
+    start_ns: int
+    duration_ns: int
+    error: bool
+
+
+def read_spans(store: Store, start_ns: int, end_ns: int, max_spans: int) -> list[RSpan]:
+    """Spans starting in [start, end); whole traces kept or dropped together when over `max_spans`."""
+    params = {"start": start_ns, "end": end_ns}
+    where = within("Timestamp")
+    count = int(store.query(f"SELECT count() FROM otel_traces WHERE {where}", parameters=params).rows[0][0])
+    if count == 0:
+        return []
+    keep = max(1, -(-count // max_spans))
+    sample = f" AND cityHash64(TraceId) % {keep} = 0" if keep > 1 else ""
+    rows = store.query(
+        f"""SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, SpanKind,
+            toUnixTimestamp64Nano(Timestamp), Duration, StatusCode = 'Error'
+        FROM otel_traces WHERE {where}{sample}""",
+        parameters=params,
+    ).rows
+    return [
+        RSpan(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), int(r[6]), int(r[7]), bool(r[8]))
+        for r in rows
+    ]

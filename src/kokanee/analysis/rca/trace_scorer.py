@@ -1,0 +1,237 @@
+"""Trace detectors: what each service did differently in the window's spans than in the baseline's.
+
+- latency: a service's own time per operation (`self time`: the span's duration minus the time
+  its children covered, so a slow callee does not make its caller look slow), the
+  `self_time_quantile` compared as (q_window + 1 ms) / (q_baseline + 1 ms); the 1 ms keeps
+  sub-millisecond spans from scoring on jitter. A service's operations are pooled
+  (`pooled_shift`) and the shift counts when more window spans exceed the baseline's quantile than
+  chance allows (binomial p < `latency_p_max`).
+- edge: the time a remote call spends outside both services (a client span's self time when its
+  child is in another service: network, queues, connection pools), blamed on the callee: a network
+  delay into a service shows there and not in the service's own spans.
+- error: spans with an error status none of whose children failed, i.e. errors that start at the
+  service, against the count its baseline error rate predicts (Poisson z).
+- structure: calls that vanished or appeared. For each parent operation, the calls per parent span
+  to each child operation; a call made at least `vanish_min_count` times as often as expected that
+  now falls below `vanish_ratio` of it (or a new call made `surge_ratio` times more often than the
+  rule of three allows for a call never seen in the baseline) is blamed on the parent's
+  service, the one that changed what it does, except when the parent is a client span: then the
+  callee never answered and is blamed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.stats import binom
+
+from kokanee.analysis.rca.cause import KindScores
+from kokanee.analysis.rca.params import RcaParams
+from kokanee.analysis.rca.span_reads import RSpan
+
+_FLOOR_NS = 1_000_000
+_CALLERS = ("Client", "Producer")
+
+Op = tuple[str, str]  # (service, operation)
+
+
+@dataclass
+class SpanStats:
+    spans: Counter[str] = field(default_factory=Counter)
+    self_times: dict[Op, list[int]] = field(default_factory=lambda: defaultdict(list))
+    edge_times: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+    error_origins: Counter[str] = field(default_factory=Counter)
+    parents: Counter[Op] = field(default_factory=Counter)
+    parent_kind: dict[Op, str] = field(default_factory=dict)
+    pairs: Counter[tuple[Op, Op]] = field(default_factory=Counter)
+    calls: set[tuple[str, str]] = field(default_factory=set)
+    traces: int = 0
+
+
+def _covered(lo: int, hi: int, intervals: list[tuple[int, int]]) -> int:
+    """Length of the union of `intervals` clipped to [lo, hi)."""
+    total, cur_lo, cur_hi = 0, None, None
+    for a, b in sorted(intervals):
+        a, b = max(a, lo), min(b, hi)
+        if b <= a:
+            continue
+        if cur_hi is None or a > cur_hi:
+            if cur_hi is not None and cur_lo is not None:
+                total += cur_hi - cur_lo
+            cur_lo, cur_hi = a, b
+        else:
+            cur_hi = max(cur_hi, b)
+    if cur_hi is not None and cur_lo is not None:
+        total += cur_hi - cur_lo
+    return total
+
+
+def span_stats(spans: Sequence[RSpan]) -> SpanStats:
+    stats = SpanStats()
+    by_id = {s.span_id: s for s in spans}
+    children: dict[str, list[RSpan]] = defaultdict(list)
+    for s in spans:
+        if s.parent_id and s.parent_id in by_id:
+            children[s.parent_id].append(s)
+    stats.traces = len({s.trace_id for s in spans})
+    for s in spans:
+        stats.spans[s.service] += 1
+        kids = children.get(s.span_id, [])
+        end = s.start_ns + s.duration_ns
+        own = s.duration_ns - _covered(s.start_ns, end, [(k.start_ns, k.start_ns + k.duration_ns) for k in kids])
+        remote = [k for k in kids if k.service != s.service]
+        for k in remote:
+            stats.calls.add((s.service, k.service))
+        if s.kind in _CALLERS and remote:
+            for callee in {k.service for k in remote}:
+                stats.edge_times[(s.service, callee)].append(own)
+        else:
+            stats.self_times[(s.service, s.name)].append(own)
+        if s.error and not any(k.error for k in kids):
+            stats.error_origins[s.service] += 1
+        op = (s.service, s.name)
+        stats.parents[op] += 1
+        stats.parent_kind.setdefault(op, s.kind)
+        for k in kids:
+            stats.pairs[(op, (k.service, k.name))] += 1
+    return stats
+
+
+def _ratio(base: list[int], win: list[int], q: float) -> tuple[float, float, float]:
+    qb = float(np.quantile(base, q))
+    qw = float(np.quantile(win, q))
+    return (qw + _FLOOR_NS) / (qb + _FLOOR_NS), qb, qw
+
+
+@dataclass(frozen=True)
+class Shift:
+    ratio: float  # the window's pooled quantile over the baseline's
+    p: float  # binomial tail: this many window spans above the baseline's quantile by chance
+    key: Any  # the group that shifted most (its own quantile ratio)
+    key_ratio: float
+    key_base_ns: float
+    key_win_ns: float
+
+
+def pooled_shift(groups: Mapping[Any, tuple[list[int], list[int]]], q: float, min_spans: int) -> Shift | None:
+    """Whether a service's times moved up, pooling its operations (or its callers' edges).
+
+    Each time is divided by its group's baseline median (plus 1 ms), so operations of different
+    sizes pool. Under no change, a window time exceeds the baseline's pooled q-quantile with
+    probability 1 - q; the binomial tail of the exceedances counted is the p-value. This catches
+    what a median test misses: CPU throttling slows a share of requests a hundredfold and leaves
+    the rest alone.
+    """
+    base_x: list[float] = []
+    win_x: list[float] = []
+    best: tuple[float, Any, float, float] | None = None
+    for key, (base, win) in groups.items():
+        if len(base) < min_spans or len(win) < 1:
+            continue
+        med = float(np.median(base)) + _FLOOR_NS
+        base_x.extend((t + _FLOOR_NS) / med for t in base)
+        win_x.extend((t + _FLOOR_NS) / med for t in win)
+        if len(win) >= min_spans:
+            r, qb, qw = _ratio(base, win, q)
+            if best is None or r > best[0]:
+                best = (r, key, qb, qw)
+    if len(base_x) < min_spans or len(win_x) < min_spans or best is None:
+        return None
+    threshold = float(np.quantile(base_x, q))
+    above = int(sum(1 for x in win_x if x > threshold))
+    p = float(binom.sf(above - 1, len(win_x), 1.0 - q))
+    ratio = float(np.quantile(win_x, q)) / threshold
+    return Shift(ratio, p, best[1], best[0], best[2], best[3])
+
+
+def log2_ratio(observed: float, expected: float) -> float:
+    return math.log2((observed + 1.0) / (expected + 1.0))
+
+
+def poisson_z(observed: float, expected: float) -> float:
+    return (observed - expected) / math.sqrt(expected + 1.0)
+
+
+def score_traces(base: SpanStats, win: SpanStats, base_s: float, win_s: float, params: RcaParams) -> list[KindScores]:
+    latency, edge, error, structure = (KindScores(k) for k in ("latency", "edge", "error", "structure"))
+    q = params.self_time_quantile
+    own: dict[str, dict[Any, tuple[list[int], list[int]]]] = defaultdict(dict)
+    for op, times in win.self_times.items():
+        own[op[0]][op[1]] = (base.self_times.get(op, []), times)
+    for service, groups in own.items():
+        shift = pooled_shift(groups, q, params.min_spans)
+        if shift is None or shift.p >= params.latency_p_max or shift.ratio < params.latency_ratio_min:
+            continue
+        latency.add(service, shift.ratio - 1.0, {
+            "kind": "trace", "signal": "self_time", "operation": shift.key,
+            "detail": f"own time p{round(q * 100)} {shift.ratio:.1f}x the baseline's over its operations "
+                      f"(p={shift.p:.1g}); most in {shift.key}: {shift.key_win_ns / 1e6:.1f} ms against "
+                      f"{shift.key_base_ns / 1e6:.1f} ms",
+            "ratio": round(shift.ratio, 3), "p": shift.p,
+        }, operation=str(shift.key))  # fmt: skip
+    into: dict[str, dict[Any, tuple[list[int], list[int]]]] = defaultdict(dict)
+    for (caller, callee), times in win.edge_times.items():
+        into[callee][caller] = (base.edge_times.get((caller, callee), []), times)
+    for callee, groups in into.items():
+        shift = pooled_shift(groups, q, params.min_spans)
+        if shift is None or shift.p >= params.latency_p_max or shift.ratio < params.latency_ratio_min:
+            continue
+        edge.add(callee, shift.ratio - 1.0, {
+            "kind": "edge", "caller": shift.key, "callee": callee,
+            "detail": f"calls into {callee} spend {shift.ratio:.1f}x the baseline's p{round(q * 100)} outside "
+                      f"both services (p={shift.p:.1g}); most from {shift.key}: {shift.key_win_ns / 1e6:.1f} ms "
+                      f"against {shift.key_base_ns / 1e6:.1f} ms: network or connection delay into {callee}",
+            "ratio": round(shift.ratio, 3), "p": shift.p,
+        })  # fmt: skip
+    for service, observed in win.error_origins.items():
+        rate = base.error_origins.get(service, 0) / max(1, base.spans.get(service, 0))
+        expected = rate * win.spans[service]
+        z = poisson_z(observed, expected)
+        if z >= params.metric_z_min:
+            error.add(service, z, {
+                "kind": "trace", "signal": "error_origin",
+                "detail": f"{observed} errors start here (no failing child) against {expected:.1f} expected",
+                "observed": observed, "expected": round(expected, 3), "z": round(z, 3),
+            })  # fmt: skip
+    _structure(base, win, params, structure)
+    return [latency, edge, error, structure]
+
+
+def _structure(base: SpanStats, win: SpanStats, params: RcaParams, out: KindScores) -> None:
+    children_of: dict[Op, set[Op]] = defaultdict(set)
+    for parent, child in (*base.pairs, *win.pairs):
+        children_of[parent].add(child)
+    for parent, kids in children_of.items():
+        nb, nw = base.parents.get(parent, 0), win.parents.get(parent, 0)
+        if nb < params.min_spans or nw < params.min_spans:
+            continue
+        is_client = base.parent_kind.get(parent, win.parent_kind.get(parent, "")) in _CALLERS
+        for child in kids:
+            expected = base.pairs.get((parent, child), 0) / nb * nw
+            observed = win.pairs.get((parent, child), 0)
+            if expected >= params.vanish_min_count and observed <= params.vanish_ratio * expected:
+                what = "vanished"
+            elif (
+                base.pairs.get((parent, child), 0) == 0
+                and observed >= params.vanish_min_count
+                # None in nb parents bounds the rate at 3 / nb (the rule of three, 95%): rare
+                # calls missing from a short baseline are not new.
+                and observed + 1 >= params.surge_ratio * (3.0 / nb * nw + 1)
+            ):
+                what = "appeared"
+            else:
+                continue
+            blamed = child[0] if is_client and child[0] != parent[0] else parent[0]
+            raw = abs(log2_ratio(observed, expected))
+            out.add(blamed, raw, {
+                "kind": "trace", "signal": "call_" + what,
+                "detail": f"{parent[0]} {parent[1]} → {child[0]} {child[1]}: {what} "
+                          f"({observed} calls against {expected:.1f} expected)",
+                "parent": f"{parent[0]} {parent[1]}", "child": f"{child[0]} {child[1]}",
+                "observed": observed, "expected": round(expected, 3),
+            }, operation=parent[1] if blamed == parent[0] else None)  # fmt: skip

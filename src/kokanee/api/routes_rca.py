@@ -1,0 +1,112 @@
+"""Root-cause ranking for any window (`POST /api/v1/rca`) and the trace autoencoder: train,
+list, score, feedback (`/api/v1/models/...`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from kokanee.analysis import autoencoder_store
+from kokanee.analysis.rca import rank_causes
+from kokanee.api.errors import BadRequest, NotFound
+from kokanee.api.params import hex_id, window
+from kokanee.store.client import Store
+
+router = APIRouter(prefix="/api/v1")
+
+Time = str | int
+
+
+class RcaRequest(BaseModel):
+    start: Time = Field(description="Window start: RFC 3339, Unix ns, or now-15m")
+    end: Time = Field(description="Window end: RFC 3339, Unix ns, or now")
+    baseline_start: Time | None = Field(
+        default=None, description="Baseline start (default: the window's length x4 just before it)"
+    )
+    baseline_end: Time | None = Field(default=None, description="Baseline end (default: the window's start)")
+
+
+def _text(value: Time | None) -> str | None:
+    return None if value is None else str(value)
+
+
+@router.post("/rca", tags=["analysis"])
+def rca(request: Request, body: RcaRequest) -> dict[str, Any]:
+    """Candidate root-cause services (and operations) for what changed in [start, end) against a
+    baseline, best first, each with its evidence (series, traces, log templates, edges)."""
+    w = window(_text(body.start), _text(body.end))
+    baseline = None
+    if (body.baseline_start is None) != (body.baseline_end is None):
+        raise BadRequest("give both baseline_start and baseline_end, or neither")
+    if body.baseline_start is not None:
+        b = window(_text(body.baseline_start), _text(body.baseline_end))
+        baseline = (b.start_ns, b.end_ns)
+    store: Store = request.app.state.store
+    try:
+        causes = rank_causes(store, w.start_ns, w.end_ns, baseline=baseline)
+    except ValueError as e:
+        raise BadRequest(str(e)) from e
+    return {
+        "start_time_unix_nano": w.start_ns,
+        "end_time_unix_nano": w.end_ns,
+        "causes": [c.to_json() for c in causes],
+    }
+
+
+class WindowRequest(BaseModel):
+    start: Time = Field(description="RFC 3339, Unix ns, or now-1h")
+    end: Time = Field(description="RFC 3339, Unix ns, or now")
+
+
+class ScoreRequest(WindowRequest):
+    version: int | None = Field(default=None, description="Model version (default: the latest)")
+    limit: int = Field(default=100, ge=1, le=10_000, description="Flagged traces to return at most")
+
+
+class FeedbackRequest(BaseModel):
+    trace_id: str = Field(description="A trace a model flagged")
+    verdict: str = Field(default="normal", description="'normal' (a false positive) or 'anomalous'")
+    version: int | None = Field(default=None, description="The model version that flagged it")
+    note: str = ""
+
+
+@router.post("/models/train", tags=["analysis"])
+def train_model(request: Request, body: WindowRequest) -> dict[str, Any]:
+    """Trains the next version of the trace autoencoder on [start, end) (a normal period) plus the
+    traces marked normal through feedback."""
+    w = window(_text(body.start), _text(body.end))
+    try:
+        info = autoencoder_store.train(request.app.state.store, w.start_ns, w.end_ns)
+    except ValueError as e:
+        raise BadRequest(str(e)) from e
+    return info.to_json()
+
+
+@router.get("/models", tags=["analysis"])
+def models(request: Request) -> dict[str, Any]:
+    """Trained trace autoencoders, newest first."""
+    return {"models": [m.to_json() for m in autoencoder_store.list_models(request.app.state.store)]}
+
+
+@router.post("/models/score", tags=["analysis"])
+def score_traces(request: Request, body: ScoreRequest) -> dict[str, Any]:
+    """The window's traces through a model: those flagged, worst first, each with the features
+    that contributed most to its reconstruction error."""
+    w = window(_text(body.start), _text(body.end))
+    try:
+        return autoencoder_store.score(request.app.state.store, w.start_ns, w.end_ns, body.version, body.limit)
+    except LookupError as e:
+        raise NotFound(str(e)) from e
+
+
+@router.post("/models/feedback", tags=["analysis"])
+def feedback(request: Request, body: FeedbackRequest) -> dict[str, Any]:
+    """A verdict on a flagged trace; 'normal' ones are trained on as normal by the next model."""
+    trace_id = hex_id(body.trace_id, 32, "trace_id")
+    try:
+        autoencoder_store.add_feedback(request.app.state.store, trace_id, body.verdict, body.version, body.note)
+    except ValueError as e:
+        raise BadRequest(str(e)) from e
+    return {"trace_id": trace_id, "verdict": body.verdict}

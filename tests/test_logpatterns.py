@@ -1,0 +1,71 @@
+"""Log templates mined with Drain on real chDB: counts per minute, new templates, surges, restarts."""
+
+from __future__ import annotations
+
+import random
+
+from kokanee.analysis.anomaly_params import DEFAULT_PARAMS
+from kokanee.analysis.detector import Detector
+from kokanee.analysis.logpatterns import LogPatterns, templates_in
+from kokanee.store.client import Store
+from tests.test_anomaly_helpers import NS, anomalies_of, minute, write_logs
+
+SERVICE = "drain-shop"
+
+
+def _lines(m: int, rng: random.Random, carts: int = 5) -> list[tuple[int, str, str]]:
+    out = []
+    for i in range(10):
+        out.append(
+            (m * NS + i * NS, "INFO", f"User {rng.randint(1, 9999)} logged in from 10.0.{i}.{rng.randint(1, 254)}")
+        )
+    for i in range(carts):
+        out.append(
+            (m * NS + i * 10_000_000, "INFO", f"Cart {rng.randint(1, 999)} updated with {rng.randint(1, 9)} items")
+        )
+    return out
+
+
+def test_new_and_surging_templates_are_flagged_and_templates_survive_a_restart(chdb_store: Store) -> None:
+    rng = random.Random(1)
+    lo = minute(40, 10, 0)
+    new_at, surge_at = lo + 40 * 60, lo + 42 * 60
+    lines = []
+    for k in range(45):
+        m = lo + k * 60
+        lines += _lines(m, rng, carts=200 if m == surge_at else 5)
+        if m == new_at:
+            lines += [
+                (m * NS + i, "ERROR", f"Payment gateway timeout after {3000 + i} ms for order {i}") for i in range(4)
+            ]
+    write_logs(chdb_store, SERVICE, lines)
+
+    Detector(chdb_store).judge(lo, lo + 45 * 60)
+
+    found = anomalies_of(chdb_store, SERVICE)
+    assert [(a["t"], a["Detector"], a["Severity"]) for a in found if a["Detector"] == "drain-new"] == [
+        (new_at, "drain-new", "warning")
+    ]
+    new = next(a for a in found if a["Detector"] == "drain-new")
+    assert new["Actual"] == 4
+    surges = [a for a in found if a["Signal"] == "log_template" and a["Detector"] != "drain-new"]
+    assert [(a["t"], a["Actual"]) for a in surges] == [(surge_at, 200)]
+    assert 4 <= float(surges[0]["Expected"]) <= 6
+    # Nothing else in the whole period: the steady templates are quiet.
+    assert len(found) == 2
+
+    templates = {t["template"]: t for t in templates_in(chdb_store, SERVICE, lo, lo + 45 * 60)}
+    assert set(templates) == {
+        "User <NUM> logged in from <IP>",
+        "Cart <NUM> updated with <NUM> items",
+        "Payment gateway timeout after <NUM> ms for order <NUM>",
+    }
+    assert templates["Cart <NUM> updated with <NUM> items"]["count"] == 44 * 5 + 200
+    assert templates["Payment gateway timeout after <NUM> ms for order <NUM>"]["first_seen"] == new_at
+
+    # A restarted miner reloads its state from the store: same template id, nothing new.
+    cart_id = templates["Cart <NUM> updated with <NUM> items"]["template_id"]
+    after = lo + 50 * 60
+    write_logs(chdb_store, SERVICE, [(after * NS, "INFO", "Cart 12 updated with 3 items")])
+    counts = LogPatterns(chdb_store, DEFAULT_PARAMS).mine_minute(after)
+    assert [(c.template_id, c.new, c.count) for c in counts if c.service == SERVICE] == [(cart_id, False, 1)]
