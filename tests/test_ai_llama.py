@@ -134,7 +134,8 @@ def test_a_server_with_an_ai_config(
                     f'[tasks.sql]\nmodels = ["local/{MODEL}"]\nmax_tokens = 8\n')  # fmt: skip
     server = start_kokanee("--ai-config", str(path))
     config = server.get("/api/v1/ai/config")
-    assert config["configured"] and config["providers"] == [
+    assert config["configured"] and config["source"] == "file"
+    assert [{k: p[k] for k in ("name", "kind", "base_url", "has_key")} for p in config["providers"]] == [
         {"name": "local", "kind": "openai", "base_url": llama.base_url, "has_key": False}
     ]
     assert next(t for t in config["tasks"] if t["task"] == "sql")["models"] == [f"local/{MODEL}"]

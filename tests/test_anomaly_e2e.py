@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from kokanee.demo.runner import DemoConfig, DemoRun
 from kokanee.demo.schedule import parse_fault
@@ -30,6 +31,8 @@ def _poll(fetch: Callable[[], Any], until: Callable[[Any], bool], timeout: float
     return value
 
 
+# A hang guard, not a speed check: 24 backfilled minutes are judged one by one, slowly on a busy machine.
+@pytest.mark.timeout(900)
 def test_demo_error_burst_yields_anomalies_and_an_incident(start_kokanee: Callable[..., KokaneeServer]) -> None:
     server = start_kokanee()
     run = DemoRun(

@@ -78,10 +78,27 @@ def test_ui_walkthrough(start_kokanee: Callable[..., KokaneeServer], browser: An
     expect(page).to_have_url(re.compile(r"/traces/[0-9a-f]{32}"))
     expect(page.get_by_test_id("waterfall-row").first).to_be_visible()
 
-    # The services table.
+    # The services table, with sparklines of rate, error % and p95 on every service row.
     page.get_by_role("link", name="Services", exact=True).click()
-    expect(page.get_by_test_id("services-table").locator("tbody tr").first).to_be_visible()
+    table = page.get_by_test_id("services-table")
+    expect(table.locator("tbody tr").first).to_be_visible()
+    expect(table.locator("[data-testid=sparkline] polyline").first).to_be_attached()  # a flat line has no height
     shot(page, "03-services")
+
+    # A service page lists recent failed traces and traces slower than its p95, each a link to the trace.
+    topo = server.get("/api/v1/topology", start="now-15m")
+    failing = next((n["name"] for n in topo["nodes"] if n["type"] == "service" and n["red"]["errors"]), None)
+    page.goto(f"{server.api_url}/services/{failing or 'checkout'}?range=15m")
+    recent = page.get_by_test_id("service-recent-errors")
+    if failing:
+        expect(recent.get_by_test_id("service-trace-link").first).to_be_visible()
+    else:
+        expect(recent).to_contain_text("No failed traces in this range")
+    slow = page.get_by_test_id("service-slow-traces")
+    expect(slow.get_by_test_id("service-trace-link").first).to_be_visible()
+    shot(page, "03b-service-traces", full_page=True)
+    slow.get_by_test_id("service-trace-link").first.click()
+    expect(page).to_have_url(re.compile(r"/traces/[0-9a-f]{32}"))
 
     # An absolute range: the views read that window (and a window before any data is empty).
     now = time.time()
@@ -119,6 +136,13 @@ def test_ui_walkthrough(start_kokanee: Callable[..., KokaneeServer], browser: An
     link.click()
     expect(page).to_have_url(re.compile(r"/traces/[0-9a-f]{32}"))
     expect(page.get_by_test_id("waterfall-row").first).to_be_visible()
+
+    # Live tail: the toggle goes into the URL, and new lines arrive while it is on.
+    page.goto(f"{server.api_url}/logs?range=15m")
+    page.get_by_test_id("logs-live-toggle").click()
+    expect(page).to_have_url(re.compile(r"[?&]live=1"))
+    expect(page.get_by_test_id("logs-live-status")).to_have_attribute("data-arrived", re.compile(r"^[1-9]\d*$"))
+    shot(page, "06b-logs-live")
 
     # Critical paths per entry operation, and a histogram metric as percentiles.
     page.goto(f"{server.api_url}/critical-paths?range=15m")

@@ -11,7 +11,7 @@ from kokanee.api.errors import NotFound
 from kokanee.api.params import step, window
 from kokanee.store.client import Store
 from kokanee.store.reads.edges import edge_series, edge_traces
-from kokanee.store.reads.red import operation_red, red_series
+from kokanee.store.reads.red import operation_red, red_series, red_sparklines
 from kokanee.store.reads.topology import edge_json, read_topology
 
 router = APIRouter(prefix="/api/v1")
@@ -41,6 +41,21 @@ def topology(request: Request, start: Start = None, end: End = None) -> dict[str
     RED over the window and health against SLOs and its baseline (the preceding 6x window)."""
     w = window(start, end)
     return read_topology(_store(request), w.start_ns, w.end_ns, _slo(request), _user_client(request)).to_json()
+
+
+# Registered before /services/{name}, which would otherwise take "sparklines" for a service name.
+@router.get("/services/sparklines", tags=["services"])
+def sparklines(
+    request: Request,
+    start: Start = None,
+    end: End = None,
+    points: Annotated[int, Query(ge=2, le=500, description="Steps per series, at most (whole minutes each)")] = 30,
+) -> dict[str, Any]:
+    """Every service's request rate (per s), error rate and p95 (ms) over the window in at most
+    `points` equal steps, for the sparklines of the services table; `t` holds each step's start
+    (Unix s). A step without requests reads rate 0, error rate 0 and p95 null."""
+    w = window(start, end)
+    return red_sparklines(_store(request), w.start_ns, w.end_ns, points).to_json()
 
 
 @router.get("/services/{name}", tags=["services"])

@@ -60,6 +60,18 @@ export interface ServiceDetail {
   downstream: TopologyEdge[];
 }
 
+/** One service's sparklines: values per step, each step starting at `t` (Unix s). */
+export interface SparklineSeries {
+  t: number[];
+  rate: number[];
+  error_rate: number[];
+  p95_ms: (number | null)[];
+}
+export interface SparklinesAnswer {
+  step_seconds: number;
+  services: Record<string, SparklineSeries>;
+}
+
 export interface ServiceSummary {
   name: string;
   spans: number;

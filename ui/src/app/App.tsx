@@ -79,6 +79,10 @@ function active(navPath: string, path: string): boolean {
 function TimeControls() {
   const time = useTimeRange();
   const fetching = useIsFetching();
+  const { path, params } = useLocation();
+  if (path === "/logs" && params.get("live") === "1") {
+    return <div className="time-controls muted">Live tail: the newest log records as they arrive</div>;
+  }
   return (
     <div className="time-controls">
       <span className={`spinner ${fetching ? "on" : ""}`} title={fetching ? "Loading" : "Up to date"} />

@@ -1,12 +1,15 @@
-// Log search by service, severity, text and trace id; each line links to its trace.
-import { useState, type FormEvent } from "react";
-import { useApi } from "../api/client";
+// Log search by service, severity, text and trace id; each line links to its trace. "Live"
+// (?live=1) tails the newest records instead of reading the time range.
+import { useQuery } from "@tanstack/react-query";
+import { useRef, useState, type FormEvent } from "react";
+import { getJson, useApi, type ApiError } from "../api/client";
 import type { LogRecord, ServiceSummary } from "../api/types";
 import { href, Link, setParams, useLocation } from "../app/router";
 import { ServiceDot } from "../components/Health";
 import { Guard } from "../components/States";
 import { serviceColor } from "../lib/colors";
 import { fmtDateTime, shortId } from "../lib/format";
+import { mergeTail, tailStart, TAIL_MAX, TAIL_POLL_MS } from "../lib/logTail";
 
 const SEVERITIES = ["", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
 const FIELDS = ["service", "severity", "q", "trace_id", "limit"] as const;
@@ -20,7 +23,8 @@ function severityClass(n: number): string {
 }
 
 export function LogTable({ logs, showTraceLink = true, onSpan }: { logs: LogRecord[]; showTraceLink?: boolean; onSpan?: (spanId: string) => void }) {
-  const [open, setOpen] = useState<number | null>(null);
+  // The open row is the record itself, not its index: a live tail adds rows above it.
+  const [open, setOpen] = useState<LogRecord | null>(null);
   return (
     <table className="table logs" data-testid="log-lines">
       <thead>
@@ -30,7 +34,7 @@ export function LogTable({ logs, showTraceLink = true, onSpan }: { logs: LogReco
       </thead>
       <tbody>
         {logs.map((l, i) => (
-          <LogRow key={`${l.time_unix_nano}-${i}`} log={l} open={open === i} onToggle={() => setOpen(open === i ? null : i)} showTraceLink={showTraceLink} onSpan={onSpan} />
+          <LogRow key={`${l.time_unix_nano}-${i}`} log={l} open={open === l} onToggle={() => setOpen(open === l ? null : l)} showTraceLink={showTraceLink} onSpan={onSpan} />
         ))}
       </tbody>
     </table>
@@ -104,23 +108,80 @@ function LogForm({ filters, services }: { filters: Filters; services: string[] }
   );
 }
 
-export function Logs() {
-  const { params } = useLocation();
-  const filters = Object.fromEntries(FIELDS.map((f) => [f, params.get(f) ?? ""])) as Filters;
-  const services = useApi<{ services: ServiceSummary[] }>("services");
-  const query = useApi<{ logs: LogRecord[] }>("logs", { ...filters, limit: filters.limit || 200 });
+/** Polls for records newer than those shown and merges them in on top, keeping the newest
+ * TAIL_MAX. Mounted per filter set (keyed by the caller), so new filters start a new tail. */
+function LiveTail({ filters }: { filters: Omit<Filters, "limit"> }) {
+  const shown = useRef<LogRecord[]>([]);
+  const arrived = useRef(0); // records added by polls after the first, for "new lines arrive"
+  const polls = useRef(0);
+  const query = useQuery<LogRecord[], ApiError>({
+    queryKey: ["logs-tail", filters],
+    queryFn: async () => {
+      const d = await getJson<{ logs: LogRecord[] }>("logs", { ...filters, start: tailStart(shown.current), limit: TAIL_MAX });
+      const { rows, added } = mergeTail(shown.current, d.logs);
+      if (polls.current++ > 0) arrived.current += added;
+      shown.current = rows;
+      return rows;
+    },
+    refetchInterval: TAIL_POLL_MS,
+    gcTime: 0, // a tail is only good while it runs
+  });
   return (
-    <section>
-      <div className="page-head"><h1>Logs</h1></div>
-      <LogForm key={params.toString()} filters={filters} services={(services.data?.services ?? []).map((s) => s.name)} />
-      <Guard query={query} what="logs" isEmpty={(d) => d.logs.length === 0} empty={<>No log records match in this range.</>}>
-        {(d) => (
+    <>
+      <div className="panel small" data-testid="logs-live-status" data-arrived={arrived.current}>
+        <span className="bad">●</span> Live: the newest {TAIL_MAX.toLocaleString()} records, checked every {TAIL_POLL_MS / 1000} s
+        {" "}· {arrived.current.toLocaleString()} arrived since it started
+        <span className="muted"> · the time range does not apply while live</span>
+      </div>
+      <Guard query={query} what="logs" isEmpty={(rows) => rows.length === 0} empty={<>Waiting for log records…</>}>
+        {(rows) => (
           <div className="panel">
-            <h2>{d.logs.length} records <span className="muted small">newest first · click a line for its attributes</span></h2>
-            <LogTable logs={d.logs} />
+            <h2>{rows.length} records <span className="muted small">newest first · click a line for its attributes</span></h2>
+            <LogTable logs={rows} />
           </div>
         )}
       </Guard>
+    </>
+  );
+}
+
+export function Logs() {
+  const { params } = useLocation();
+  const filters = Object.fromEntries(FIELDS.map((f) => [f, params.get(f) ?? ""])) as Filters;
+  const live = params.get("live") === "1";
+  const services = useApi<{ services: ServiceSummary[] }>("services");
+  // Off while live: the tail makes its own requests.
+  const query = useApi<{ logs: LogRecord[] }>(live ? null : "logs", { ...filters, limit: filters.limit || 200 });
+  const tailFilters = { service: filters.service, severity: filters.severity, q: filters.q, trace_id: filters.trace_id };
+  return (
+    <section>
+      <div className="page-head">
+        <h1>Logs</h1>
+        <div className="actions">
+          <button
+            type="button"
+            className={live ? "primary" : undefined}
+            aria-pressed={live}
+            data-testid="logs-live-toggle"
+            onClick={() => setParams({ live: live ? null : "1" }, false)}
+          >
+            {live ? "■ Stop live" : "▶ Live"}
+          </button>
+        </div>
+      </div>
+      <LogForm key={params.toString()} filters={filters} services={(services.data?.services ?? []).map((s) => s.name)} />
+      {live ? (
+        <LiveTail key={JSON.stringify(tailFilters)} filters={tailFilters} />
+      ) : (
+        <Guard query={query} what="logs" isEmpty={(d) => d.logs.length === 0} empty={<>No log records match in this range.</>}>
+          {(d) => (
+            <div className="panel">
+              <h2>{d.logs.length} records <span className="muted small">newest first · click a line for its attributes</span></h2>
+              <LogTable logs={d.logs} />
+            </div>
+          )}
+        </Guard>
+      )}
     </section>
   );
 }

@@ -1,7 +1,7 @@
 // One service: RED over time, its operations, and who calls it and whom it calls.
 import { useMemo } from "react";
 import { useApi } from "../api/client";
-import type { Operation, RedPoint, ServiceDetail, TopologyEdge } from "../api/types";
+import type { Operation, RedPoint, ServiceDetail, TopologyEdge, TraceSummary } from "../api/types";
 import { href, Link } from "../app/router";
 import { AXIS, Chart, TOOLTIP } from "../components/Chart";
 import { useTimeRange } from "../app/timeRange";
@@ -9,7 +9,7 @@ import { ExplainPanel } from "../components/ExplainPanel";
 import { HealthBadge } from "../components/Health";
 import { SortableTable, type Column } from "../components/SortableTable";
 import { Guard } from "../components/States";
-import { fmtMs, fmtPct, fmtRate } from "../lib/format";
+import { fmtDateTime, fmtMs, fmtNs, fmtPct, fmtRate } from "../lib/format";
 import { redColumns } from "./redColumns";
 
 type Pick = (p: RedPoint) => number | null;
@@ -93,6 +93,55 @@ function edgeColumns(side: "source" | "target"): Column<TopologyEdge>[] {
   ];
 }
 
+// Traces touching the service, newest first: each row opens the trace view.
+function TraceList({ params, testId, empty }: { params: Record<string, string | number> | null; testId: string; empty: string }) {
+  const query = useApi<{ traces: TraceSummary[] }>(params ? "traces" : null, params ?? {});
+  if (!params) return <p className="muted">{empty}</p>;
+  return (
+    <Guard query={query} what="traces" isEmpty={(d) => d.traces.length === 0} empty={empty} hint={false}>
+      {(d) => (
+        <table className="table" data-testid={`${testId}-table`}>
+          <thead>
+            <tr><th>Time</th><th>Operation</th><th className="num">Duration</th><th>Status</th></tr>
+          </thead>
+          <tbody>
+            {d.traces.map((t) => (
+              <tr key={t.trace_id}>
+                <td className="nowrap mono small">
+                  <Link to={href(`/traces/${t.trace_id}`)} data-testid="service-trace-link">{fmtDateTime(t.start_time_unix_nano)}</Link>
+                </td>
+                <td>{t.root_service} · {t.root_operation}</td>
+                <td className="num">{fmtNs(t.duration_ns)}</td>
+                <td>{t.error_count ? <span className="bad">error ({t.error_count})</span> : <span className="muted">ok</span>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Guard>
+  );
+}
+
+function TracePanels({ s }: { s: ServiceDetail }) {
+  const p95 = s.red.p95_ms;
+  return (
+    <div className="grid2">
+      <div className="panel" data-testid="service-recent-errors">
+        <h2>Recent errors</h2>
+        <TraceList params={{ service: s.name, status: "error", limit: 10 }} testId="service-recent-errors" empty="No failed traces in this range." />
+      </div>
+      <div className="panel" data-testid="service-slow-traces">
+        <h2>Slow traces {p95 !== null && <span className="muted small">slower than the p95, {fmtMs(p95)}</span>}</h2>
+        <TraceList
+          params={p95 === null ? null : { service: s.name, min_duration_ms: p95, limit: 10 }}
+          testId="service-slow-traces"
+          empty={p95 === null ? "No p95 in this range." : "No traces slower than the p95 in this range."}
+        />
+      </div>
+    </div>
+  );
+}
+
 function Header({ s }: { s: ServiceDetail }) {
   return (
     <div className="stats">
@@ -131,6 +180,7 @@ export function ServicePage({ name }: { name: string }) {
               <h2>Operations</h2>
               <SortableTable rows={s.operations} columns={opColumns(name)} rowKey={(o) => o.operation + o.kind} defaultSort="rate" prefix="op" testId="operations-table" />
             </div>
+            <TracePanels s={s} />
             <div className="grid2">
               <div className="panel">
                 <h2>Upstream (callers)</h2>

@@ -157,3 +157,47 @@ def red_series(
     ).dicts()
     step = step_s * _NS
     return step, [{"time_unix_nano": int(r["t"]) * _NS, **_stats(r).to_json(step)} for r in rows]
+
+
+@dataclass(frozen=True)
+class Sparklines:
+    """Per service, RED in equal steps over a window: `times` (Unix s) start each step; each
+    service has one value per step. A step without requests reads rate 0, error rate 0 (as
+    `RedStats.to_json` has it) and p95 None."""
+
+    step_s: int
+    times: list[int]
+    services: dict[str, dict[str, list[float | None]]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step_seconds": self.step_s,
+            "services": {name: {"t": self.times, **lines} for name, lines in self.services.items()},
+        }
+
+
+def red_sparklines(store: Store, start_ns: int, end_ns: int, points: int = 30) -> Sparklines:
+    """Every service's rate (per s), error rate and p95 (ms) in at most `points` equal steps of
+    whole minutes (the data is per minute), from the window's first minute; one query."""
+    if points < 1:
+        raise ValueError("points must be at least 1")
+    params = minute_params(start_ns, end_ns)
+    minutes = max(1, -(-(params["hi"] - params["lo"]) // _MINUTE_S))
+    step_minutes = -(-minutes // points)
+    steps = -(-minutes // step_minutes)
+    step_s = step_minutes * _MINUTE_S
+    rows = store.query(
+        f"""SELECT ServiceName, intDiv(toUnixTimestamp(Minute) - {{lo:Int64}}, {{step:UInt32}}) AS i, {_RED}
+        FROM kokanee_red_1m WHERE {MINUTES} GROUP BY ServiceName, i ORDER BY ServiceName, i""",
+        parameters={**params, "step": step_s},
+    ).dicts()
+    lines: dict[str, dict[str, list[float | None]]] = {}
+    for row in rows:
+        line = lines.setdefault(
+            row["ServiceName"],
+            {"rate": [0.0] * steps, "error_rate": [0.0] * steps, "p95_ms": [None] * steps},
+        )
+        i, red = int(row["i"]), _stats(row).to_json(step_s * _NS)
+        line["rate"][i], line["error_rate"][i], line["p95_ms"][i] = red["rate_per_s"], red["error_rate"], red["p95_ms"]
+    times = [params["lo"] + i * step_s for i in range(steps)]
+    return Sparklines(step_s, times, lines)
