@@ -9,6 +9,7 @@ from kokanee.store.client import Store
 from kokanee.store.reads.window import within
 from kokanee.store.timeparse import rfc3339
 
+NS = 1_000_000_000
 SPAN_COLUMNS = """
     TraceId, SpanId, ParentSpanId, TraceState, SpanName, SpanKind, ServiceName,
     toUnixTimestamp64Nano(Timestamp) AS StartNs, Duration, StatusCode, StatusMessage,
@@ -55,24 +56,26 @@ def span_from_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_trace(store: Store, trace_id: str) -> list[dict[str, Any]]:
-    """Every span of a trace, by start time. The lookup table narrows the scan to the trace's days."""
+    """Every span of a trace, by start time. The lookup table narrows the scan to the trace's seconds."""
     bounds = store.query(
-        "SELECT min(Start), max(End) FROM otel_traces_trace_id_ts WHERE TraceId = {id:String}",
+        "SELECT toUnixTimestamp(min(Start)), toUnixTimestamp(max(End)) FROM otel_traces_trace_id_ts"
+        " WHERE TraceId = {id:String}",
         parameters={"id": trace_id},
     ).rows
     where = "TraceId = {id:String}"
-    if bounds and bounds[0][0] is not None and bounds[0][0].year > 1970:
+    params: dict[str, Any] = {"id": trace_id}
+    if bounds and bounds[0][0]:  # 0: the trace is not in the lookup (min over no rows)
+        # The lookup holds whole seconds (truncated): a second's margin covers every span, and each
+        # second less of window is ~200 fewer granules whose trace-id filters are read. The bounds
+        # go in as DateTime64 nanoseconds: `toDateTime(x) ± INTERVAL` against the DateTime64 column
+        # was seen to exclude the trace's own second.
+        lo, hi = (int(b) * NS for b in bounds[0])
         where += (
-            " AND Timestamp >= toDateTime({lo:DateTime}) - INTERVAL 1 MINUTE"
-            " AND Timestamp <= toDateTime({hi:DateTime}) + INTERVAL 1 MINUTE"
+            " AND Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp < fromUnixTimestamp64Nano({hi:Int64})"
         )
+        params |= {"lo": lo - NS, "hi": hi + 2 * NS}
     result = store.query(
-        f"SELECT {SPAN_COLUMNS} FROM otel_traces WHERE {where} ORDER BY Timestamp, SpanId",
-        parameters={
-            "id": trace_id,
-            "lo": bounds[0][0] if bounds else None,
-            "hi": bounds[0][1] if bounds else None,
-        },
+        f"SELECT {SPAN_COLUMNS} FROM otel_traces WHERE {where} ORDER BY Timestamp, SpanId", parameters=params
     )
     return [span_from_row(row) for row in result.dicts()]
 
