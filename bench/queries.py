@@ -1,11 +1,12 @@
 """Read-latency benchmark: topology, service RED and trace by id on stores of 10M and 50M spans.
 
 Spans are generated inside ClickHouse (`INSERT INTO otel_traces SELECT ... FROM numbers_mt(...)`, in
-chunks), so the materialized views fire exactly as at ingest (kokanee_red_1m, kokanee_span_index,
-the trace-id lookup). Shape: 20 services, traces of 10 spans (client/server pairs sharing the trace
-id, a Postgres and a Redis client span), ~2% errors, lognormal durations, ~10 span attributes,
-spread over the last 24 h. The Deriver's minute pairing (`run_minute`) then fills
-kokanee_service_edges_1m for the queried hour and `--baseline-hours` before it.
+chunks), so the materialized views fire exactly as at ingest (kokanee_red_1m and its per-service
+rollup, kokanee_span_index, the trace-id lookups). Shape: 20 services, traces of 10 spans
+(client/server pairs sharing the trace id, a Postgres and a Redis client span), ~2% errors,
+lognormal durations, ~10 span attributes, spread over the last 24 h. The Deriver's minute pairing
+(`run_minute`) then fills kokanee_service_edges_1m for the queried hour and `--baseline-hours`
+before it.
 
 Both sizes live in one embedded store (chDB opens one path per process): the second stage adds
 spans to the first. Prints, per size, median and p95 latency over `--reps` runs after a warm-up,
@@ -272,8 +273,8 @@ def table_sizes(store: Store) -> str:
     rows = store.query(
         """SELECT table, sum(rows), count(), formatReadableSize(sum(bytes_on_disk)) FROM system.parts
         WHERE active AND database = currentDatabase() AND table IN
-            ('otel_traces', 'kokanee_red_1m', 'kokanee_span_index', 'kokanee_service_edges_1m',
-             'otel_traces_trace_id_ts')
+            ('otel_traces', 'kokanee_red_1m', 'kokanee_service_red_1m', 'kokanee_span_index',
+             'kokanee_service_edges_1m', 'otel_traces_trace_id_ts', 'kokanee_trace_keys')
         GROUP BY table ORDER BY table"""
     ).rows
     return "; ".join(f"{t}: {int(r):,} rows in {p} parts, {size}" for t, r, p, size in rows)

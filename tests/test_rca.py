@@ -287,3 +287,69 @@ def test_the_server_serves_rca(kokanee_server: KokaneeServer) -> None:
     assert isinstance(r.json()["causes"], list)
     r = httpx.post(f"{kokanee_server.api_url}/api/v1/rca", json={"start": "now", "end": "now-15m"}, timeout=60)
     assert r.status_code == 400 and "before" in r.json()["error"]
+
+
+def _phased_traffic(
+    t: int, phases: list[tuple[int, list[float], float]], services: list[str], rnd: random.Random
+) -> list[Span]:
+    """A trace every 6 s down `services`; each phase (minutes, own ms per service, network ms)
+    follows the one before."""
+    spans: list[Span] = []
+    at = t
+    for minutes, own_ms, network_ms in phases:
+        for _ in range(minutes * 10):
+            own = [ms * rnd.uniform(0.8, 1.25) for ms in own_ms]
+            spans += call_chain(at, services, own, network_ms=network_ms * rnd.uniform(0.8, 1.25))
+            at += 6 * NS
+    return spans
+
+
+def test_a_database_already_slow_before_the_window_is_drift_not_the_cause(chdb_store: Store) -> None:
+    # The baseline is two windows, a quiet morning and the minute just before the fault. The
+    # orders database slowed between them (its tables grew) and stays as slow in the window; the
+    # fault is the payment service's.
+    t = day(7)
+    rnd = random.Random(7)
+    chain, shop = ["t7-web", "t7-orders"], ["t7-shop", "t7-pay"]
+    spans = _phased_traffic(t, [(20, [2, 3], 0.5), (1, [2, 9], 0.5), (5, [2, 9], 0.5)], chain, rnd)
+    spans += _phased_traffic(t, [(20, [2, 5], 0.5), (1, [2, 5], 0.5), (5, [2, 150], 0.5)], shop, rnd)
+    write_spans(chdb_store, spans)
+    morning, recent = (t, t + 20 * MINUTE), (t + 20 * MINUTE, t + 21 * MINUTE)
+    window = (t + 21 * MINUTE, t + 26 * MINUTE)
+
+    def slowed(causes: list[Cause]) -> set[str]:
+        return {c.service for c in causes for e in c.evidence if e.get("signal") == "self_time"}
+
+    causes = rank_causes(chdb_store, *window, baseline=[morning, recent])
+    assert services_of(causes)[0] == "t7-pay", [(c.service, c.score) for c in causes]
+    assert slowed(causes) == {"t7-pay"}, [(c.service, c.evidence) for c in causes]
+    # Against the morning alone, the database's drift looks like a slowdown.
+    assert "t7-orders" in slowed(rank_causes(chdb_store, *window, baseline=morning))
+
+
+def test_a_delay_on_one_callers_calls_is_that_callers_not_the_callees(chdb_store: Store) -> None:
+    # Two services call the store; only t8-a's calls now spend long outside both services, t8-b's
+    # calls into the same store do not: the store's network is fine, t8-a waits on its own side.
+    t = day(8)
+    rnd = random.Random(8)
+    spans = _phased_traffic(t, [(10, [2, 3], 0.5), (5, [2, 3], 30.0)], ["t8-a", "t8-store"], rnd)
+    spans += _phased_traffic(t, [(10, [2, 3], 0.5), (5, [2, 3], 0.5)], ["t8-b", "t8-store"], rnd)
+    write_spans(chdb_store, spans)
+    baseline, window = windows(t)
+    causes = rank_causes(chdb_store, *window, baseline=baseline)
+    assert services_of(causes)[0] == "t8-a", [(c.service, c.score) for c in causes]
+    edge = [e for e in causes[0].evidence if e["kind"] == "edge"]
+    assert edge and edge[0]["caller"] == "t8-a" and "t8-a's side" in edge[0]["detail"]
+    assert "t8-store" not in services_of(causes)
+
+
+def test_a_delay_on_every_callers_calls_is_the_callees_network(chdb_store: Store) -> None:
+    t = day(9)
+    rnd = random.Random(9)
+    spans = _phased_traffic(t, [(10, [2, 3], 0.5), (5, [2, 3], 30.0)], ["t9-a", "t9-store"], rnd)
+    spans += _phased_traffic(t, [(10, [2, 3], 0.5), (5, [2, 3], 30.0)], ["t9-b", "t9-store"], rnd)
+    write_spans(chdb_store, spans)
+    baseline, window = windows(t)
+    causes = rank_causes(chdb_store, *window, baseline=baseline)
+    assert services_of(causes)[0] == "t9-store", [(c.service, c.score) for c in causes]
+    assert any("network or connection delay into t9-store" in e["detail"] for e in causes[0].evidence)

@@ -1,5 +1,5 @@
 """Sparklines of the services table: every service's rate, error rate and p95 in equal steps,
-read from `kokanee_red_1m` over the shop of test_topology_api (its `api` fixture):
+read from `kokanee_service_red_1m` over the shop of test_topology_api (its `api` fixture):
 
     minute -3: 20 purchases, all fine (checkout 20 ms, frontend 100 ms)
     minute  0: 20 purchases, cart fails every other one, checkout takes 800 ms

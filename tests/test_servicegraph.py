@@ -27,7 +27,16 @@ from kokanee.store.timeparse import now_ns
 NS = 1_000_000_000
 T0 = (now_ns() // MINUTE_NS - 30) * MINUTE_NS
 WAIT = 10 * NS
-TABLES = ("otel_traces", "otel_traces_trace_id_ts", "kokanee_span_index", "kokanee_red_1m")
+TABLES = (
+    "otel_traces",
+    "otel_traces_trace_id_ts",
+    "kokanee_trace_keys",
+    "kokanee_span_index",
+    "kokanee_red_1m",
+    "kokanee_red_1h",
+    "kokanee_service_red_1m",
+    "kokanee_service_red_1h",
+)
 KINDS = {
     "server": Span.SPAN_KIND_SERVER,
     "client": Span.SPAN_KIND_CLIENT,

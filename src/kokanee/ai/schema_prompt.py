@@ -38,6 +38,7 @@ kokanee_service_edges_1m — calls between services per minute.
   'database', 'messaging_system', 'virtual_node'); Requests, Failures UInt64;
   ClientHistogram, ServerHistogram: histogram states like DurationHistogram.
 kokanee_red_1h, kokanee_service_edges_1h — the same per hour: column Hour DateTime in place of Minute.
+kokanee_service_red_1m, kokanee_service_red_1h — kokanee_red_1m/1h summed per service (no SpanName, SpanKind).
 kokanee_anomalies — one row per detected anomaly: Timestamp DateTime; ServiceName; Operation; Signal
   ('red', 'edge', 'metric', 'log_template'); Metric ('requests', 'error_rate', 'p95_ms', ...);
   Expected, Actual, Score Float64; Severity; IncidentId.

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 DAY_NS = 86_400 * 1_000_000_000
 MIB = 1024 * 1024
 TABLES: dict[str, tuple[tuple[str, str], ...]] = {
-    "traces": (("otel_traces", "Timestamp"),),
+    "traces": (("otel_traces", "Timestamp"), ("otel_traces_trace_id_ts", "Start"), ("kokanee_trace_keys", "Start")),
     "logs": (("otel_logs", "Timestamp"),),
     "metrics": tuple(
         (f"otel_metrics_{kind}", "TimeUnix")

@@ -95,6 +95,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(10, "AI settings saved from the UI", (schema_ai.SETTINGS,)),
+    Migration(
+        11,
+        "RED per service (minute and hour rollups of kokanee_red_1m); trace keys for reading a trace by id",
+        (
+            schema_derived.SERVICE_RED_1M,
+            schema_derived.SERVICE_RED_1H,
+            schema_derived.SERVICE_RED_1H_MV,
+            schema_derived.SERVICE_RED_1M_BACKFILL,
+            schema_derived.SERVICE_RED_1M_MV,
+            schema_derived.TRACE_KEYS,
+            schema_derived.TRACE_KEYS_BACKFILL,
+            schema_derived.TRACE_KEYS_MV,
+        ),
+    ),
 )
 
 _LEDGER = """

@@ -21,7 +21,8 @@ ALLOWED_TABLES = frozenset(
     {t for tables in SIGNAL_TABLES.values() for t in tables}
     | {"otel_traces_trace_id_ts", "kokanee_fault_labels"}
     # Derived tables: what questions about health and incidents are best answered from.
-    | {"kokanee_red_1m", "kokanee_red_1h", "kokanee_service_edges_1m", "kokanee_service_edges_1h"}
+    | {"kokanee_red_1m", "kokanee_red_1h", "kokanee_service_red_1m", "kokanee_service_red_1h"}
+    | {"kokanee_service_edges_1m", "kokanee_service_edges_1h"}
     | {"kokanee_anomalies", "kokanee_incidents", "kokanee_log_templates"}
 )
 

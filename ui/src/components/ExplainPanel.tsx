@@ -1,14 +1,26 @@
 // "Explain": a narrative of a service, trace or incident written from the evidence kokanee
 // gathered. A model's text arrives checked (unsupported sentences removed); without a model it is
 // kokanee's template. Asked for on a click, not on page load: a model call costs time and tokens.
-import { useState } from "react";
-import { useQuery } from "@tanstack/react-query";
-import { getJson, type ApiError } from "../api/client";
+// Streamed: the evidence shows at once and a model's draft as it writes; the checked text replaces it.
+import { useEffect, useRef, useState } from "react";
+import { apiUrl } from "../api/client";
+import { streamSse } from "../api/stream";
 import type { EvidenceItem, Explanation } from "../api/types";
 import { splitCitations } from "../lib/citations";
 import { ErrorBox, Loading } from "./States";
 
 type Params = Record<string, string | undefined>;
+type Evidence = Omit<Explanation, "narrative">;
+
+interface Run {
+  evidence: Evidence | null;
+  draft: string;
+  narrative: Explanation["narrative"] | null;
+  error: Error | null;
+  running: boolean;
+}
+
+const IDLE: Run = { evidence: null, draft: "", narrative: null, error: null, running: false };
 
 /** The narrative with each [E3] citation a chip that shows its evidence on hover. */
 function Cited({ text, evidence }: { text: string; evidence: Map<string, EvidenceItem> }) {
@@ -37,53 +49,81 @@ function facts(item: EvidenceItem): string {
 }
 
 export function ExplainPanel({ path, params = {}, what }: { path: string; params?: Params; what: string }) {
-  const [asked, setAsked] = useState(false);
-  const query = useQuery<Explanation, ApiError>({
-    queryKey: ["explain", path, params],
-    queryFn: () => getJson<Explanation>(path, params),
-    enabled: asked,
-    staleTime: Infinity,
-  });
-  const e = query.data;
-  const byId = new Map((e?.evidence ?? []).map((item) => [item.id, item]));
+  const [run, setRun] = useState<Run>(IDLE);
+  const abort = useRef<AbortController | null>(null);
+  useEffect(() => () => abort.current?.abort(), []);
+
+  const ask = () => {
+    abort.current?.abort();
+    const controller = new AbortController();
+    abort.current = controller;
+    setRun({ ...IDLE, running: true });
+    const update = (change: Partial<Run>) => {
+      if (!controller.signal.aborted) setRun((r) => ({ ...r, ...change }));
+    };
+    streamSse(
+      apiUrl(path, { ...params, stream: "true" }),
+      ({ event, data }) => {
+        const body = JSON.parse(data) as Record<string, unknown>;
+        if (event === "evidence") update({ evidence: body as unknown as Evidence });
+        else if (event === "delta") setRun((r) => (controller.signal.aborted ? r : { ...r, draft: r.draft + String(body.text ?? "") }));
+        else if (event === "narrative") update({ narrative: body as unknown as Explanation["narrative"] });
+        else if (event === "error") update({ error: new Error(String(body.error ?? "the explanation failed")) });
+      },
+      controller.signal,
+    )
+      .then(() => setRun((r) => (r.narrative || r.error || controller.signal.aborted ? r : { ...r, error: new Error("the explanation stream ended early") })))
+      .catch((err: Error) => update({ error: err }))
+      .finally(() => update({ running: false }));
+  };
+
+  const asked = run !== IDLE;
+  const byId = new Map((run.evidence?.evidence ?? []).map((item) => [item.id, item]));
   return (
     <div className="panel" data-testid="explain-panel">
       <div className="page-head">
         <h2>Explanation</h2>
-        <button type="button" onClick={() => (asked ? void query.refetch() : setAsked(true))} disabled={query.isFetching} data-testid="explain-button">
+        <button type="button" onClick={ask} disabled={run.running} data-testid="explain-button">
           {asked ? "Explain again" : `Explain this ${what}`}
         </button>
       </div>
       {!asked ? <p className="muted small">A short account of this {what} from its RED, anomalies, causes and critical path, each sentence citing its evidence.</p> : null}
-      <ErrorBox error={query.error} />
-      {query.isFetching && !e ? <Loading what="the explanation" /> : null}
-      {e ? (
+      <ErrorBox error={run.error} />
+      {run.running && !run.narrative && !run.draft ? <Loading what="the explanation" /> : null}
+      {run.running && !run.narrative && run.draft ? (
+        <p className="muted" data-testid="explain-draft" title="the model's draft, checked against the evidence when it is done">
+          {run.draft}
+        </p>
+      ) : null}
+      {run.narrative ? (
         <>
-          <Cited text={e.narrative.text} evidence={byId} />
+          <Cited text={run.narrative.text} evidence={byId} />
           <div className="muted small" data-testid="explain-source">
-            {e.narrative.source === "model"
-              ? `Written by ${e.narrative.model ?? "a model"}; every number and name was checked against the evidence.`
+            {run.narrative.source === "model"
+              ? `Written by ${run.narrative.model ?? "a model"}; every number and name was checked against the evidence.`
               : "Written by kokanee from the evidence (no model configured, or the model's text could not be supported)."}
-            {e.narrative.removed.length ? ` ${e.narrative.removed.length} unsupported sentence(s) removed.` : ""}
+            {run.narrative.removed.length ? ` ${run.narrative.removed.length} unsupported sentence(s) removed.` : ""}
           </div>
-          {e.narrative.removed.length ? (
+          {run.narrative.removed.length ? (
             <details className="small">
               <summary>Removed sentences</summary>
-              <ul>{e.narrative.removed.map((c, i) => <li key={i}><s>{c.sentence}</s> <span className="muted">({c.problems.join("; ")})</span></li>)}</ul>
+              <ul>{run.narrative.removed.map((c, i) => <li key={i}><s>{c.sentence}</s> <span className="muted">({c.problems.join("; ")})</span></li>)}</ul>
             </details>
           ) : null}
-          <details className="small" data-testid="explain-evidence">
-            <summary>Evidence ({e.evidence.length})</summary>
-            <ul className="evidence">
-              {e.evidence.map((item) => (
-                <li key={item.id} id={`evidence-${item.id}`}>
-                  <strong>{item.id}</strong> {item.title} <span className="muted mono">{facts(item)}</span>
-                </li>
-              ))}
-            </ul>
-            {e.notes.length ? <div className="muted">{e.notes.join(" ")}</div> : null}
-          </details>
         </>
+      ) : null}
+      {run.evidence ? (
+        <details className="small" data-testid="explain-evidence">
+          <summary>Evidence ({run.evidence.evidence.length})</summary>
+          <ul className="evidence">
+            {run.evidence.evidence.map((item) => (
+              <li key={item.id} id={`evidence-${item.id}`}>
+                <strong>{item.id}</strong> {item.title} <span className="muted mono">{facts(item)}</span>
+              </li>
+            ))}
+          </ul>
+          {run.evidence.notes.length ? <div className="muted">{run.evidence.notes.join(" ")}</div> : null}
+        </details>
       ) : null}
     </div>
   );

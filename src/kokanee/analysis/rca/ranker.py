@@ -45,7 +45,8 @@ def trace_and_log_detectors(
     store: Store, window: Window, baselines: Sequence[Window], params: RcaParams
 ) -> tuple[list[KindScores], graph.Calls]:
     """The trace and log kinds, and the calls the spans show (empty without traces)."""
-    base_spans = [s for b in baselines for s in read_spans(store, *b, params.max_spans // len(baselines))]
+    per_base = [read_spans(store, *b, params.max_spans // len(baselines)) for b in baselines]
+    base_spans = [s for spans in per_base for s in spans]
     win_spans = read_spans(store, *window, params.max_spans)
     base_s = sum(b[1] - b[0] for b in baselines) / 1e9
     win_s = (window[1] - window[0]) / 1e9
@@ -53,7 +54,10 @@ def trace_and_log_detectors(
     base_stats, win_stats = SpanStats(), SpanStats()
     if base_spans or win_spans:
         base_stats, win_stats = span_stats(base_spans), span_stats(win_spans)
-        kinds.extend(score_traces(base_stats, win_stats, base_s, win_s, params))
+        # Several baseline windows: each is also judged alone, so a change already present in one
+        # (drift through the day, or a normal that differs between them) is not taken for the fault.
+        parts = [span_stats(spans) for spans in per_base] if len(per_base) > 1 else []
+        kinds.extend(score_traces(base_stats, win_stats, base_s, win_s, params, parts))
     span_ops = {s.span_id: (s.service, s.name) for s in (*base_spans, *win_spans)}
     lines = read_logs(store, window, baselines, params)
     if lines:

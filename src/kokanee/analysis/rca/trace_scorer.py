@@ -8,7 +8,9 @@
   chance allows (binomial p < `latency_p_max`).
 - edge: the time a remote call spends outside both services (a client span's self time when its
   child is in another service: network, queues, connection pools), blamed on the callee: a network
-  delay into a service shows there and not in the service's own spans.
+  delay into a service shows there and not in the service's own spans. Except when the callee has
+  other callers (enough spans each) whose calls did not slow: then the wait is on the one slow
+  caller's side (its connection pool, its threads, its CPU) and the caller is blamed.
 - error: spans with an error status none of whose children failed, i.e. errors that start at the
   service, against the count its baseline error rate predicts (Poisson z).
 - structure: calls that vanished or appeared. For each parent operation, the calls per parent span
@@ -17,6 +19,11 @@
   rule of three allows for a call never seen in the baseline) is blamed on the parent's
   service, the one that changed what it does, except when the parent is a client span: then the
   callee never answered and is blamed.
+
+With several baseline windows (a known-good stretch and the minutes just before), latency and
+edge shifts must also hold against each window alone that has enough spans to judge, and score by
+the smallest: a database that slows as its tables grow through the day is as slow in the minutes
+before the window as in it, and that is drift, not the fault.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 from scipy.stats import binom
@@ -157,7 +164,51 @@ def poisson_z(observed: float, expected: float) -> float:
     return (observed - expected) / math.sqrt(expected + 1.0)
 
 
-def score_traces(base: SpanStats, win: SpanStats, base_s: float, win_s: float, params: RcaParams) -> list[KindScores]:
+def _shifted(shift: Shift | None, params: RcaParams) -> TypeGuard[Shift]:
+    return shift is not None and shift.p < params.latency_p_max and shift.ratio >= params.latency_ratio_min
+
+
+def _least_ratio(
+    shift: Shift,
+    groups: Mapping[Any, tuple[list[int], list[int]]],
+    alone: Sequence[Mapping[Any, list[int]]],
+    params: RcaParams,
+) -> float | None:
+    """The shift's ratio, lowered to the smallest against any one baseline window (`alone`: each
+    window's times per group) that holds enough spans to judge; None when that falls under
+    `latency_ratio_min`, the change being already there in that window. Only the ratio is
+    compared: a minute's few spans rarely pass the binomial test, which the pooled shift has."""
+    ratio = shift.ratio
+    for times in alone:
+        pairs = {key: (times.get(key, []), win) for key, (_, win) in groups.items()}
+        s = pooled_shift(pairs, params.self_time_quantile, params.min_spans)
+        if s is not None:
+            ratio = min(ratio, s.ratio)
+    return ratio if ratio >= params.latency_ratio_min else None
+
+
+def _lone_slow_caller(groups: Mapping[Any, tuple[list[int], list[int]]], params: RcaParams) -> Any:
+    """The one caller whose calls into a service slowed while at least one other caller, with
+    enough spans in both windows, saw no slowdown; None when the slowdown is shared (a delay into
+    the callee shows on every caller's calls) or cannot be told apart."""
+    judged = {
+        caller: _ratio(base, win, params.self_time_quantile)[0]
+        for caller, (base, win) in groups.items()
+        if len(base) >= params.min_spans and len(win) >= params.min_spans
+    }
+    slow = [caller for caller, r in judged.items() if r >= params.latency_ratio_min]
+    return slow[0] if len(judged) >= 2 and len(slow) == 1 else None
+
+
+def score_traces(
+    base: SpanStats,
+    win: SpanStats,
+    base_s: float,
+    win_s: float,
+    params: RcaParams,
+    parts: Sequence[SpanStats] = (),
+) -> list[KindScores]:
+    """`parts`: the baseline windows' stats one by one, when the baseline is several windows."""
     latency, edge, error, structure = (KindScores(k) for k in ("latency", "edge", "error", "structure"))
     q = params.self_time_quantile
     own: dict[str, dict[Any, tuple[list[int], list[int]]]] = defaultdict(dict)
@@ -165,9 +216,13 @@ def score_traces(base: SpanStats, win: SpanStats, base_s: float, win_s: float, p
         own[op[0]][op[1]] = (base.self_times.get(op, []), times)
     for service, groups in own.items():
         shift = pooled_shift(groups, q, params.min_spans)
-        if shift is None or shift.p >= params.latency_p_max or shift.ratio < params.latency_ratio_min:
+        if not _shifted(shift, params):
             continue
-        latency.add(service, shift.ratio - 1.0, {
+        alone = [{op: part.self_times.get((service, op), []) for op in groups} for part in parts]
+        ratio = _least_ratio(shift, groups, alone, params)
+        if ratio is None:
+            continue
+        latency.add(service, ratio - 1.0, {
             "kind": "trace", "signal": "self_time", "operation": shift.key,
             "detail": f"own time p{round(q * 100)} {shift.ratio:.1f}x the baseline's over its operations "
                       f"(p={shift.p:.1g}); most in {shift.key}: {shift.key_win_ns / 1e6:.1f} ms against "
@@ -179,9 +234,25 @@ def score_traces(base: SpanStats, win: SpanStats, base_s: float, win_s: float, p
         into[callee][caller] = (base.edge_times.get((caller, callee), []), times)
     for callee, groups in into.items():
         shift = pooled_shift(groups, q, params.min_spans)
-        if shift is None or shift.p >= params.latency_p_max or shift.ratio < params.latency_ratio_min:
+        if not _shifted(shift, params):
             continue
-        edge.add(callee, shift.ratio - 1.0, {
+        alone = [{c: part.edge_times.get((c, callee), []) for c in groups} for part in parts]
+        ratio = _least_ratio(shift, groups, alone, params)
+        if ratio is None:
+            continue
+        caller = _lone_slow_caller(groups, params)
+        if caller is not None:
+            r, qb, qw = _ratio(*groups[caller], q)
+            edge.add(caller, ratio - 1.0, {
+                "kind": "edge", "caller": caller, "callee": callee,
+                "detail": f"calls from {caller} into {callee} spend {r:.1f}x the baseline's p{round(q * 100)} "
+                          f"outside both services ({qw / 1e6:.1f} ms against {qb / 1e6:.1f} ms) while "
+                          f"{callee}'s other callers see no delay: the wait is on {caller}'s side "
+                          f"(its connections, threads or CPU)",
+                "ratio": round(r, 3), "p": shift.p,
+            })  # fmt: skip
+            continue
+        edge.add(callee, ratio - 1.0, {
             "kind": "edge", "caller": shift.key, "callee": callee,
             "detail": f"calls into {callee} spend {shift.ratio:.1f}x the baseline's p{round(q * 100)} outside "
                       f"both services (p={shift.p:.1g}); most from {shift.key}: {shift.key_win_ns / 1e6:.1f} ms "

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kokanee.store.client import Store
-from kokanee.store.reads.traces import SPAN_COLUMNS, span_from_row
+from kokanee.store.reads.traces import SPAN_COLUMNS, span_from_row, trace_scope
 from kokanee.store.reads.window import within
 
 _WINDOW = within("Timestamp")
@@ -105,23 +105,13 @@ def sample_entry_traces(
 def load_traces(store: Store, trace_ids: Sequence[str], max_spans: int = MAX_SPANS) -> TraceSpans:
     """Every span of the given traces, in the shape `get_trace` returns, in one scan.
 
-    The trace-id lookup table bounds the scan in time, as `get_trace` does for one trace.
+    The lookups bound the scan as they do for `get_trace`.
     """
     ids = sorted(set(trace_ids))
     if not ids:
         return TraceSpans()
-    bounds = store.query(
-        "SELECT min(Start), max(End) FROM otel_traces_trace_id_ts WHERE TraceId IN {ids:Array(String)}",
-        parameters={"ids": ids},
-    ).rows
-    params: dict[str, Any] = {"ids": ids, "limit": max_spans + 1}
-    where = "TraceId IN {ids:Array(String)}"
-    if bounds and bounds[0][0] is not None and bounds[0][0].year > 1970:
-        where += (
-            " AND Timestamp >= toDateTime({lo:DateTime}) - INTERVAL 1 MINUTE"
-            " AND Timestamp <= toDateTime({hi:DateTime}) + INTERVAL 1 MINUTE"
-        )
-        params["lo"], params["hi"] = bounds[0][0], bounds[0][1]
+    where, params = trace_scope(store, ids)
+    params["limit"] = max_spans + 1
     rows = store.query(
         f"SELECT {SPAN_COLUMNS} FROM otel_traces WHERE {where} ORDER BY TraceId, Timestamp, SpanId"
         " LIMIT {limit:UInt32}",

@@ -1,6 +1,7 @@
-"""RED (rate, errors, duration) over a window, from `kokanee_red_1m`: per service, per operation,
-and as a series with a step. Latency quantiles come from merged histograms, so a p95 over an
-hour is a p95 of the hour's requests, not an average of minutes.
+"""RED (rate, errors, duration) over a window: per service (from `kokanee_service_red_1m`, its
+rollup), per operation (from `kokanee_red_1m`), and as a series with a step. Latency quantiles
+come from merged histograms, so a p95 over an hour is a p95 of the hour's requests, not an average
+of minutes.
 
 The table counts entry spans (Server, Consumer and roots), so a service's RED is what its callers
 see. Windows are whole minutes: every minute that starts in [start, end).
@@ -15,7 +16,7 @@ from typing import Any
 
 from kokanee.analysis.health import Red
 from kokanee.store.client import Store
-from kokanee.store.schema_derived import QUANTILES, histogram_quantiles
+from kokanee.store.schema_derived import QUANTILES, bucket_quantiles, histogram_quantiles
 
 _NS = 1_000_000_000
 _MINUTE_S = 60
@@ -26,9 +27,9 @@ def merged_quantiles(column: str) -> str:
     return histogram_quantiles(f"sumMap({column})")
 
 
-_RED = f"""
+_RED = """
     sum(Requests) AS requests, sum(Errors) AS errors, sum(DurationSum) AS duration_sum,
-    {merged_quantiles("DurationHistogram")} AS quantiles"""
+    sumMap(DurationHistogram) AS histogram"""
 MINUTES = "Minute >= toDateTime({lo:Int64}) AND Minute < toDateTime({hi:Int64})"
 
 
@@ -83,14 +84,16 @@ def quantiles(values: Sequence[float] | None) -> tuple[float | None, ...]:
 
 
 def _stats(row: dict[str, Any]) -> RedStats:
-    return RedStats(int(row["requests"]), int(row["errors"]), int(row["duration_sum"]), quantiles(row["quantiles"]))
+    return RedStats(
+        int(row["requests"]), int(row["errors"]), int(row["duration_sum"]), bucket_quantiles(*row["histogram"])
+    )
 
 
 def service_red(store: Store, start_ns: int, end_ns: int, service: str | None = None) -> dict[str, RedStats]:
     """RED per service over the window (one service when `service` is given)."""
     where = MINUTES + (" AND ServiceName = {service:String}" if service is not None else "")
     rows = store.query(
-        f"SELECT ServiceName, {_RED} FROM kokanee_red_1m WHERE {where} GROUP BY ServiceName ORDER BY ServiceName",
+        f"SELECT ServiceName, {_RED} FROM kokanee_service_red_1m WHERE {where} GROUP BY ServiceName ORDER BY ServiceName",
         parameters={**minute_params(start_ns, end_ns), "service": service},
     ).dicts()
     return {row["ServiceName"]: _stats(row) for row in rows}
@@ -116,9 +119,11 @@ def service_red_and_baseline(
     store: Store, start_ns: int, end_ns: int, base_start_ns: int
 ) -> tuple[dict[str, RedStats], dict[str, RedStats]]:
     """RED per service over the window and over its baseline [base_start, start), in one query."""
-    baseline, params = baseline_scope(start_ns, end_ns, base_start_ns, "kokanee_red_1m", "kokanee_red_1h")
+    baseline, params = baseline_scope(
+        start_ns, end_ns, base_start_ns, "kokanee_service_red_1m", "kokanee_service_red_1h"
+    )
     rows = store.query(
-        f"""SELECT ServiceName, 1 AS current, {_RED} FROM kokanee_red_1m WHERE {MINUTES} GROUP BY ServiceName
+        f"""SELECT ServiceName, 1 AS current, {_RED} FROM kokanee_service_red_1m WHERE {MINUTES} GROUP BY ServiceName
         UNION ALL SELECT ServiceName, 0 AS current, {_RED} FROM {baseline} GROUP BY ServiceName""",
         parameters=params,
     ).dicts()
@@ -152,7 +157,7 @@ def red_series(
     step_s = max(_MINUTE_S, -(-step_ns // _NS // _MINUTE_S) * _MINUTE_S)
     rows = store.query(
         f"""SELECT intDiv(toUnixTimestamp(Minute), {{step:UInt32}}) * {{step:UInt32}} AS t, {_RED}
-        FROM kokanee_red_1m WHERE {MINUTES} AND ServiceName = {{service:String}} GROUP BY t ORDER BY t""",
+        FROM kokanee_service_red_1m WHERE {MINUTES} AND ServiceName = {{service:String}} GROUP BY t ORDER BY t""",
         parameters={**minute_params(start_ns, end_ns), "service": service, "step": step_s},
     ).dicts()
     step = step_s * _NS
@@ -188,7 +193,7 @@ def red_sparklines(store: Store, start_ns: int, end_ns: int, points: int = 30) -
     step_s = step_minutes * _MINUTE_S
     rows = store.query(
         f"""SELECT ServiceName, intDiv(toUnixTimestamp(Minute) - {{lo:Int64}}, {{step:UInt32}}) AS i, {_RED}
-        FROM kokanee_red_1m WHERE {MINUTES} GROUP BY ServiceName, i ORDER BY ServiceName, i""",
+        FROM kokanee_service_red_1m WHERE {MINUTES} GROUP BY ServiceName, i ORDER BY ServiceName, i""",
         parameters={**params, "step": step_s},
     ).dicts()
     lines: dict[str, dict[str, list[float | None]]] = {}

@@ -9,19 +9,14 @@ external), or the configured client of root spans (user).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from kokanee.analysis.health import Health, Slo, classify
 from kokanee.store.client import Store
-from kokanee.store.reads.red import (
-    MINUTES,
-    RedStats,
-    baseline_scope,
-    merged_quantiles,
-    quantiles,
-    service_red_and_baseline,
-)
+from kokanee.store.reads.red import EMPTY, MINUTES, RedStats, baseline_scope, service_red_and_baseline
+from kokanee.store.schema_derived import bucket_quantiles
 
 BASELINE_FACTOR = 6
 
@@ -77,39 +72,61 @@ EdgeStats = dict[Any, tuple[RedStats, tuple[str, ...]]]
 
 
 def _edges(store: Store, start_ns: int, end_ns: int, base_start_ns: int) -> tuple[EdgeStats, ...]:
-    """Edge RED per (client, server) and per server, for the window and for its baseline, in one
-    query (GROUPING SETS): each query costs the embedded engine a fixed ~9 ms. Latency is what the
-    caller saw (client side), or the server side where no client span was recorded (user, broker)."""
+    """Edge RED per (client, server) and per server, for the window and for its baseline, from
+    one query of per-pair merged histograms; per server they are merged here (a few dozen pairs),
+    not by a second grouping in SQL. Latency is what the caller saw (client side), or, in minutes
+    without a client span (user, broker), the server side."""
     columns = "Client, Server, ConnectionType, Requests, Failures, ClientHistogram, ServerHistogram"
     baseline, params = baseline_scope(
         start_ns, end_ns, base_start_ns, "kokanee_service_edges_1m", "kokanee_service_edges_1h"
     )
     rows = store.query(
-        f"""SELECT Client, Server, current, grouping(Client) AS per_server,
-            sum(Requests) AS requests, sum(Failures) AS failures,
-            {merged_quantiles("ClientHistogram")} AS client_q, {merged_quantiles("ServerHistogram")} AS server_q,
-            arraySort(groupUniqArray(ConnectionType)) AS types
+        f"""SELECT Client, Server, current, sum(Requests) AS requests, sum(Failures) AS failures,
+            sumMap(if(empty(ClientHistogram.1), ServerHistogram, ClientHistogram)) AS histogram,
+            groupUniqArray(ConnectionType) AS types
         FROM (
             SELECT {columns}, 1 AS current FROM kokanee_service_edges_1m WHERE {MINUTES}
             UNION ALL SELECT {columns}, 0 AS current FROM {baseline}
         )
-        GROUP BY GROUPING SETS ((Client, Server, current), (Server, current))""",
+        GROUP BY Client, Server, current""",
         parameters=params,
     ).dicts()
     pairs: EdgeStats = {}
     base_pairs: EdgeStats = {}
-    incoming: EdgeStats = {}
-    base_incoming: EdgeStats = {}
+    per_server: dict[tuple[str, int], _Merged] = {}
     for row in rows:
-        q = quantiles(row["client_q"])
-        if all(v is None for v in q):
-            q = quantiles(row["server_q"])
-        value = (RedStats(int(row["requests"]), int(row["failures"]), None, q), tuple(row["types"]))
-        if row["per_server"]:
-            (incoming if row["current"] else base_incoming)[row["Server"]] = value
-        else:
-            (pairs if row["current"] else base_pairs)[(row["Client"], row["Server"])] = value
+        merged = _Merged(
+            int(row["requests"]),
+            int(row["failures"]),
+            Counter(dict(zip(*row["histogram"], strict=True))),
+            set(row["types"]),
+        )
+        (pairs if row["current"] else base_pairs)[(row["Client"], row["Server"])] = merged.stats()
+        per_server.setdefault((row["Server"], row["current"]), _Merged()).add(merged)
+    incoming = {server: m.stats() for (server, current), m in per_server.items() if current}
+    base_incoming = {server: m.stats() for (server, current), m in per_server.items() if not current}
     return pairs, base_pairs, incoming, base_incoming
+
+
+@dataclass
+class _Merged:
+    """Edge counts and latency histogram (bucket -> count), summed over pairs."""
+
+    requests: int = 0
+    failures: int = 0
+    histogram: Counter[int] = field(default_factory=Counter)
+    types: set[str] = field(default_factory=set)
+
+    def add(self, other: _Merged) -> None:
+        self.requests += other.requests
+        self.failures += other.failures
+        self.histogram.update(other.histogram)
+        self.types |= other.types
+
+    def stats(self) -> tuple[RedStats, tuple[str, ...]]:
+        buckets = sorted(self.histogram)
+        q = bucket_quantiles(buckets, [self.histogram[b] for b in buckets])
+        return RedStats(self.requests, self.failures, None, q), tuple(sorted(self.types))
 
 
 def _node_types(services: set[str], edges: EdgeStats, user_client: str) -> dict[str, str]:
@@ -149,7 +166,7 @@ def read_topology(
             stats, base = red[name], base_red.get(name)
         else:
             # Virtual nodes (and services known only from calls) are judged by what reached them.
-            stats = incoming[name][0] if name in incoming else RedStats(0, 0, None, quantiles(None))
+            stats = incoming[name][0] if name in incoming else EMPTY
             base = base_incoming[name][0] if name in base_incoming else None
         health = classify(stats.health_input(), base.health_input() if base else None, slo)
         nodes.append(Node(name, kind, stats, health))

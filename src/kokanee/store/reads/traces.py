@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,25 +56,52 @@ def span_from_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def get_trace(store: Store, trace_id: str) -> list[dict[str, Any]]:
-    """Every span of a trace, by start time. The lookup table narrows the scan to the trace's seconds."""
+def trace_scope(store: Store, trace_ids: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """A WHERE clause (and its parameters) that finds every span of `trace_ids` in otel_traces
+    while reading as little of it as the lookups allow.
+
+    Best: kokanee_trace_keys holds every trace asked for, so the scan is the traces' exact time
+    range and their (ServiceName, SpanName) pairs, the table's sort key: a granule per pair. Else
+    (traces stored before that table, or unknown ids) the exporter's lookup bounds the time, in
+    whole seconds, and the trace-id bloom filter is tested in every granule of those seconds.
+    """
+    ids = sorted(set(trace_ids))
+    params: dict[str, Any] = {"ids": ids}
+    where = "TraceId IN {ids:Array(String)}"
+    keyed = store.query(
+        """SELECT uniqExact(TraceId), countIf(empty(Keys)), toUnixTimestamp64Nano(min(Start)),
+            toUnixTimestamp64Nano(max(LastStart)), groupUniqArrayArray(Keys)
+        FROM kokanee_trace_keys WHERE TraceId IN {ids:Array(String)}""",
+        parameters=params,
+    ).rows[0]
+    if ids and int(keyed[0]) == len(ids):
+        where += (
+            " AND Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})"
+        )
+        params |= {"lo": int(keyed[2]), "hi": int(keyed[3])}
+        if int(keyed[1]) == 0:  # no trace had too many pairs to keep
+            where += " AND (ServiceName, SpanName) IN {keys:Array(Tuple(String, String))}"
+            params["keys"] = [tuple(k) for k in keyed[4]]
+        return where, params
     bounds = store.query(
         "SELECT toUnixTimestamp(min(Start)), toUnixTimestamp(max(End)) FROM otel_traces_trace_id_ts"
-        " WHERE TraceId = {id:String}",
-        parameters={"id": trace_id},
+        " WHERE TraceId IN {ids:Array(String)}",
+        parameters=params,
     ).rows
-    where = "TraceId = {id:String}"
-    params: dict[str, Any] = {"id": trace_id}
-    if bounds and bounds[0][0]:  # 0: the trace is not in the lookup (min over no rows)
-        # The lookup holds whole seconds (truncated): a second's margin covers every span, and each
-        # second less of window is ~200 fewer granules whose trace-id filters are read. The bounds
+    if bounds and bounds[0][0]:  # 0: none of the traces is in the lookup (min over no rows)
+        # The lookup holds whole seconds (truncated): a second's margin covers every span. The bounds
         # go in as DateTime64 nanoseconds: `toDateTime(x) ± INTERVAL` against the DateTime64 column
         # was seen to exclude the trace's own second.
-        lo, hi = (int(b) * NS for b in bounds[0])
         where += (
             " AND Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp < fromUnixTimestamp64Nano({hi:Int64})"
         )
-        params |= {"lo": lo - NS, "hi": hi + 2 * NS}
+        params |= {"lo": (int(bounds[0][0]) - 1) * NS, "hi": (int(bounds[0][1]) + 2) * NS}
+    return where, params
+
+
+def get_trace(store: Store, trace_id: str) -> list[dict[str, Any]]:
+    """Every span of a trace, by start time."""
+    where, params = trace_scope(store, [trace_id])
     result = store.query(
         f"SELECT {SPAN_COLUMNS} FROM otel_traces WHERE {where} ORDER BY Timestamp, SpanId", parameters=params
     )
