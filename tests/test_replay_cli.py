@@ -44,9 +44,12 @@ def test_ctrl_c_stops_a_replay_cleanly(receiver: tuple[str, type[_Receiver]], tm
     url, handler = receiver
     exported = tmp_path / "session.tar"
     _export(exported)
+    # A shell without job control starts background jobs with SIGINT ignored, and Python then
+    # installs no Ctrl-C handler: the replay gets the disposition a terminal would give it.
     proc = subprocess.Popen(
         [sys.executable, "-m", "kokanee", "replay", str(exported), "--to", url, "--speed", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while not handler.got and time.monotonic() < deadline and proc.poll() is None:
