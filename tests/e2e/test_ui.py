@@ -115,6 +115,14 @@ def test_ui_walkthrough(start_kokanee: Callable[..., KokaneeServer], browser: An
     expect(page.get_by_test_id("trace-scatter")).to_be_visible()
     shot(page, "04-traces")
 
+    # A dot of the duration scatter (drawn as SVG, the last one on top) opens its trace.
+    dots = page.get_by_test_id("trace-scatter").locator('path[fill="#5b8def"], path[fill="#e5534b"]')
+    expect(dots.first).to_be_attached()
+    dots.last.click()
+    expect(page).to_have_url(re.compile(r"/traces/[0-9a-f]{32}"))
+    expect(page.get_by_test_id("waterfall-row").first).to_be_visible()
+    page.go_back()
+
     # A trace: the waterfall, the critical path marked on it and its shares, span details.
     results.first.locator("a.trace-link").click()
     expect(page).to_have_url(re.compile(r"/traces/[0-9a-f]{32}"))

@@ -120,7 +120,7 @@ export function Traces() {
           <>
             <div className="panel">
               <h2>Duration over time <span className="muted small">click a dot to open the trace</span></h2>
-              <Chart option={option} height={220} onClick={onDot} testId="trace-scatter" />
+              <Chart option={option} height={220} renderer="svg" onClick={onDot} testId="trace-scatter" />
             </div>
             <div className="panel">
               <h2>{d.traces.length} traces</h2>
