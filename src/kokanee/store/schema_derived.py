@@ -96,21 +96,33 @@ def _hourly(ddl: str, minute_table: str, hour_table: str) -> str:
 
 # RED per service, operation and span kind per minute, from entry spans: SERVER and CONSUMER
 # spans, and roots of any kind (a trace whose first span is INTERNAL still served a request).
-RED_1M = f"""
-CREATE TABLE IF NOT EXISTS kokanee_red_1m (
+def _red_table(name: str, keys: str, order_by: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS {name} (
     Minute DateTime CODEC(Delta, ZSTD(3)),
-    ServiceName LowCardinality(String),
-    SpanName LowCardinality(String),
-    SpanKind LowCardinality(String),
+    {keys},
     Requests SimpleAggregateFunction(sum, UInt64),
     Errors SimpleAggregateFunction(sum, UInt64),
     DurationSum SimpleAggregateFunction(sum, UInt64),
     DurationHistogram {HISTOGRAM_TYPE}
 ) ENGINE = AggregatingMergeTree
 PARTITION BY toDate(Minute)
-ORDER BY (ServiceName, Minute, SpanName, SpanKind)
+ORDER BY ({order_by})
 SETTINGS {_SETTINGS}
 """
+
+
+# Rolling RED rows up (to the hour, or from operations to services) sums each column.
+_RED_SUMS = (
+    "sum(Requests) AS Requests, sum(Errors) AS Errors, sum(DurationSum) AS DurationSum,\n"
+    "    sumMap(DurationHistogram) AS DurationHistogram"
+)
+
+RED_1M = _red_table(
+    "kokanee_red_1m",
+    "ServiceName LowCardinality(String),\n    SpanName LowCardinality(String),\n    SpanKind LowCardinality(String)",
+    "ServiceName, Minute, SpanName, SpanKind",
+)
 
 _RED_1M_SELECT = f"""
 SELECT
@@ -131,12 +143,11 @@ RED_1M_BACKFILL = f"INSERT INTO kokanee_red_1m {_RED_1M_SELECT}"
 # a topology's baseline of six hours reads 6 rows per operation instead of 360.
 RED_1H = _hourly(RED_1M, "kokanee_red_1m", "kokanee_red_1h")
 
-RED_1H_MV = """
+RED_1H_MV = f"""
 CREATE MATERIALIZED VIEW IF NOT EXISTS kokanee_red_1h_mv TO kokanee_red_1h AS
 SELECT
     toStartOfHour(Minute) AS Hour, ServiceName, SpanName, SpanKind,
-    sum(Requests) AS Requests, sum(Errors) AS Errors, sum(DurationSum) AS DurationSum,
-    sumMap(DurationHistogram) AS DurationHistogram
+    {_RED_SUMS}
 FROM kokanee_red_1m
 GROUP BY Hour, ServiceName, SpanName, SpanKind
 """
@@ -145,25 +156,12 @@ GROUP BY Hour, ServiceName, SpanName, SpanKind
 # service's RED, the service map's nodes and the sparklines merge one row per service and minute
 # instead of one per operation and kind (an hour of 20 services x ~10 operations: 1,200 rows and
 # 56k histogram buckets instead of 11,520 rows and 306k).
-SERVICE_RED_1M = f"""
-CREATE TABLE IF NOT EXISTS kokanee_service_red_1m (
-    Minute DateTime CODEC(Delta, ZSTD(3)),
-    ServiceName LowCardinality(String),
-    Requests SimpleAggregateFunction(sum, UInt64),
-    Errors SimpleAggregateFunction(sum, UInt64),
-    DurationSum SimpleAggregateFunction(sum, UInt64),
-    DurationHistogram {HISTOGRAM_TYPE}
-) ENGINE = AggregatingMergeTree
-PARTITION BY toDate(Minute)
-ORDER BY (ServiceName, Minute)
-SETTINGS {_SETTINGS}
-"""
+SERVICE_RED_1M = _red_table("kokanee_service_red_1m", "ServiceName LowCardinality(String)", "ServiceName, Minute")
 
-_SERVICE_RED_1M_SELECT = """
+_SERVICE_RED_1M_SELECT = f"""
 SELECT
     Minute, ServiceName,
-    sum(Requests) AS Requests, sum(Errors) AS Errors, sum(DurationSum) AS DurationSum,
-    sumMap(DurationHistogram) AS DurationHistogram
+    {_RED_SUMS}
 FROM kokanee_red_1m
 GROUP BY Minute, ServiceName
 """
@@ -176,12 +174,11 @@ SERVICE_RED_1M_BACKFILL = f"INSERT INTO kokanee_service_red_1m {_SERVICE_RED_1M_
 
 SERVICE_RED_1H = _hourly(SERVICE_RED_1M, "kokanee_service_red_1m", "kokanee_service_red_1h")
 
-SERVICE_RED_1H_MV = """
+SERVICE_RED_1H_MV = f"""
 CREATE MATERIALIZED VIEW IF NOT EXISTS kokanee_service_red_1h_mv TO kokanee_service_red_1h AS
 SELECT
     toStartOfHour(Minute) AS Hour, ServiceName,
-    sum(Requests) AS Requests, sum(Errors) AS Errors, sum(DurationSum) AS DurationSum,
-    sumMap(DurationHistogram) AS DurationHistogram
+    {_RED_SUMS}
 FROM kokanee_service_red_1m
 GROUP BY Hour, ServiceName
 """
