@@ -25,6 +25,22 @@ export function apiUrl(path: string, params: Params = {}): string {
   return url.toString();
 }
 
+/** The text of a body as JSON, or null where it is empty or not JSON. */
+function parseBody(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null; // not JSON: the text is the message
+  }
+}
+
+/** The error for a refused request: the API's `error` field, else the body's first characters. */
+export function refusal(response: Response, text: string, path: string, body: unknown = parseBody(text)): ApiError {
+  const message =
+    body && typeof body === "object" && "error" in body ? String((body as { error: unknown }).error) : text.slice(0, 300);
+  return new ApiError(message || response.statusText, response.status, path);
+}
+
 export async function getJson<T>(path: string, params: Params = {}): Promise<T> {
   let response: Response;
   try {
@@ -33,17 +49,8 @@ export async function getJson<T>(path: string, params: Params = {}): Promise<T> 
     throw new ApiError(`cannot reach the kokanee API (${(e as Error).message})`, 0, path);
   }
   const text = await response.text();
-  let body: unknown = null;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON: keep the text for the message
-  }
-  if (!response.ok) {
-    const message =
-      body && typeof body === "object" && "error" in body ? String((body as { error: unknown }).error) : text.slice(0, 300);
-    throw new ApiError(message || response.statusText, response.status, path);
-  }
+  const body = parseBody(text);
+  if (!response.ok) throw refusal(response, text, path, body);
   if (body === null || typeof body !== "object") {
     throw new ApiError(`expected JSON from the API, got: ${text.slice(0, 120)}`, response.status, path);
   }
@@ -72,17 +79,8 @@ export async function postJson<T>(path: string, body: unknown): Promise<T> {
     body: JSON.stringify(body),
   });
   const text = await response.text();
-  let parsed: unknown = null;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON: the text is the message
-  }
-  if (!response.ok) {
-    const message =
-      parsed && typeof parsed === "object" && "error" in parsed ? String((parsed as { error: unknown }).error) : text.slice(0, 300);
-    throw new ApiError(message || response.statusText, response.status, path);
-  }
+  const parsed = parseBody(text);
+  if (!response.ok) throw refusal(response, text, path, parsed);
   return parsed as T;
 }
 
@@ -95,9 +93,6 @@ export async function sendJson<T>(method: "PUT" | "DELETE", path: string, body?:
   });
   const text = await response.text();
   const parsed: unknown = text ? JSON.parse(text) : null;
-  if (!response.ok) {
-    const message = parsed && typeof parsed === "object" && "error" in parsed ? String((parsed as { error: unknown }).error) : text.slice(0, 300);
-    throw new ApiError(message || response.statusText, response.status, path);
-  }
+  if (!response.ok) throw refusal(response, text, path, parsed);
   return parsed as T;
 }

@@ -187,6 +187,20 @@ def _least_ratio(
     return ratio if ratio >= params.latency_ratio_min else None
 
 
+def _lasting_shift(
+    groups: Mapping[Any, tuple[list[int], list[int]]],
+    alone: Sequence[Mapping[Any, list[int]]],
+    params: RcaParams,
+) -> tuple[Shift, float] | None:
+    """The pooled shift of `groups` and its ratio held against each baseline window alone; None
+    when there is no shift or one of the windows already had it."""
+    shift = pooled_shift(groups, params.self_time_quantile, params.min_spans)
+    if not _shifted(shift, params):
+        return None
+    ratio = _least_ratio(shift, groups, alone, params)
+    return None if ratio is None else (shift, ratio)
+
+
 def _lone_slow_caller(groups: Mapping[Any, tuple[list[int], list[int]]], params: RcaParams) -> Any:
     """The one caller whose calls into a service slowed while at least one other caller, with
     enough spans in both windows, saw no slowdown; None when the slowdown is shared (a delay into
@@ -215,13 +229,10 @@ def score_traces(
     for op, times in win.self_times.items():
         own[op[0]][op[1]] = (base.self_times.get(op, []), times)
     for service, groups in own.items():
-        shift = pooled_shift(groups, q, params.min_spans)
-        if not _shifted(shift, params):
-            continue
         alone = [{op: part.self_times.get((service, op), []) for op in groups} for part in parts]
-        ratio = _least_ratio(shift, groups, alone, params)
-        if ratio is None:
+        if (found := _lasting_shift(groups, alone, params)) is None:
             continue
+        shift, ratio = found
         latency.add(service, ratio - 1.0, {
             "kind": "trace", "signal": "self_time", "operation": shift.key,
             "detail": f"own time p{round(q * 100)} {shift.ratio:.1f}x the baseline's over its operations "
@@ -233,13 +244,10 @@ def score_traces(
     for (caller, callee), times in win.edge_times.items():
         into[callee][caller] = (base.edge_times.get((caller, callee), []), times)
     for callee, groups in into.items():
-        shift = pooled_shift(groups, q, params.min_spans)
-        if not _shifted(shift, params):
-            continue
         alone = [{c: part.edge_times.get((c, callee), []) for c in groups} for part in parts]
-        ratio = _least_ratio(shift, groups, alone, params)
-        if ratio is None:
+        if (found := _lasting_shift(groups, alone, params)) is None:
             continue
+        shift, ratio = found
         caller = _lone_slow_caller(groups, params)
         if caller is not None:
             r, qb, qw = _ratio(*groups[caller], q)
