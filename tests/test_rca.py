@@ -353,3 +353,33 @@ def test_a_delay_on_every_callers_calls_is_the_callees_network(chdb_store: Store
     causes = rank_causes(chdb_store, *window, baseline=baseline)
     assert services_of(causes)[0] == "t9-store", [(c.service, c.score) for c in causes]
     assert any("network or connection delay into t9-store" in e["detail"] for e in causes[0].evidence)
+
+
+def test_a_call_gone_before_the_window_is_not_the_windows_change(chdb_store: Store) -> None:
+    # The morning's baseline holds a failure that later healed: t10-api's requests went through its
+    # error handler. The handler's calls are gone in the minute before the window as in the window.
+    # The fault is t10-pay's: it stops writing its audit record in the window.
+    t = day(10)
+    rnd = random.Random(10)
+    spans = _phased_traffic(t, [(20, [2, 3], 0.5), (1, [2, 3], 0.5), (5, [2, 3], 0.5)], ["t10-api", "t10-pay"], rnd)
+    morning, recent = (t, t + 20 * MINUTE), (t + 20 * MINUTE, t + 21 * MINUTE)
+    window = (t + 21 * MINUTE, t + 26 * MINUTE)
+    for s in list(spans):
+        if s.kind != "Server":
+            continue
+        if s.service == "t10-api" and s.start < morning[1]:
+            spans.append(
+                Span(s.trace_id, new_id(16), s.span_id, s.service, "ErrorController.error", "Internal", s.start, MS)
+            )
+        if s.service == "t10-pay" and s.start < window[0]:
+            spans.append(Span(s.trace_id, new_id(16), s.span_id, s.service, "audit.write", "Internal", s.start, MS))
+    write_spans(chdb_store, spans)
+
+    def vanished(causes: list[Cause]) -> dict[str, str]:
+        return {e["child"]: c.service for c in causes for e in c.evidence if e.get("signal") == "call_vanished"}
+
+    causes = rank_causes(chdb_store, *window, baseline=[morning, recent])
+    assert vanished(causes) == {"t10-pay audit.write": "t10-pay"}, [(c.service, c.evidence) for c in causes]
+    assert services_of(causes)[0] == "t10-pay"
+    # Against the morning alone, the healed failure looks like a call that vanished in the window.
+    assert "t10-api ErrorController.error" in vanished(rank_causes(chdb_store, *window, baseline=morning))

@@ -23,7 +23,8 @@
 With several baseline windows (a known-good stretch and the minutes just before), latency and
 edge shifts must also hold against each window alone that has enough spans to judge, and score by
 the smallest: a database that slows as its tables grow through the day is as slow in the minutes
-before the window as in it, and that is drift, not the fault.
+before the window as in it, and that is drift, not the fault. Likewise a vanished call must be
+gone against each window that could have shown it (`_vanished_from_each`).
 """
 
 from __future__ import annotations
@@ -277,11 +278,31 @@ def score_traces(
                 "detail": f"{observed} errors start here (no failing child) against {expected:.1f} expected",
                 "observed": observed, "expected": round(expected, 3), "z": round(z, 3),
             })  # fmt: skip
-    _structure(base, win, params, structure)
+    _structure(base, win, params, structure, parts)
     return [latency, edge, error, structure]
 
 
-def _structure(base: SpanStats, win: SpanStats, params: RcaParams, out: KindScores) -> None:
+def _vanished_from_each(
+    parent: Op, child: Op, observed: int, nw: int, pooled_rate: float, parts: Sequence[SpanStats], params: RcaParams
+) -> bool:
+    """Whether the call was there, and is now gone, against each baseline window alone that had
+    enough parent spans to show it (the pooled rate predicts `vanish_min_count` calls in it). A
+    call that one window already lacked stopped before the question's window: the known-good
+    stretch may hold a failure that later healed (calls to an error handler), and its healing is
+    not the fault."""
+    for part in parts:
+        n = part.parents.get(parent, 0)
+        if pooled_rate * n < params.vanish_min_count:
+            continue
+        had = part.pairs.get((parent, child), 0)
+        if had == 0 or observed > params.vanish_ratio * had / n * nw:
+            return False
+    return True
+
+
+def _structure(
+    base: SpanStats, win: SpanStats, params: RcaParams, out: KindScores, parts: Sequence[SpanStats] = ()
+) -> None:
     children_of: dict[Op, set[Op]] = defaultdict(set)
     for parent, child in (*base.pairs, *win.pairs):
         children_of[parent].add(child)
@@ -293,7 +314,11 @@ def _structure(base: SpanStats, win: SpanStats, params: RcaParams, out: KindScor
         for child in kids:
             expected = base.pairs.get((parent, child), 0) / nb * nw
             observed = win.pairs.get((parent, child), 0)
-            if expected >= params.vanish_min_count and observed <= params.vanish_ratio * expected:
+            if (
+                expected >= params.vanish_min_count
+                and observed <= params.vanish_ratio * expected
+                and _vanished_from_each(parent, child, observed, nw, expected / nw, parts, params)
+            ):
                 what = "vanished"
             elif (
                 base.pairs.get((parent, child), 0) == 0
