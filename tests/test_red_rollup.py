@@ -96,12 +96,14 @@ print(json.dumps({
     "requests": red.requests,
     "keyed": "(ServiceName, SpanName) IN" in trace_scope(store, [trace])[0],
     "spans": len(get_trace(store, trace)),
+    "engine": store.query("SELECT engine_full FROM system.tables WHERE name = 'otel_traces'").rows[0][0],
 }))
 """
 
 
-def test_migration_11_fills_the_new_tables_from_what_is_stored(tmp_path: Path) -> None:
-    """In a process of its own: chDB opens one data path per process."""
+def test_migrations_11_and_12_on_a_store_that_has_spans(tmp_path: Path) -> None:
+    """Migration 11 fills the new tables from what is stored; 12 changes otel_traces' block size.
+    In a process of its own: chDB opens one data path per process."""
     out = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(_MIGRATION_SCRIPT), str(tmp_path)],
         cwd=ROOT,
@@ -112,4 +114,6 @@ def test_migration_11_fills_the_new_tables_from_what_is_stored(tmp_path: Path) -
     ).stdout
     result = json.loads(out.strip().splitlines()[-1])
     # The trace is recent (within the hour before the migration), so its keys were backfilled.
-    assert result == {"applied": [11], "requests": 5, "keyed": True, "spans": 5}
+    engine = result.pop("engine")
+    assert result == {"applied": [11, 12], "requests": 5, "keyed": True, "spans": 5}
+    assert "min_compress_block_size = 4096" in engine, engine

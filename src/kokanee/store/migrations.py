@@ -109,6 +109,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             schema_derived.TRACE_KEYS_MV,
         ),
     ),
+    Migration(
+        12,
+        "otel_traces: a compressed block per granule (parts written from now on, and merges)",
+        (f"ALTER TABLE otel_traces MODIFY SETTING {schema.TRACES_BLOCKS}",),
+    ),
 )
 
 _LEDGER = """

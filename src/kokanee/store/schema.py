@@ -22,7 +22,10 @@ _ATTRS = f"Map(LowCardinality(String), String) CODEC({_Z})"
 # otel_traces uses granules of 1,024 rows instead of 8,192: a trace's spans are spread over the
 # (service, name, time) order, and reading one means decompressing every granule holding one of
 # them. Smaller granules halve trace-by-id time (118 → 53 ms median at 3M spans) at the same
-# bytes per span.
+# bytes per span. For the same reason a compressed block ends at every granule of 4 KiB or more:
+# with the default 64 KiB minimum, a narrow column's block holds ~8 granules, and reading one trace
+# decompressed 18.8 MB instead of 5.5 (trace by id 30 → 25 ms median, 2.6% more bytes per span).
+TRACES_BLOCKS = "min_compress_block_size = 4096, max_compress_block_size = 262144"
 
 TRACES = f"""
 CREATE TABLE IF NOT EXISTS otel_traces (
@@ -61,7 +64,7 @@ CREATE TABLE IF NOT EXISTS otel_traces (
 ) ENGINE = MergeTree
 PARTITION BY toDate(Timestamp)
 ORDER BY (ServiceName, SpanName, toDateTime(Timestamp))
-{_TABLE_SETTINGS.replace("index_granularity = 8192", "index_granularity = 1024")}
+{_TABLE_SETTINGS.replace("index_granularity = 8192", "index_granularity = 1024")}, {TRACES_BLOCKS}
 """
 
 TRACE_ID_TS = f"""

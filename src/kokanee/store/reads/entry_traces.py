@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kokanee.store.client import Store
-from kokanee.store.reads.traces import SPAN_COLUMNS, span_from_row, trace_scope
+from kokanee.store.reads.traces import span_from_row, span_rows, trace_scope
 from kokanee.store.reads.window import within
 
 _WINDOW = within("Timestamp")
@@ -112,11 +112,7 @@ def load_traces(store: Store, trace_ids: Sequence[str], max_spans: int = MAX_SPA
         return TraceSpans()
     where, params = trace_scope(store, ids)
     params["limit"] = max_spans + 1
-    rows = store.query(
-        f"SELECT {SPAN_COLUMNS} FROM otel_traces WHERE {where} ORDER BY TraceId, Timestamp, SpanId"
-        " LIMIT {limit:UInt32}",
-        parameters=params,
-    ).dicts()
+    rows = span_rows(store, where, params, "ORDER BY TraceId, Timestamp, SpanId LIMIT {limit:UInt32}")
     out: dict[str, list[dict[str, Any]]] = {}
     for row in rows[:max_spans]:
         span = span_from_row(row)

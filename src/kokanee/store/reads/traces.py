@@ -15,9 +15,38 @@ SPAN_COLUMNS = """
     TraceId, SpanId, ParentSpanId, TraceState, SpanName, SpanKind, ServiceName,
     toUnixTimestamp64Nano(Timestamp) AS StartNs, Duration, StatusCode, StatusMessage,
     SpanAttributes, ResourceAttributes, ScopeName, ScopeVersion,
+    length(Events.Timestamp) AS EventCount, length(Links.TraceId) AS LinkCount
+"""
+# Read only for the spans that have events or links: most spans have neither, and these nested
+# columns are ~20 files, each a read and a decompression per granule even when every array in it
+# is empty.
+_NESTED_COLUMNS = """
+    TraceId, SpanId,
     arrayMap(t -> toUnixTimestamp64Nano(t), Events.Timestamp) AS EventTimes, Events.Name, Events.Attributes,
     Links.TraceId, Links.SpanId, Links.TraceState, Links.Attributes
 """
+_NO_NESTED = dict.fromkeys(
+    ("EventTimes", "Events.Name", "Events.Attributes", "Links.TraceId", "Links.SpanId", "Links.TraceState",
+     "Links.Attributes"),
+    (),
+)  # fmt: skip
+
+
+def span_rows(store: Store, where: str, params: dict[str, Any], tail: str = "") -> list[dict[str, Any]]:
+    """Rows of otel_traces matching `where` (then `tail`: ORDER BY, LIMIT), as `span_from_row` takes
+    them: SPAN_COLUMNS, then the events and links of the spans that have any, in a second read."""
+    rows = store.query(f"SELECT {SPAN_COLUMNS} FROM otel_traces WHERE {where} {tail}", parameters=params).dicts()
+    nested_ids = sorted({str(r["SpanId"]) for r in rows if r["EventCount"] or r["LinkCount"]})
+    nested: dict[tuple[str, str], dict[str, Any]] = {}
+    if nested_ids:
+        found = store.query(
+            f"SELECT {_NESTED_COLUMNS} FROM otel_traces WHERE {where} AND SpanId IN {{nested_ids:Array(String)}}",
+            parameters={**params, "nested_ids": nested_ids},
+        ).dicts()
+        nested = {(str(r["TraceId"]), str(r["SpanId"])): r for r in found}
+    for row in rows:
+        row |= nested.get((str(row["TraceId"]), str(row["SpanId"])), _NO_NESTED)
+    return rows
 
 
 def span_from_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -102,10 +131,7 @@ def trace_scope(store: Store, trace_ids: Sequence[str]) -> tuple[str, dict[str, 
 def get_trace(store: Store, trace_id: str) -> list[dict[str, Any]]:
     """Every span of a trace, by start time."""
     where, params = trace_scope(store, [trace_id])
-    result = store.query(
-        f"SELECT {SPAN_COLUMNS} FROM otel_traces WHERE {where} ORDER BY Timestamp, SpanId", parameters=params
-    )
-    return [span_from_row(row) for row in result.dicts()]
+    return [span_from_row(row) for row in span_rows(store, where, params, "ORDER BY Timestamp, SpanId")]
 
 
 @dataclass
