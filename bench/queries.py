@@ -244,9 +244,9 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[-1]
 
 
-def measure(store: Store, hour: tuple[int, int], reps: int, warmup: int) -> dict[str, list[float]]:
+def measure(store: Store, hour: tuple[int, int], reps: int, warmup: int, seed: int = 7) -> dict[str, list[float]]:
     lo, hi = hour
-    rng = random.Random(7)
+    rng = random.Random(seed)
     ids = [str(r[0]) for r in store.query("SELECT TraceId FROM otel_traces_trace_id_ts LIMIT 100000").rows]
     trace_ids = rng.sample(ids, reps + warmup)
     topo = read_topology(store, lo, hi)
@@ -280,7 +280,7 @@ def table_sizes(store: Store) -> str:
     return "; ".join(f"{t}: {int(r):,} rows in {p} parts, {size}" for t, r, p, size in rows)
 
 
-def _measure_store(path: Path, hour_start_ns: int, reps: int, warmup: int, prepare: bool) -> None:
+def _measure_store(path: Path, hour_start_ns: int, reps: int, warmup: int, prepare: bool, seed: int) -> None:
     """One store, one round: prints {"spans": N, "timings": {query: [ms, ...]}} as JSON."""
     store = Store(f"chdb://{path}/store")
     migrate(store)
@@ -288,7 +288,7 @@ def _measure_store(path: Path, hour_start_ns: int, reps: int, warmup: int, prepa
     if prepare:
         derive(store, hour[0] - HOUR_NS, hour[1])
         wait_for_merges(store)
-    timings = measure(store, hour, reps, warmup)
+    timings = measure(store, hour, reps, warmup, seed)
     print(json.dumps({"spans": span_count(store), "timings": timings}))
     store.close()
 
@@ -301,7 +301,10 @@ def compare(paths: list[Path], rounds: int, reps: int, warmup: int) -> None:
     for r in range(rounds + 1):  # round 0 pairs the hour's minutes in each store
         for path in paths:
             args = [sys.executable, __file__, "--measure-store", str(path), "--hour-start-ns", str(hour_start)]
-            args += ["--reps", str(reps), "--warmup", str(warmup)] + (["--prepare"] if r == 0 else [])
+            # Other trace ids each round (the same in both stores): a trace read in an earlier round
+            # would come from caches.
+            args += ["--reps", str(reps), "--warmup", str(warmup), "--seed", str(r)]
+            args += ["--prepare"] if r == 0 else []
             out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
             answer = json.loads(out.strip().splitlines()[-1])
             spans[path] = answer["spans"]
@@ -346,9 +349,10 @@ def main() -> None:
     parser.add_argument("--measure-store", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--hour-start-ns", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure_store:
-        _measure_store(args.measure_store, args.hour_start_ns, args.reps, args.warmup, args.prepare)
+        _measure_store(args.measure_store, args.hour_start_ns, args.reps, args.warmup, args.prepare, args.seed)
         return
     if args.compare:
         compare([Path(p) for p in args.compare.split(",")], args.rounds, args.reps, args.warmup)

@@ -32,16 +32,32 @@ _NO_NESTED = dict.fromkeys(
 )  # fmt: skip
 
 
+# A trace is a few rows in each of ~10 granules: on one read stream ClickHouse reads them one file
+# after another. Several streams with prefetching overlap those reads. Measured on 50M spans, trace
+# ids not read before (the page cache cold for them), median / p95: 69 / 117 → 43 / 62 ms and
+# 44 / 116 → 34 / 73 ms in two runs of 120 traces each; read again (warm) 30 / 37 → 25 / 35 ms.
+_TRACE_READ_SETTINGS = {
+    "max_threads": 8,
+    "merge_tree_min_rows_for_concurrent_read": 1,
+    "merge_tree_min_bytes_for_concurrent_read": 1,
+    "local_filesystem_read_prefetch": 1,
+    "allow_prefetched_read_pool_for_local_filesystem": 1,
+}
+
+
 def span_rows(store: Store, where: str, params: dict[str, Any], tail: str = "") -> list[dict[str, Any]]:
     """Rows of otel_traces matching `where` (then `tail`: ORDER BY, LIMIT), as `span_from_row` takes
     them: SPAN_COLUMNS, then the events and links of the spans that have any, in a second read."""
-    rows = store.query(f"SELECT {SPAN_COLUMNS} FROM otel_traces WHERE {where} {tail}", parameters=params).dicts()
+    rows = store.query(
+        f"SELECT {SPAN_COLUMNS} FROM otel_traces WHERE {where} {tail}", parameters=params, settings=_TRACE_READ_SETTINGS
+    ).dicts()
     nested_ids = sorted({str(r["SpanId"]) for r in rows if r["EventCount"] or r["LinkCount"]})
     nested: dict[tuple[str, str], dict[str, Any]] = {}
     if nested_ids:
         found = store.query(
             f"SELECT {_NESTED_COLUMNS} FROM otel_traces WHERE {where} AND SpanId IN {{nested_ids:Array(String)}}",
             parameters={**params, "nested_ids": nested_ids},
+            settings=_TRACE_READ_SETTINGS,
         ).dicts()
         nested = {(str(r["TraceId"]), str(r["SpanId"])): r for r in found}
     for row in rows:
