@@ -111,8 +111,7 @@ def load_traces(store: Store, trace_ids: Sequence[str], max_spans: int = MAX_SPA
     if not ids:
         return TraceSpans()
     where, params = trace_scope(store, ids)
-    params["limit"] = max_spans + 1
-    rows = span_rows(store, where, params, "ORDER BY TraceId, Timestamp, SpanId LIMIT {limit:UInt32}")
+    rows = span_rows(store, where, params, f"ORDER BY TraceId, Timestamp, SpanId LIMIT {int(max_spans) + 1}")
     out: dict[str, list[dict[str, Any]]] = {}
     for row in rows[:max_spans]:
         span = span_from_row(row)
