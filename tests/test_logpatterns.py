@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pyarrow as pa
+
 from kokanee.analysis.anomaly_params import DEFAULT_PARAMS
 from kokanee.analysis.detector import Detector
 from kokanee.analysis.logpatterns import LogPatterns, templates_in
@@ -69,3 +71,47 @@ def test_new_and_surging_templates_are_flagged_and_templates_survive_a_restart(c
     write_logs(chdb_store, SERVICE, [(after * NS, "INFO", "Cart 12 updated with 3 items")])
     counts = LogPatterns(chdb_store, DEFAULT_PARAMS).mine_minute(after)
     assert [(c.template_id, c.new, c.count) for c in counts if c.service == SERVICE] == [(cart_id, False, 1)]
+
+
+def test_statements_with_the_same_words_are_counted_apart(chdb_store: Store) -> None:
+    # Two statements of one method log the same words; Drain alone folds them into one template.
+    # The line's `Class#line` header, or OTel's code.* attributes, keep each statement its own.
+    service = "drain-booking"
+    m = minute(41, 9, 0)
+    lines = []
+    for i in range(6):
+        lines.append(
+            (m * NS + i * NS, "INFO", f"09:00:0{i}.100 INFO  b.s.BookingServiceImpl#40 price computed: {400 + i}")
+        )
+    for i in range(4):
+        lines.append(
+            (m * NS + i * NS, "INFO", f"09:00:0{i}.200 INFO  b.s.BookingServiceImpl#46 price computed: {600 + i}")
+        )
+    write_logs(chdb_store, service, lines)
+    chdb_store.insert_arrow(
+        "otel_logs",
+        pa.table(
+            {
+                "Timestamp": pa.array([m * NS + i * NS for i in range(5)], pa.timestamp("ns")),
+                "ServiceName": [service] * 5,
+                "SeverityText": ["INFO"] * 5,
+                "Body": [f"quote ready in {i} ms" for i in range(5)],
+                "LogAttributes": pa.array(
+                    [[("code.filepath", "app/quote.py"), ("code.lineno", "12" if i < 3 else "20")] for i in range(5)],
+                    pa.map_(pa.string(), pa.string()),
+                ),
+            }
+        ),
+    )
+
+    counts = LogPatterns(chdb_store, DEFAULT_PARAMS).mine_minute(m)
+
+    mine = {c.template: c.count for c in counts if c.service == service}
+    assert mine == {
+        "<NUM>:<NUM>:<NUM> INFO b.s.BookingServiceImpl#40 price computed: <NUM>": 6,
+        "<NUM>:<NUM>:<NUM> INFO b.s.BookingServiceImpl#46 price computed: <NUM>": 4,
+        "[app/quote.py:12] quote ready in <NUM> ms": 3,
+        "[app/quote.py:20] quote ready in <NUM> ms": 2,
+    }
+    ids = {c.template_id for c in counts if c.service == service}
+    assert len(ids) == 4

@@ -383,3 +383,51 @@ def test_a_call_gone_before_the_window_is_not_the_windows_change(chdb_store: Sto
     assert services_of(causes)[0] == "t10-pay"
     # Against the morning alone, the healed failure looks like a call that vanished in the window.
     assert "t10-api ErrorController.error" in vanished(rank_causes(chdb_store, *window, baseline=morning))
+
+
+def _booking_logs(t: int, service: str, header: bool, stop_at: int) -> list[tuple[int, str, str, str]]:
+    """A booking every 3 s for 15 minutes: three lines, two of them with the same words. The
+    second price line is not reached from `stop_at` on (the request throws between them)."""
+
+    def line(at: int, where: str, text: str) -> tuple[int, str, str, str]:
+        return (at, service, "INFO", f"INFO  b.s.BookingServiceImpl#{where} {text}" if header else text)
+
+    rows = []
+    for i in range(300):
+        at = t + i * 3 * NS
+        rows.append(line(at, "20", f"[book][request {i}]"))
+        rows.append(line(at + MS, "40", f"price computed: {400 + i % 7}"))
+        if at < stop_at:
+            rows.append(line(at + 2 * MS, "46", f"price computed: {600 + i % 5}"))
+    return rows
+
+
+def test_a_statement_that_stops_being_reached_midway_is_the_fault(chdb_store: Store) -> None:
+    t = day(11)
+    baseline, window = windows(t)
+    stop_at = window[0] + 2 * MINUTE
+    logs = _booking_logs(t, "t11-book", header=True, stop_at=stop_at)
+    # Another service's statement changes what it logs halfway (more words: Drain makes it a new
+    # template) but goes on being reached: a template of it vanished, but the statement did not stop.
+    for i in range(450):
+        at = t + i * 2 * NS
+        text = f"[query][train=G{i % 90}]" if at < stop_at else f"[query][train=Z{i % 90} type=fast]"
+        logs.append((at, "t11-search", "INFO", f"INFO  s.s.SearchServiceImpl#10 {text}"))
+    write_logs(chdb_store, logs)
+
+    causes = rank_causes(chdb_store, *window, baseline=baseline)
+
+    assert services_of(causes)[0] == "t11-book", [(c.service, c.evidence) for c in causes]
+    stopped = [e for c in causes for e in c.evidence if e.get("signal") == "stopped"]
+    assert len(stopped) == 1 and "BookingServiceImpl#46 price computed" in stopped[0]["template"], stopped
+    assert stop_at - 3 * NS <= stopped[0]["last_seen"] < stop_at
+    assert stopped[0]["expected"] > 30  # 40 bookings in the 2 minutes after it
+    search = next(c for c in causes if c.service == "t11-search")
+    assert {e["signal"] for e in search.evidence} == {"vanished"}
+
+    # The same logs without the statements' locations: the two price lines fold into one template,
+    # whose count only drops by a fifth, and nothing tells the stop.
+    t = day(12)
+    baseline, window = windows(t)
+    write_logs(chdb_store, _booking_logs(t, "t12-book", header=False, stop_at=window[0] + 2 * MINUTE))
+    assert "t12-book" not in services_of(rank_causes(chdb_store, *window, baseline=baseline))

@@ -23,19 +23,13 @@ from drain3.template_miner_config import TemplateMinerConfig
 
 from kokanee.analysis.anomaly import LOG_COUNT, Anomaly, SeriesKey
 from kokanee.analysis.anomaly_params import MINUTE_S, DetectionParams
+from kokanee.analysis.log_statements import LOCATION_SQL, MASKS, code_location, with_location
 from kokanee.store.client import Store
 
 log = logging.getLogger(__name__)
 # drain3 logs every snapshot at INFO; kokanee saves one per minute that learnt a template.
 logging.getLogger("drain3").setLevel(logging.WARNING)
 
-# Variable parts that would otherwise split one template into thousands.
-_MASKS = (
-    (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "UUID"),
-    (r"\b[0-9a-fA-F]{16,}\b", "HEX"),
-    (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "IP"),
-    (r"(?<![A-Za-z_])-?\d+(?:\.\d+)?", "NUM"),
-)
 _ERROR_LEVELS = {"ERROR", "FATAL", "CRITICAL", "EMERGENCY", "ALERT"}
 
 
@@ -54,7 +48,7 @@ def _config(params: DetectionParams) -> TemplateMinerConfig:
     config = TemplateMinerConfig()
     config.drain_sim_th = params.drain_similarity
     config.drain_depth = params.drain_depth
-    config.masking_instructions = [MaskingInstruction(p, name) for p, name in _MASKS]
+    config.masking_instructions = [MaskingInstruction(p, name) for p, name in MASKS]
     config.snapshot_interval_minutes = 10**6  # saved explicitly after each minute that learnt something
     return config
 
@@ -94,10 +88,11 @@ class LogPatterns:
     def mine_minute(self, t: int) -> list[TemplateCount]:
         """Mines the logs of minute `t` (Unix s) and stores its template counts."""
         rows = self.store.query(
-            """SELECT ServiceName, Body, count() AS n, max(upper(SeverityText) IN {levels:Array(String)}) AS err
-            FROM otel_logs WHERE TimestampTime >= toDateTime({lo:Int64}) AND TimestampTime < toDateTime({hi:Int64})
+            f"""SELECT ServiceName, Body, {LOCATION_SQL} AS location, count() AS n,
+                max(upper(SeverityText) IN {{levels:Array(String)}}) AS err
+            FROM otel_logs WHERE TimestampTime >= toDateTime({{lo:Int64}}) AND TimestampTime < toDateTime({{hi:Int64}})
                 AND Body != ''
-            GROUP BY ServiceName, Body ORDER BY n DESC LIMIT {cap:UInt32}""",
+            GROUP BY ServiceName, Body, location ORDER BY n DESC LIMIT {{cap:UInt32}}""",
             parameters={
                 "lo": t,
                 "hi": t + MINUTE_S,
@@ -105,13 +100,16 @@ class LogPatterns:
                 "levels": sorted(_ERROR_LEVELS),
             },
         ).rows
-        counts: dict[tuple[str, int], list[Any]] = {}  # (service, cluster) -> [count, new, error]
+        # (service, cluster, code location) -> [count, new, error]: where lines say which statement
+        # logged them, each statement is counted apart (see analysis.log_statements).
+        counts: dict[tuple[str, int, str], list[Any]] = {}
         learnt: set[str] = set()
-        for service, body, n, err in rows:
-            service = str(service)
+        for service, body, location, n, err in rows:
+            service, body = str(service), str(body)
             miner = self._miner(service, t)
-            result = miner.add_log_message(str(body))
-            entry = counts.setdefault((service, int(result["cluster_id"])), [0, False, False])
+            result = miner.add_log_message(body)
+            where = code_location(body, str(location))
+            entry = counts.setdefault((service, int(result["cluster_id"]), where), [0, False, False])
             entry[0] += int(n)
             entry[2] = entry[2] or bool(err)
             if result["change_type"] == "cluster_created":
@@ -119,12 +117,12 @@ class LogPatterns:
             if result["change_type"] != "none":
                 learnt.add(service)
         out = []
-        for (service, cluster_id), (n, new, err) in counts.items():
-            template_id = f"T{cluster_id}"
+        for (service, cluster_id, where), (n, new, err) in counts.items():
+            template_id = f"T{cluster_id}@{where}" if where else f"T{cluster_id}"
             miner = self._miners[service][0]
             cluster = miner.drain.id_to_cluster.get(cluster_id)
             first = self._first_seen.setdefault((service, template_id), t)
-            text = cluster.get_template() if cluster is not None else ""
+            text = with_location(cluster.get_template() if cluster is not None else "", miner.masker.mask(where), where)
             out.append(TemplateCount(service, template_id, text, n, first, new and first == t, err))
         self._write(t, out)
         for service in learnt:

@@ -216,6 +216,9 @@ function CauseRow({ incidentId, cause, rank, given }: { incidentId: string; caus
         {cause.evidence.map((e, i) => (
           <li key={i}>
             <span className="chip">{String(e.kind ?? "evidence")}</span> {evidenceText(e)}
+            {typeof e.detail === "string" && typeof e.template === "string" && e.template ? (
+              <> · <code className="small">{e.template}</code></>
+            ) : null}
             {typeof e.trace_id === "string" ? (
               <> · <Link to={href(`/traces/${e.trace_id}`)}>trace</Link></>
             ) : null}

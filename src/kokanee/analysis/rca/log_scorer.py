@@ -10,6 +10,12 @@
   spans are at hand, else the service's other templates. A service that stops working halfway
   through a request (an exception) loses its later lines while its traffic stays; a service that
   simply gets less traffic (its caller gave up earlier) loses everything at once and is not blamed.
+  A statement has also vanished when it *stopped*: none of it after its last line in the window,
+  where the lines logged beside it say `vanish_tail_min_expected` would have come (a fault that
+  starts halfway through the window).
+
+Where lines say which statement wrote them (analysis.log_statements), templates are counted per
+statement, and a stop is judged per statement whatever its payload.
 
 Templates are mined fresh for each question from the baseline's and window's lines, one miner per
 service so one service's chatter cannot absorb another's lines.
@@ -17,26 +23,23 @@ service so one service's chatter cannot absorb another's lines.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from drain3 import TemplateMiner
 from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 
+from kokanee.analysis.log_statements import LOCATION_SQL, MASKS, code_location, with_location
 from kokanee.analysis.rca.cause import KindScores
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.trace_scorer import log2_ratio, poisson_z
 from kokanee.store.client import Store
 from kokanee.store.reads.window import within
 
-_MASKS = (
-    (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "UUID"),
-    (r"\b[0-9a-fA-F]{16,}\b", "HEX"),
-    (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "IP"),
-    (r"(?<![A-Za-z_])-?\d+(?:\.\d+)?", "NUM"),
-)
 # Only a line's head is mined: a template is told by its first words, and payload dumps are long.
 _HEAD = 300
 
@@ -48,6 +51,8 @@ class LogLine:
     error: bool
     span_id: str
     in_window: bool
+    location: str  # where the statement that wrote it is, when the line says
+    at: int  # Unix ns
 
 
 def read_logs(
@@ -63,26 +68,32 @@ def read_logs(
         sample = f" AND cityHash64(Timestamp, Body) % {keep} = 0" if keep > 1 else ""
         rows = store.query(
             f"""SELECT ServiceName, substring(Body, 1, {_HEAD}), SeverityNumber >= {{sev:UInt8}}
-                OR upper(SeverityText) IN ('ERROR', 'FATAL', 'CRITICAL'), SpanId
+                OR upper(SeverityText) IN ('ERROR', 'FATAL', 'CRITICAL'), SpanId, {LOCATION_SQL},
+                toUnixTimestamp64Nano(Timestamp)
             FROM otel_logs WHERE {within("Timestamp")} AND Body != ''{sample}""",
             parameters={**p, "sev": params.error_severity},
         ).rows
-        out.extend(LogLine(str(r[0]), str(r[1]), bool(r[2]), str(r[3]), in_window) for r in rows)
+        for service, body, error, span_id, location, at in rows:
+            body = str(body)
+            where = code_location(body, str(location))
+            out.append(LogLine(str(service), body, bool(error), str(span_id), in_window, where, int(at)))
     return out
 
 
 def _miner(similarity: float) -> TemplateMiner:
     config = TemplateMinerConfig()
     config.drain_sim_th = similarity
-    config.masking_instructions = [MaskingInstruction(p, name) for p, name in _MASKS]
+    config.masking_instructions = [MaskingInstruction(p, name) for p, name in MASKS]
     config.snapshot_interval_minutes = 10**6
     return TemplateMiner(None, config)
 
 
-# (service, cluster id, logged at error level): Drain would fold "ERROR ... Code not found" into
-# the INFO template of the same words; the level is kept apart so an error that starts to be
-# logged is not hidden by a frequent INFO line that looks like it.
-Key = tuple[str, int, bool]
+# (service, cluster id, logged at error level, code location): Drain would fold "ERROR ... Code
+# not found" into the INFO template of the same words; the level is kept apart so an error that
+# starts to be logged is not hidden by a frequent INFO line that looks like it, and the location
+# so a statement that stops being reached is not hidden by its twin a few lines up.
+Key = tuple[str, int, bool, str]
+Op = tuple[str, str]  # (service, span name)
 
 
 def score_logs(
@@ -101,6 +112,12 @@ def score_logs(
     win: Counter[Key] = Counter()
     ops: dict[Key, Counter[tuple[str, str]]] = defaultdict(Counter)
     totals: list[Counter[str]] = [Counter(), Counter()]
+    base_op_lines: Counter[Op] = Counter()
+    stmt_base: Counter[Key] = Counter()
+    stmt_win: Counter[Key] = Counter()
+    stmt_ops: dict[Key, Counter[Op]] = defaultdict(Counter)
+    example: dict[Key, Key] = {}  # statement -> one of its templates, to show
+    window_lines: dict[str, list[tuple[int, Key, Op | None]]] = defaultdict(list)
     for line in lines:
         miner = miners.get(line.service)
         if miner is None:
@@ -108,15 +125,26 @@ def score_logs(
         cid = cache.get((line.service, line.body))
         if cid is None:
             cid = cache[(line.service, line.body)] = int(miner.add_log_message(line.body)["cluster_id"])
-        key = (line.service, cid, line.error)
+        key = (line.service, cid, line.error, line.location)
         (win if line.in_window else base)[key] += 1
         totals[line.in_window][line.service] += 1
-        if not line.in_window and line.span_id in span_ops:
-            ops[key][span_ops[line.span_id]] += 1
+        stmt = _statement(key)
+        example.setdefault(stmt, key)
+        (stmt_win if line.in_window else stmt_base)[stmt] += 1
+        op = span_ops.get(line.span_id)
+        if line.in_window:
+            window_lines[line.service].append((line.at, stmt, op))
+        elif op is not None:
+            ops[key][op] += 1
+            stmt_ops[stmt][op] += 1
+            base_op_lines[op] += 1
+    timelines = {service: _Timeline(events) for service, events in window_lines.items()}
 
     def template(key: Key) -> str:
-        cluster = miners[key[0]].drain.id_to_cluster.get(key[1])
-        return cluster.get_template() if cluster is not None else ""
+        miner = miners[key[0]]
+        cluster = miner.drain.id_to_cluster.get(key[1])
+        text = cluster.get_template() if cluster is not None else ""
+        return with_location(text, miner.masker.mask(key[3]), key[3])
 
     surge, vanish = KindScores("log_error"), KindScores("log_vanish")
     # Errors are expected in proportion to all the logging (every service's): the recording may
@@ -142,8 +170,8 @@ def score_logs(
         if b < params.vanish_min_count or rate_per_min < params.vanish_min_rate_per_min:
             continue
         by_op = ops.get(key)
-        if by_op:
-            op = by_op.most_common(1)[0][0]
+        op = by_op.most_common(1)[0][0] if by_op else None
+        if op is not None:
             e = b * op_counts[1].get(op, 0) / max(1, op_counts[0].get(op, 0))
         else:
             others_base = totals[0][service] - b
@@ -155,4 +183,60 @@ def score_logs(
                 "detail": f"frequent template vanished: {o} lines against {e:.1f} expected",
                 "observed": o, "expected": round(e, 3),
             })  # fmt: skip
+    # A request that starts to fail halfway through the window silences the statements after the
+    # failing call from then on, while the lines logged before it (by the same operation, else by
+    # the service) go on: after a statement's last line, its baseline share of those lines is
+    # what was expected of it.
+    for stmt in set(stmt_base) & set(stmt_win):
+        service, b = stmt[0], stmt_base[stmt]
+        rate_per_min = b / (base_s / 60) if base_s > 0 else 0.0
+        if stmt[2] or b < params.vanish_min_count or rate_per_min < params.vanish_min_rate_per_min:
+            continue
+        by_op = stmt_ops.get(stmt)
+        op = by_op.most_common(1)[0][0] if by_op else None
+        mine = by_op[op] if by_op and op is not None else b
+        clock_base = (base_op_lines[op] if op is not None else totals[0][service]) - mine
+        if clock_base <= 0:
+            continue
+        timeline = timelines[service]
+        last = timeline.last[stmt]
+        e_tail = mine * timeline.lines_after(last, op) / clock_base
+        if e_tail >= params.vanish_tail_min_expected:
+            at = timeline.at[last]
+            vanish.add(service, log2_ratio(e_tail, 0), {
+                "kind": "log_template", "signal": "stopped", "template": template(example[stmt]),
+                "detail": f"template stopped: none of it after {_clock(at)} against {e_tail:.1f} expected"
+                f" from the lines logged beside it ({stmt_win[stmt]} lines before)",
+                "observed": 0, "expected": round(e_tail, 3), "last_seen": at,
+            })  # fmt: skip
     return [surge, vanish]
+
+
+def _statement(key: Key) -> Key:
+    """The log statement a template belongs to: its code location where the line says, whatever
+    the payload (Drain may split one statement by what it logs); else the template itself."""
+    return (key[0], -1, key[2], key[3]) if key[3] else key
+
+
+class _Timeline:
+    """A service's window lines in time order: where each statement last logged, and how many lines
+    each operation logged after any point."""
+
+    def __init__(self, events: list[tuple[int, Key, Op | None]]) -> None:
+        events.sort(key=lambda event: event[0])
+        self.at = [event[0] for event in events]
+        self.last = {stmt: i for i, (_, stmt, _) in enumerate(events)}
+        self._by_op: dict[Op, list[int]] = defaultdict(list)
+        for i, (_, _, op) in enumerate(events):
+            if op is not None:
+                self._by_op[op].append(i)
+
+    def lines_after(self, i: int, op: Op | None) -> int:
+        if op is None:
+            return len(self.at) - i - 1
+        positions = self._by_op.get(op, [])
+        return len(positions) - bisect_right(positions, i)
+
+
+def _clock(at_ns: int) -> str:
+    return datetime.fromtimestamp(at_ns / 1e9, tz=UTC).strftime("%H:%M:%S")

@@ -44,6 +44,9 @@ class RcaParams:
     vanish_min_count: int = 5
     # A template has vanished when its rate falls below this share of its baseline rate.
     vanish_ratio: float = 0.1
+    # A template has stopped when none of it follows its last line in the window although the
+    # lines logged beside it say this many would have (a Poisson count is 0 with e^-7 < 0.1%).
+    vanish_tail_min_expected: float = 7.0
     # An error template surges when its rate grows by this factor (new templates always count).
     surge_ratio: float = 3.0
     # Drain's similarity threshold for two lines to share a template. Stricter than drain3's 0.4:

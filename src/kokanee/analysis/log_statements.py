@@ -1,0 +1,59 @@
+"""What in a log line varies, and what names the statement that wrote it.
+
+Drain groups lines by their words once the variable parts are masked. Two statements of one
+method often log the same words ("calculate time: 475" at line 366 and again at line 372), so
+Drain folds them into one template, and a request that dies between them halves that template's
+count instead of silencing one of its statements. Where a line says where it was logged (OTel's
+`code.*` attributes, a Java `Class#line` or a `file.py:line` header) that location is kept beside
+the template, so each statement is counted on its own.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Variable parts that would otherwise split one template into thousands.
+MASKS = (
+    (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "UUID"),
+    (r"\b[0-9a-fA-F]{16,}\b", "HEX"),
+    (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "IP"),
+    (r"(?<![A-Za-z_])-?\d+(?:\.\d+)?", "NUM"),
+)
+
+# A location is looked for only in a line's header, where logging layouts put it; further on,
+# "Order#1234" is payload.
+_HEADER = 160
+_LOCATION = re.compile(
+    # logback/log4j `%C#%L` or `%logger#%line`: an optionally package-qualified class name
+    r"(?<![\w.$])((?:[A-Za-z_$][\w$]*\.)*[A-Z][\w$]*#\d{1,5})\b"
+    # `file.ext:line`, as Python's, Go's and Node's loggers print it
+    r"|(?<![\w./-])((?:[\w.-]+/)*[\w-]+\.(?:java|kt|scala|groovy|py|go|rb|js|mjs|cjs|ts|cs|rs|c|cc|cpp|h|hpp"
+    r"|php|ex|exs|erl|swift|dart|lua):\d{1,6})\b"
+)
+
+# The OpenTelemetry semantic conventions' attributes, current names first, then the older ones
+# (the Python SDK's LoggingHandler still writes `code.filepath` and `code.lineno`).
+LOCATION_SQL = (
+    "if(coalesce(nullIf(LogAttributes['code.line.number'], ''), LogAttributes['code.lineno']) = '', '',"
+    " concat(coalesce(nullIf(LogAttributes['code.file.path'], ''), nullIf(LogAttributes['code.filepath'], ''),"
+    " nullIf(LogAttributes['code.function.name'], ''), LogAttributes['code.function']), ':',"
+    " coalesce(nullIf(LogAttributes['code.line.number'], ''), LogAttributes['code.lineno'])))"
+)
+
+
+def code_location(body: str, from_attributes: str = "") -> str:
+    """The statement's location: from the record's attributes when set, else from the body's
+    header; '' when the line does not say."""
+    if from_attributes:
+        return from_attributes
+    found = _LOCATION.search(body, 0, _HEADER)
+    return (found.group(1) or found.group(2)) if found else ""
+
+
+def with_location(template: str, masked_location: str, location: str) -> str:
+    """The template as a reader wants it: the location in place of its masked form."""
+    if not location:
+        return template
+    if masked_location and masked_location in template:
+        return template.replace(masked_location, location, 1)
+    return f"[{location}] {template}"

@@ -1,0 +1,47 @@
+"""Where a log line says which statement wrote it: the layouts of common loggers, and OTel's attributes."""
+
+from __future__ import annotations
+
+import pytest
+
+from kokanee.analysis.log_statements import code_location, with_location
+
+
+@pytest.mark.parametrize(
+    ("body", "location"),
+    [
+        # logback `%d %level %logger{36}#%line`, as Train Ticket logs
+        (
+            "18:25:44.525 INFO  t.s.TravelServiceImpl#372 TraceID: 43793f [getTickets][calc]",
+            "t.s.TravelServiceImpl#372",
+        ),
+        ("WARN OrderController#57 - slow order", "OrderController#57"),
+        # Python `%(filename)s:%(lineno)d`, Go's log.Lshortfile, Node stack-style
+        ("2026-01-01 12:00:00 ERROR checkout.py:118 payment declined", "checkout.py:118"),
+        ("I1203 10:00:00.000 server.go:42] listening", "server.go:42"),
+        ("at src/routes/cart.js:10 cart empty", "src/routes/cart.js:10"),
+        # payload, not a location
+        ("order #1234 shipped to 10.0.0.1:8080", ""),
+        ("user alice logged in", ""),
+        ("retry 3 of 5 for host:8080", ""),
+    ],
+)
+def test_a_location_is_read_from_the_lines_header(body: str, location: str) -> None:
+    assert code_location(body) == location
+
+
+def test_a_location_far_into_the_line_is_payload() -> None:
+    assert code_location("x" * 200 + " Order#1234") == ""
+
+
+def test_the_records_attributes_win_over_the_body() -> None:
+    assert code_location("INFO a.B#1 text", "app/cart.py:77") == "app/cart.py:77"
+
+
+def test_a_template_shows_its_statement() -> None:
+    template = "<NUM> INFO t.s.TravelServiceImpl#<NUM> [getTickets]"
+    assert with_location(template, "t.s.TravelServiceImpl#<NUM>", "t.s.TravelServiceImpl#372") == (
+        "<NUM> INFO t.s.TravelServiceImpl#372 [getTickets]"
+    )
+    assert with_location("payment declined", "cart.py:<NUM>", "cart.py:77") == "[cart.py:77] payment declined"
+    assert with_location("payment declined", "", "") == "payment declined"
