@@ -431,3 +431,39 @@ def test_a_statement_that_stops_being_reached_midway_is_the_fault(chdb_store: St
     baseline, window = windows(t)
     write_logs(chdb_store, _booking_logs(t, "t12-book", header=False, stop_at=window[0] + 2 * MINUTE))
     assert "t12-book" not in services_of(rank_causes(chdb_store, *window, baseline=baseline))
+
+
+def _shop_logs(t: int, service: str, error: str) -> list[tuple[int, str, str, str]]:
+    """Orders every 3 s for 15 minutes; in the 5-minute window, a failed request every second
+    logged the way Spring does, the exception's message past the first 300 characters."""
+    head = f"ERROR o.a.c.c.C.[.[.[.[dispatcherServlet]#175 TraceID: {'0' * 32} SpanID: {'0' * 16} "
+    servlet = "Servlet.service() for servlet [dispatcherServlet] in context with path [] threw exception "
+    rows = [(t + i * 3 * NS, service, "INFO", f"INFO  s.s.ShopServiceImpl#30 [order][placed {i}]") for i in range(300)]
+    rows += [
+        (t + 10 * MINUTE + i * NS, service, "ERROR", f"{head}{servlet}{'.' * 100}[Request processing failed; {error}]")
+        for i in range(300)
+    ]
+    assert len(rows[-1][3]) > 300 + len(error)
+    return rows
+
+
+def test_an_error_naming_another_service_is_a_witness_not_a_suspect(chdb_store: Store) -> None:
+    # t13-shop logs a burst of errors that say it could not reach t13-stock; t13-stock itself shows
+    # a quieter change (a statement that stops). The shop's lines are about the stock service.
+    t = day(13)
+    baseline, window = windows(t)
+    logs = _shop_logs(t, "t13-shop", "nested exception is IllegalStateException: No instances available for t13-stock")
+    logs += _booking_logs(t, "t13-stock", header=True, stop_at=window[0] + 2 * MINUTE)
+    write_logs(chdb_store, logs)
+    causes = rank_causes(chdb_store, *window, baseline=baseline)
+    assert services_of(causes) == ["t13-stock"], [(c.service, c.evidence) for c in causes]
+
+    # The same burst naming no other service is the shop's own error.
+    t = day(14)
+    baseline, window = windows(t)
+    logs = _shop_logs(t, "t14-shop", "nested exception is IllegalStateException: stock level below zero")
+    logs += _booking_logs(t, "t14-stock", header=True, stop_at=window[0] + 2 * MINUTE)
+    write_logs(chdb_store, logs)
+    causes = rank_causes(chdb_store, *window, baseline=baseline)
+    assert services_of(causes)[0] == "t14-shop", [(c.service, c.score) for c in causes]
+    assert any(e.get("signal") == "new" for e in causes[0].evidence)

@@ -23,9 +23,10 @@ service so one service's chatter cannot absorb another's lines.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -42,6 +43,9 @@ from kokanee.store.reads.window import within
 
 # Only a line's head is mined: a template is told by its first words, and payload dumps are long.
 _HEAD = 300
+# Of an error line, this much more is read for the services it names: a stack trace's message is
+# often past the head.
+_ERROR_TAIL = 700
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,7 @@ class LogLine:
     in_window: bool
     location: str  # where the statement that wrote it is, when the line says
     at: int  # Unix ns
+    tail: str = ""  # an error line's text past the head
 
 
 def read_logs(
@@ -68,15 +73,15 @@ def read_logs(
         sample = f" AND cityHash64(Timestamp, Body) % {keep} = 0" if keep > 1 else ""
         rows = store.query(
             f"""SELECT ServiceName, substring(Body, 1, {_HEAD}), SeverityNumber >= {{sev:UInt8}}
-                OR upper(SeverityText) IN ('ERROR', 'FATAL', 'CRITICAL'), SpanId, {LOCATION_SQL},
-                toUnixTimestamp64Nano(Timestamp)
+                OR upper(SeverityText) IN ('ERROR', 'FATAL', 'CRITICAL') AS error, SpanId, {LOCATION_SQL},
+                toUnixTimestamp64Nano(Timestamp), if(error, substring(Body, {_HEAD + 1}, {_ERROR_TAIL}), '')
             FROM otel_logs WHERE {within("Timestamp")} AND Body != ''{sample}""",
             parameters={**p, "sev": params.error_severity},
         ).rows
-        for service, body, error, span_id, location, at in rows:
+        for service, body, error, span_id, location, at, tail in rows:
             body = str(body)
             where = code_location(body, str(location))
-            out.append(LogLine(str(service), body, bool(error), str(span_id), in_window, where, int(at)))
+            out.append(LogLine(str(service), body, bool(error), str(span_id), in_window, where, int(at), str(tail)))
     return out
 
 
@@ -118,7 +123,13 @@ def score_logs(
     stmt_ops: dict[Key, Counter[Op]] = defaultdict(Counter)
     example: dict[Key, Key] = {}  # statement -> one of its templates, to show
     window_lines: dict[str, list[tuple[int, Key, Op | None]]] = defaultdict(list)
+    names_other = _naming(lines, span_ops)
     for line in lines:
+        if line.error and names_other(line):
+            # "No instances available for ts-basic-service", "call to inventory failed": an error
+            # about a service it called makes the logger a witness of that failure, not a suspect.
+            totals[line.in_window][line.service] += 1
+            continue
         miner = miners.get(line.service)
         if miner is None:
             miner = miners[line.service] = _miner(params.log_template_similarity)
@@ -210,6 +221,20 @@ def score_logs(
                 "observed": 0, "expected": round(e_tail, 3), "last_seen": at,
             })  # fmt: skip
     return [surge, vanish]
+
+
+def _naming(lines: Sequence[LogLine], span_ops: Mapping[str, Op]) -> Callable[[LogLine], bool]:
+    """Whether a line names a service other than its own (as a word: "ad" is not in "loaded")."""
+    services = {line.service for line in lines} | {op[0] for op in span_ops.values()}
+    if not services:
+        return lambda line: False
+    names = "|".join(re.escape(name) for name in sorted(services, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w.-])({names})(?![\w-])")
+
+    def names_other(line: LogLine) -> bool:
+        return any(m.group(1) != line.service for m in pattern.finditer(line.body + line.tail))
+
+    return names_other
 
 
 def _statement(key: Key) -> Key:
