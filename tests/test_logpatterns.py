@@ -5,10 +5,14 @@ from __future__ import annotations
 import random
 
 import pyarrow as pa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from kokanee.analysis.anomaly_params import DEFAULT_PARAMS
 from kokanee.analysis.detector import Detector
 from kokanee.analysis.logpatterns import LogPatterns, templates_in
+from kokanee.api.errors import install_handlers
+from kokanee.api.routes_signals import router
 from kokanee.store.client import Store
 from tests.test_anomaly_helpers import NS, anomalies_of, minute, write_logs
 
@@ -56,7 +60,7 @@ def test_new_and_surging_templates_are_flagged_and_templates_survive_a_restart(c
     # Nothing else in the whole period: the steady templates are quiet.
     assert len(found) == 2
 
-    templates = {t["template"]: t for t in templates_in(chdb_store, SERVICE, lo, lo + 45 * 60)}
+    templates = {t["template"]: t for t in templates_in(chdb_store, SERVICE, lo, lo + 45 * 60)["patterns"]}
     assert set(templates) == {
         "User <NUM> logged in from <IP>",
         "Cart <NUM> updated with <NUM> items",
@@ -115,3 +119,41 @@ def test_statements_with_the_same_words_are_counted_apart(chdb_store: Store) -> 
     }
     ids = {c.template_id for c in counts if c.service == service}
     assert len(ids) == 4
+
+
+def test_the_api_lists_a_services_patterns_most_lines_first_with_lines_per_step(chdb_store: Store) -> None:
+    service = "drain-api"
+    lo = minute(42, 9, 0)
+    rng = random.Random(3)
+    lines = []
+    for k in range(10):
+        lines += [(lo * NS + k * 60 * NS + i, "INFO", f"Cart {rng.randint(1, 99)} updated") for i in range(k + 1)]
+        if k >= 7:
+            lines.append(((lo + k * 60) * NS, "ERROR", f"Payment gateway timeout after {rng.randint(1, 999)} ms"))
+    write_logs(chdb_store, service, lines)
+    miner = LogPatterns(chdb_store, DEFAULT_PARAMS)
+    for k in range(10):
+        miner.mine_minute(lo + k * 60)
+
+    app = FastAPI()
+    install_handlers(app)
+    app.include_router(router)
+    app.state.store = chdb_store
+    client = TestClient(app)
+    window = {"service": service, "start": str(lo * NS), "end": str((lo + 600) * NS), "points": 5}
+    body = client.get("/api/v1/logs/patterns", params=window).json()
+
+    assert body["step_s"] == 120
+    assert [(p["template"], p["count"], p["new"]) for p in body["patterns"]] == [
+        ("Cart <NUM> updated", 55, True),
+        ("Payment gateway timeout after <NUM> ms", 3, True),
+    ]
+    assert body["patterns"][0]["series"] == [1 + 2, 3 + 4, 5 + 6, 7 + 8, 9 + 10]
+    assert body["patterns"][1]["series"] == [0, 0, 0, 1, 2]
+    # Seen before the window: not new.
+    later = client.get("/api/v1/logs/patterns", params={**window, "start": str((lo + 480) * NS)}).json()
+    assert [p["new"] for p in later["patterns"]] == [False, False]
+    # Minutes after the last mined one are unknown, not quiet.
+    ahead = client.get("/api/v1/logs/patterns", params={**window, "end": str((lo + 900) * NS)}).json()
+    assert ahead["step_s"] == 180 and ahead["patterns"][1]["series"] == [0, 0, 2, 1, None]
+    assert client.get("/api/v1/logs/patterns", params={**window, "limit": 0}).status_code == 400

@@ -152,6 +152,18 @@ def test_ui_walkthrough(start_kokanee: Callable[..., KokaneeServer], browser: An
     expect(page.get_by_test_id("logs-live-status")).to_have_attribute("data-arrived", re.compile(r"^[1-9]\d*$"))
     shot(page, "06b-logs-live")
 
+    # Patterns: the range's log templates (mined once a minute closes), most lines first.
+    deadline = time.monotonic() + 240
+    while not server.get("/api/v1/logs/patterns", start="now-15m")["patterns"] and time.monotonic() < deadline:
+        time.sleep(3)
+    top = server.get("/api/v1/logs/patterns", start="now-15m")["patterns"][0]
+    page.goto(f"{server.api_url}/logs?range=15m")
+    page.get_by_test_id("logs-patterns-toggle").click()
+    expect(page).to_have_url(re.compile(r"[?&]view=patterns"))
+    expect(page.get_by_test_id("log-patterns")).to_contain_text(top["template"][:40])
+    expect(page.get_by_test_id("log-pattern").first.get_by_test_id("sparkline")).to_be_visible()
+    shot(page, "06c-log-patterns")
+
     # Critical paths per entry operation, and a histogram metric as percentiles.
     page.goto(f"{server.api_url}/critical-paths?range=15m")
     expect(page.get_by_test_id("critical-paths-chart")).to_be_visible()

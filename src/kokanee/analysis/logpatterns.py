@@ -171,14 +171,41 @@ class LogPatterns:
         )
 
 
-def templates_in(store: Store, service: str | None, start_s: int, end_s: int, limit: int = 200) -> list[dict[str, Any]]:
-    """Templates seen in [start, end) with their counts, newest first seen first."""
+def templates_in(
+    store: Store, service: str | None, start_s: int, end_s: int, limit: int = 200, points: int = 30
+) -> dict[str, Any]:
+    """Templates logged in [start, end), most lines first: their count, when first seen (and whether
+    that was in the range), and `series`, lines per step (`step_s`, whole minutes, at most `points`
+    steps from `start_s`; null for steps not mined yet)."""
     where = " AND ServiceName = {service:String}" if service else ""
-    return store.query(
+    window = "Minute >= toDateTime({lo:Int64}) AND Minute < toDateTime({hi:Int64})"
+    params = {"lo": start_s, "hi": end_s, "service": service, "limit": limit}
+    found = store.query(
         f"""SELECT ServiceName AS service, TemplateId AS template_id, argMax(Template, Minute) AS template,
             sum(Count) AS count, toUnixTimestamp(min(FirstSeen)) AS first_seen
-        FROM kokanee_log_templates
-        WHERE Minute >= toDateTime({{lo:Int64}}) AND Minute < toDateTime({{hi:Int64}}){where}
-        GROUP BY service, template_id ORDER BY first_seen DESC, count DESC LIMIT {{limit:UInt32}}""",
-        parameters={"lo": start_s, "hi": end_s, "service": service, "limit": limit},
+        FROM kokanee_log_templates WHERE {window}{where}
+        GROUP BY service, template_id ORDER BY count DESC, first_seen DESC LIMIT {{limit:UInt32}}""",
+        parameters=params,
     ).dicts()
+    step = max(1, -(-(end_s - start_s) // (points * MINUTE_S))) * MINUTE_S
+    if not found:
+        return {"step_s": step, "patterns": []}
+    steps = max(1, -(-(end_s - start_s) // step))
+    counts = store.query(
+        f"""SELECT ServiceName, TemplateId, intDiv(toUnixTimestamp(Minute) - {{lo:Int64}}, {{step:Int64}}), sum(Count)
+        FROM kokanee_log_templates WHERE {window}
+            AND (ServiceName, TemplateId) IN {{pairs:Array(Tuple(String, String))}}
+        GROUP BY 1, 2, 3""",
+        parameters={**params, "step": step, "pairs": [(t["service"], t["template_id"]) for t in found]},
+    ).rows
+    # Steps after the last one any of these templates was counted in are not mined yet: unknown,
+    # not zero.
+    mined = 1 + max(int(row[2]) for row in counts) if counts else 0
+    empty: list[int | None] = [0] * mined + [None] * (steps - mined)
+    series: dict[tuple[str, str], list[int | None]] = {}
+    for name, template_id, i, n in counts:
+        series.setdefault((str(name), str(template_id)), list(empty))[int(i)] = int(n)
+    for t in found:
+        t["new"] = int(t["first_seen"]) >= start_s
+        t["series"] = series.get((t["service"], t["template_id"]), empty)
+    return {"step_s": step, "patterns": found}

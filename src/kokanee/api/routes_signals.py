@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from kokanee.analysis.logpatterns import templates_in
 from kokanee.api.errors import BadRequest, NotFound
 from kokanee.api.params import attribute_filters, duration_ms, hex_id, step, window
 from kokanee.store.client import Store
@@ -19,6 +20,7 @@ Start = Annotated[str | None, Query(description="RFC 3339, Unix ns, or now-15m (
 End = Annotated[str | None, Query(description="RFC 3339, Unix ns, or now (default: now)")]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 _STATUS = {"error": "Error", "ok": "Ok", "unset": "Unset"}
+NS = 1_000_000_000
 
 
 def _store(request: Request) -> Store:
@@ -91,6 +93,21 @@ def logs(
     tid = hex_id(trace_id, 32, "trace_id") if trace_id else None
     query = LogQuery(w.start_ns, w.end_ns, service, sev, q, tid, limit)
     return {"logs": search_logs(_store(request), query)}
+
+
+@router.get("/logs/patterns", tags=["logs"])
+def log_patterns(
+    request: Request,
+    service: str | None = None,
+    start: Start = None,
+    end: End = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    points: Annotated[int, Query(ge=2, le=500, description="steps per series, at most (whole minutes each)")] = 30,
+) -> dict[str, Any]:
+    """Log templates (Drain, mined per service each minute) in the window, most lines first, with
+    their lines per step; `new` when first seen inside the window."""
+    w = window(start, end)
+    return templates_in(_store(request), service, w.start_ns // NS, -(-w.end_ns // NS), limit, points)
 
 
 @router.get("/metrics", tags=["metrics"])

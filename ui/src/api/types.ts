@@ -157,6 +157,21 @@ export interface LogRecord {
   resource: { attributes: Attributes };
 }
 
+/** A Drain template of one service's log lines, counted per minute as they are mined. */
+export interface LogPattern {
+  service: string;
+  template_id: string;
+  template: string;
+  count: number;
+  first_seen: number; // Unix s
+  new: boolean; // first seen inside the range
+  series: (number | null)[]; // lines per step; null: not mined yet
+}
+export interface LogPatternsAnswer {
+  step_s: number;
+  patterns: LogPattern[];
+}
+
 export interface MetricInfo {
   name: string;
   type: string;

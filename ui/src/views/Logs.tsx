@@ -1,11 +1,13 @@
 // Log search by service, severity, text and trace id; each line links to its trace. "Live"
-// (?live=1) tails the newest records instead of reading the time range.
+// (?live=1) tails the newest records instead of reading the time range; "Patterns"
+// (?view=patterns) shows the range's log templates, most lines first, instead of the records.
 import { useQuery } from "@tanstack/react-query";
 import { useRef, useState, type FormEvent } from "react";
 import { getJson, useApi, type ApiError } from "../api/client";
-import type { LogRecord, ServiceSummary } from "../api/types";
+import type { LogPatternsAnswer, LogRecord, ServiceSummary } from "../api/types";
 import { href, Link, setParams, useLocation } from "../app/router";
 import { ServiceDot } from "../components/Health";
+import { Sparkline } from "../components/Sparkline";
 import { Guard } from "../components/States";
 import { serviceColor } from "../lib/colors";
 import { fmtDateTime, shortId } from "../lib/format";
@@ -145,13 +147,54 @@ function LiveTail({ filters }: { filters: Omit<Filters, "limit"> }) {
   );
 }
 
+function Patterns({ service }: { service: string }) {
+  const query = useApi<LogPatternsAnswer>("logs/patterns", { service, limit: 50, points: 30 });
+  return (
+    <Guard
+      query={query}
+      what="log patterns"
+      isEmpty={(d) => d.patterns.length === 0}
+      empty={<>No log templates in this range yet: they are mined once a minute, after it closes.</>}
+    >
+      {(d) => (
+        <div className="panel" data-testid="log-patterns">
+          <h2>
+            {d.patterns.length} patterns{" "}
+            <span className="muted small">Drain templates per service, most lines first · trend: lines per {d.step_s / 60} min</span>
+          </h2>
+          <table className="table">
+            <thead>
+              <tr><th className="num">Lines</th><th>Trend</th><th>Service</th><th>Template</th></tr>
+            </thead>
+            <tbody>
+              {d.patterns.map((p) => (
+                <tr key={`${p.service}/${p.template_id}`} data-testid="log-pattern">
+                  <td className="num">{p.count.toLocaleString()}</td>
+                  <td>
+                    <Sparkline values={p.series} color={serviceColor(p.service)} label="lines per step" format={(v) => `${v.toLocaleString()} lines`} />
+                  </td>
+                  <td className="nowrap"><ServiceDot color={serviceColor(p.service)} /> {p.service}</td>
+                  <td className="log-body mono small">
+                    {p.new ? <span className="chip" title={`first seen ${fmtDateTime(p.first_seen * 1e9)}`}>new</span> : null} {p.template}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Guard>
+  );
+}
+
 export function Logs() {
   const { params } = useLocation();
   const filters = Object.fromEntries(FIELDS.map((f) => [f, params.get(f) ?? ""])) as Filters;
   const live = params.get("live") === "1";
+  const patterns = !live && params.get("view") === "patterns";
   const services = useApi<{ services: ServiceSummary[] }>("services");
   // Off while live: the tail makes its own requests.
-  const query = useApi<{ logs: LogRecord[] }>(live ? null : "logs", { ...filters, limit: filters.limit || 200 });
+  const query = useApi<{ logs: LogRecord[] }>(live || patterns ? null : "logs", { ...filters, limit: filters.limit || 200 });
   const tailFilters = { service: filters.service, severity: filters.severity, q: filters.q, trace_id: filters.trace_id };
   return (
     <section>
@@ -160,10 +203,19 @@ export function Logs() {
         <div className="actions">
           <button
             type="button"
+            className={patterns ? "primary" : undefined}
+            aria-pressed={patterns}
+            data-testid="logs-patterns-toggle"
+            onClick={() => setParams({ view: patterns ? null : "patterns", live: null }, false)}
+          >
+            Patterns
+          </button>{" "}
+          <button
+            type="button"
             className={live ? "primary" : undefined}
             aria-pressed={live}
             data-testid="logs-live-toggle"
-            onClick={() => setParams({ live: live ? null : "1" }, false)}
+            onClick={() => setParams({ live: live ? null : "1", view: null }, false)}
           >
             {live ? "■ Stop live" : "▶ Live"}
           </button>
@@ -172,6 +224,8 @@ export function Logs() {
       <LogForm key={params.toString()} filters={filters} services={(services.data?.services ?? []).map((s) => s.name)} />
       {live ? (
         <LiveTail key={JSON.stringify(tailFilters)} filters={tailFilters} />
+      ) : patterns ? (
+        <Patterns service={filters.service} />
       ) : (
         <Guard query={query} what="logs" isEmpty={(d) => d.logs.length === 0} empty={<>No log records match in this range.</>}>
           {(d) => (
