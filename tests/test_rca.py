@@ -447,23 +447,24 @@ def _shop_logs(t: int, service: str, error: str) -> list[tuple[int, str, str, st
     return rows
 
 
-def test_an_error_naming_another_service_is_a_witness_not_a_suspect(chdb_store: Store) -> None:
-    # t13-shop logs a burst of errors that say it could not reach t13-stock; t13-stock itself shows
-    # a quieter change (a statement that stops). The shop's lines are about the stock service.
-    t = day(13)
+def _shop_and_stock(store: Store, k: int, error: str) -> list[Cause]:
+    """Day `k`: t{k}-shop's error burst (`error`, where {stock} names the stock service) beside
+    t{k}-stock's quieter change, a statement that stops; the window's causes."""
+    t = day(k)
     baseline, window = windows(t)
-    logs = _shop_logs(t, "t13-shop", "nested exception is IllegalStateException: No instances available for t13-stock")
-    logs += _booking_logs(t, "t13-stock", header=True, stop_at=window[0] + 2 * MINUTE)
-    write_logs(chdb_store, logs)
-    causes = rank_causes(chdb_store, *window, baseline=baseline)
+    shop, stock = f"t{k}-shop", f"t{k}-stock"
+    logs = _shop_logs(t, shop, error.format(stock=stock))
+    logs += _booking_logs(t, stock, header=True, stop_at=window[0] + 2 * MINUTE)
+    write_logs(store, logs)
+    return rank_causes(store, *window, baseline=baseline)
+
+
+def test_an_error_naming_another_service_is_a_witness_not_a_suspect(chdb_store: Store) -> None:
+    # The shop's errors say it could not reach the stock service: they are about the stock service.
+    causes = _shop_and_stock(chdb_store, 13, "nested exception is IllegalStateException: No instances for {stock}")
     assert services_of(causes) == ["t13-stock"], [(c.service, c.evidence) for c in causes]
 
     # The same burst naming no other service is the shop's own error.
-    t = day(14)
-    baseline, window = windows(t)
-    logs = _shop_logs(t, "t14-shop", "nested exception is IllegalStateException: stock level below zero")
-    logs += _booking_logs(t, "t14-stock", header=True, stop_at=window[0] + 2 * MINUTE)
-    write_logs(chdb_store, logs)
-    causes = rank_causes(chdb_store, *window, baseline=baseline)
+    causes = _shop_and_stock(chdb_store, 14, "nested exception is IllegalStateException: stock level below zero")
     assert services_of(causes)[0] == "t14-shop", [(c.service, c.score) for c in causes]
     assert any(e.get("signal") == "new" for e in causes[0].evidence)

@@ -103,8 +103,8 @@ Op = tuple[str, str]  # (service, span name)
 
 def score_logs(
     lines: list[LogLine],
-    span_ops: Mapping[str, tuple[str, str]],
-    op_counts: tuple[Mapping[tuple[str, str], int], Mapping[tuple[str, str], int]],
+    span_ops: Mapping[str, Op],
+    op_counts: tuple[Mapping[Op, int], Mapping[Op, int]],
     base_s: float,
     win_s: float,
     params: RcaParams,
@@ -115,7 +115,7 @@ def score_logs(
     cache: dict[tuple[str, str], int] = {}
     base: Counter[Key] = Counter()
     win: Counter[Key] = Counter()
-    ops: dict[Key, Counter[tuple[str, str]]] = defaultdict(Counter)
+    ops: dict[Key, Counter[Op]] = defaultdict(Counter)
     totals: list[Counter[str]] = [Counter(), Counter()]
     base_op_lines: Counter[Op] = Counter()
     stmt_base: Counter[Key] = Counter()
@@ -125,10 +125,10 @@ def score_logs(
     window_lines: dict[str, list[tuple[int, Key, Op | None]]] = defaultdict(list)
     names_other = _naming(lines, span_ops)
     for line in lines:
+        totals[line.in_window][line.service] += 1
         if line.error and names_other(line):
             # "No instances available for ts-basic-service", "call to inventory failed": an error
             # about a service it called makes the logger a witness of that failure, not a suspect.
-            totals[line.in_window][line.service] += 1
             continue
         miner = miners.get(line.service)
         if miner is None:
@@ -138,7 +138,6 @@ def score_logs(
             cid = cache[(line.service, line.body)] = int(miner.add_log_message(line.body)["cluster_id"])
         key = (line.service, cid, line.error, line.location)
         (win if line.in_window else base)[key] += 1
-        totals[line.in_window][line.service] += 1
         stmt = _statement(key)
         example.setdefault(stmt, key)
         (stmt_win if line.in_window else stmt_base)[stmt] += 1
