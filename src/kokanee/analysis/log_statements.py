@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import re
 
+from drain3 import TemplateMiner
+from drain3.masking import MaskingInstruction
+
 # Variable parts that would otherwise split one template into thousands.
 MASKS = (
     (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "UUID"),
@@ -19,6 +22,12 @@ MASKS = (
     (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "IP"),
     (r"(?<![A-Za-z_])-?\d+(?:\.\d+)?", "NUM"),
 )
+
+
+def masking() -> list[MaskingInstruction]:
+    """MASKS as a drain3 config's `masking_instructions`."""
+    return [MaskingInstruction(pattern, name) for pattern, name in MASKS]
+
 
 # A location is looked for only in a line's header, where logging layouts put it; further on,
 # "Order#1234" is payload.
@@ -57,3 +66,10 @@ def with_location(template: str, masked_location: str, location: str) -> str:
     if masked_location and masked_location in template:
         return template.replace(masked_location, location, 1)
     return f"[{location}] {template}"
+
+
+def template_of(miner: TemplateMiner, cluster_id: int, location: str) -> str:
+    """The text of a miner's template, with the statement's location shown in it."""
+    cluster = miner.drain.id_to_cluster.get(cluster_id)
+    text = cluster.get_template() if cluster is not None else ""
+    return with_location(text, miner.masker.mask(location), location)

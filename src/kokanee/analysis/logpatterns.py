@@ -17,13 +17,12 @@ from typing import Any
 
 import pyarrow as pa
 from drain3 import TemplateMiner
-from drain3.masking import MaskingInstruction
 from drain3.memory_buffer_persistence import MemoryBufferPersistence
 from drain3.template_miner_config import TemplateMinerConfig
 
 from kokanee.analysis.anomaly import LOG_COUNT, Anomaly, SeriesKey
 from kokanee.analysis.anomaly_params import MINUTE_S, DetectionParams
-from kokanee.analysis.log_statements import LOCATION_SQL, MASKS, code_location, with_location
+from kokanee.analysis.log_statements import LOCATION_SQL, code_location, masking, template_of
 from kokanee.store.client import Store
 
 log = logging.getLogger(__name__)
@@ -48,7 +47,7 @@ def _config(params: DetectionParams) -> TemplateMinerConfig:
     config = TemplateMinerConfig()
     config.drain_sim_th = params.drain_similarity
     config.drain_depth = params.drain_depth
-    config.masking_instructions = [MaskingInstruction(p, name) for p, name in MASKS]
+    config.masking_instructions = masking()
     config.snapshot_interval_minutes = 10**6  # saved explicitly after each minute that learnt something
     return config
 
@@ -120,9 +119,8 @@ class LogPatterns:
         for (service, cluster_id, where), (n, new, err) in counts.items():
             template_id = f"T{cluster_id}@{where}" if where else f"T{cluster_id}"
             miner = self._miners[service][0]
-            cluster = miner.drain.id_to_cluster.get(cluster_id)
             first = self._first_seen.setdefault((service, template_id), t)
-            text = with_location(cluster.get_template() if cluster is not None else "", miner.masker.mask(where), where)
+            text = template_of(miner, cluster_id, where)
             out.append(TemplateCount(service, template_id, text, n, first, new and first == t, err))
         self._write(t, out)
         for service in learnt:

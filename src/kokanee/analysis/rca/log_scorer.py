@@ -31,10 +31,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from drain3 import TemplateMiner
-from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 
-from kokanee.analysis.log_statements import LOCATION_SQL, MASKS, code_location, with_location
+from kokanee.analysis.log_statements import LOCATION_SQL, code_location, masking, template_of
 from kokanee.analysis.rca.cause import KindScores
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.trace_scorer import log2_ratio, poisson_z
@@ -88,7 +87,7 @@ def read_logs(
 def _miner(similarity: float) -> TemplateMiner:
     config = TemplateMinerConfig()
     config.drain_sim_th = similarity
-    config.masking_instructions = [MaskingInstruction(p, name) for p, name in MASKS]
+    config.masking_instructions = masking()
     config.snapshot_interval_minutes = 10**6
     return TemplateMiner(None, config)
 
@@ -151,10 +150,7 @@ def score_logs(
     timelines = {service: _Timeline(events) for service, events in window_lines.items()}
 
     def template(key: Key) -> str:
-        miner = miners[key[0]]
-        cluster = miner.drain.id_to_cluster.get(key[1])
-        text = cluster.get_template() if cluster is not None else ""
-        return with_location(text, miner.masker.mask(key[3]), key[3])
+        return template_of(miners[key[0]], key[1], key[3])
 
     surge, vanish = KindScores("log_error"), KindScores("log_vanish")
     # Errors are expected in proportion to all the logging (every service's): the recording may
