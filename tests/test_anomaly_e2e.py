@@ -39,7 +39,11 @@ def test_demo_error_burst_yields_anomalies_and_an_incident(start_kokanee: Callab
         DemoConfig(
             endpoint=server.otlp_http_url,
             api_url=server.api_url,
-            rate=2,
+            # One journey in 23 is a checkout: at 8 a second, ~16 payments a minute, so each minute of
+            # the burst has the 3 failed payments an error-rate anomaly needs. At 2 a second (~4 a
+            # minute) a minute with 2 payments now and then went unflagged and the incident resolved
+            # a minute early.
+            rate=8,
             duration_s=24 * 60,
             seed=5,
             realtime=False,
