@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from kokanee.analysis.log_statements import code_location, with_location
+from kokanee.analysis.log_statements import code_location, template_regex, with_location
 
 
 @pytest.mark.parametrize(
@@ -45,3 +47,22 @@ def test_a_template_shows_its_statement() -> None:
     )
     assert with_location("payment declined", "cart.py:<NUM>", "cart.py:77") == "[cart.py:77] payment declined"
     assert with_location("payment declined", "", "") == "payment declined"
+
+
+@pytest.mark.parametrize(
+    ("template", "matches", "misses"),
+    [
+        ("User <NUM> logged in from <IP>", ["User 42 logged in from 10.0.0.7", "User  -3   logged in from 1.2.3.4:80"],
+         ["User 42 logged in", "User bob logged in from 10.0.0.7", "Admin 42 logged in from 10.0.0.7"]),
+        # Drain's wildcard is one word; regex metacharacters in the words are words
+        ("retry <*> of (a+b)* [<HEX>] $5", ["retry x1 of (a+b)* [0123456789abcdef0] $5"],
+         ["retry x 1 of (a+b)* [0123456789abcdef0] $5", "retry x1 of aab [0123456789abcdef0] $5"]),
+        ("t.s.TravelServiceImpl#372 calculate time: <NUM>", ["t.s.TravelServiceImpl#372 calculate time: 0.5"],
+         ["t.s.TravelServiceImpl#366 calculate time: 0.5", "tXsXTravelServiceImpl#372 calculate time: 1"]),
+        ("order <UUID> paid", ["order 123e4567-e89b-12d3-a456-426614174000 paid"], ["order 123e4567 paid"]),
+    ],
+)  # fmt: skip
+def test_a_templates_regex_matches_its_lines_only(template: str, matches: list[str], misses: list[str]) -> None:
+    pattern = re.compile(template_regex(template))
+    assert all(pattern.search(line) for line in matches)
+    assert not any(pattern.search(line) for line in misses)

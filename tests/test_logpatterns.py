@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pyarrow as pa
 from fastapi import FastAPI
@@ -17,6 +18,14 @@ from kokanee.store.client import Store
 from tests.test_anomaly_helpers import NS, anomalies_of, minute, write_logs
 
 SERVICE = "drain-shop"
+
+
+def _api(store: Store) -> TestClient:
+    app = FastAPI()
+    install_handlers(app)
+    app.include_router(router)
+    app.state.store = store
+    return TestClient(app)
 
 
 def _lines(m: int, rng: random.Random, carts: int = 5) -> list[tuple[int, str, str]]:
@@ -117,8 +126,22 @@ def test_statements_with_the_same_words_are_counted_apart(chdb_store: Store) -> 
         "[app/quote.py:12] quote ready in <NUM> ms": 3,
         "[app/quote.py:20] quote ready in <NUM> ms": 2,
     }
-    ids = {c.template_id for c in counts if c.service == service}
-    assert len(ids) == 4
+    ids = {c.template: c.template_id for c in counts if c.service == service}
+    assert len(set(ids.values())) == 4
+
+    # Each statement's pattern reads back its own lines and not its twin's, whether the location
+    # is in the body's header or in the record's attributes.
+    client = _api(chdb_store)
+    window = {"service": service, "start": str(m * NS), "end": str((m + 60) * NS)}
+    for template, count in mine.items():
+        answer = client.get("/api/v1/logs", params={**window, "pattern": ids[template]}).json()
+        assert answer["pattern"] == {"template_id": ids[template], "template": template}
+        bodies = [line["body"] for line in answer["logs"]]
+        assert len(bodies) == count, (template, bodies)
+        if "#" in template:
+            assert all(template.split()[2] in body for body in bodies)
+        else:
+            assert {line["attributes"]["code.lineno"] for line in answer["logs"]} == {template.split("]")[0].rsplit(":", 1)[1]}
 
 
 def test_the_api_lists_a_services_patterns_most_lines_first_with_lines_per_step(chdb_store: Store) -> None:
@@ -135,11 +158,7 @@ def test_the_api_lists_a_services_patterns_most_lines_first_with_lines_per_step(
     for k in range(10):
         miner.mine_minute(lo + k * 60)
 
-    app = FastAPI()
-    install_handlers(app)
-    app.include_router(router)
-    app.state.store = chdb_store
-    client = TestClient(app)
+    client = _api(chdb_store)
     window = {"service": service, "start": str(lo * NS), "end": str((lo + 600) * NS), "points": 5}
     body = client.get("/api/v1/logs/patterns", params=window).json()
 
@@ -157,3 +176,18 @@ def test_the_api_lists_a_services_patterns_most_lines_first_with_lines_per_step(
     ahead = client.get("/api/v1/logs/patterns", params={**window, "end": str((lo + 900) * NS)}).json()
     assert ahead["step_s"] == 180 and ahead["patterns"][1]["series"] == [0, 0, 2, 1, None]
     assert client.get("/api/v1/logs/patterns", params={**window, "limit": 0}).status_code == 400
+
+    # A pattern's lines, newest first; the other template's lines are not among them.
+    cart = body["patterns"][0]["template_id"]
+    lines = client.get("/api/v1/logs", params={**window, "pattern": cart, "limit": 1000}).json()["logs"]
+    assert len(lines) == 55 and all(re.fullmatch(r"Cart \d+ updated", line["body"]) for line in lines)
+    times = [line["time_unix_nano"] for line in lines]
+    assert times == sorted(times, reverse=True)
+    payment = body["patterns"][1]["template_id"]
+    errors = client.get("/api/v1/logs", params={**window, "pattern": payment, "q": "timeout"}).json()["logs"]
+    assert len(errors) == 3
+    # A template id means nothing without its service, and an unknown one is said to be unknown.
+    no_service = client.get("/api/v1/logs", params={"pattern": cart})
+    assert no_service.status_code == 400 and "needs service" in no_service.json()["error"]
+    unknown = client.get("/api/v1/logs", params={**window, "pattern": "T999"})
+    assert unknown.status_code == 404 and "T999" in unknown.json()["error"]

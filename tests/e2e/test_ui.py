@@ -163,6 +163,14 @@ def test_ui_walkthrough(start_kokanee: Callable[..., KokaneeServer], browser: An
     expect(page.get_by_test_id("log-patterns")).to_contain_text(top["template"][:40])
     expect(page.get_by_test_id("log-pattern").first.get_by_test_id("sparkline")).to_be_visible()
     shot(page, "06c-log-patterns")
+    # A pattern opens its own lines: the top template's, of its service only.
+    page.get_by_test_id("log-pattern").first.click()
+    expect(page).to_have_url(re.compile(r"[?&]pattern=T\d+"))
+    expect(page.get_by_test_id("log-pattern-filter")).to_contain_text(top["template"][:40])
+    lines = page.get_by_test_id("log-lines").locator("tbody tr.log-row")
+    expect(lines.first).to_be_visible()
+    assert {lines.nth(i).locator("td").nth(2).inner_text().strip() for i in range(lines.count())} == {top["service"]}
+    shot(page, "06d-log-pattern-lines")
 
     # Critical paths per entry operation, and a histogram metric as percentiles.
     page.goto(f"{server.api_url}/critical-paths?range=15m")

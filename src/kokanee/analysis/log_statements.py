@@ -15,6 +15,8 @@ import re
 from drain3 import TemplateMiner
 from drain3.masking import MaskingInstruction
 
+from kokanee.store.reads.logs import HEADER_CHARS
+
 # Variable parts that would otherwise split one template into thousands.
 MASKS = (
     (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "UUID"),
@@ -22,6 +24,10 @@ MASKS = (
     (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "IP"),
     (r"(?<![A-Za-z_])-?\d+(?:\.\d+)?", "NUM"),
 )
+# The same, as RE2 (ClickHouse's `match`) takes them: RE2 has no look-behind, and a line that fits
+# a template's words needs no more than the mask's own shape.
+_RE2 = {name: pattern.removeprefix("(?<![A-Za-z_])") for pattern, name in MASKS}
+_PLACEHOLDER = re.compile(r"<(\*|" + "|".join(_RE2) + r")>")
 
 
 def masking() -> list[MaskingInstruction]:
@@ -29,9 +35,6 @@ def masking() -> list[MaskingInstruction]:
     return [MaskingInstruction(pattern, name) for pattern, name in MASKS]
 
 
-# A location is looked for only in a line's header, where logging layouts put it; further on,
-# "Order#1234" is payload.
-_HEADER = 160
 _LOCATION = re.compile(
     # logback/log4j `%C#%L` or `%logger#%line`: an optionally package-qualified class name
     r"(?<![\w.$])((?:[A-Za-z_$][\w$]*\.)*[A-Z][\w$]*#\d{1,5})\b"
@@ -40,22 +43,13 @@ _LOCATION = re.compile(
     r"|php|ex|exs|erl|swift|dart|lua):\d{1,6})\b"
 )
 
-# The OpenTelemetry semantic conventions' attributes, current names first, then the older ones
-# (the Python SDK's LoggingHandler still writes `code.filepath` and `code.lineno`).
-LOCATION_SQL = (
-    "if(coalesce(nullIf(LogAttributes['code.line.number'], ''), LogAttributes['code.lineno']) = '', '',"
-    " concat(coalesce(nullIf(LogAttributes['code.file.path'], ''), nullIf(LogAttributes['code.filepath'], ''),"
-    " nullIf(LogAttributes['code.function.name'], ''), LogAttributes['code.function']), ':',"
-    " coalesce(nullIf(LogAttributes['code.line.number'], ''), LogAttributes['code.lineno'])))"
-)
-
 
 def code_location(body: str, from_attributes: str = "") -> str:
     """The statement's location: from the record's attributes when set, else from the body's
     header; '' when the line does not say."""
     if from_attributes:
         return from_attributes
-    found = _LOCATION.search(body, 0, _HEADER)
+    found = _LOCATION.search(body, 0, HEADER_CHARS)
     return (found.group(1) or found.group(2)) if found else ""
 
 
@@ -73,3 +67,20 @@ def template_of(miner: TemplateMiner, cluster_id: int, location: str) -> str:
     cluster = miner.drain.id_to_cluster.get(cluster_id)
     text = cluster.get_template() if cluster is not None else ""
     return with_location(text, miner.masker.mask(location), location)
+
+
+def template_regex(template: str) -> str:
+    """An RE2 pattern for the lines a template (as `template_of` shows it, without a `[location]`
+    prefix) stands for: its words in order, whitespace between them as Drain splits lines, each
+    mask in the mask's shape and each `<*>` one word."""
+    words = []
+    for word in template.split():
+        parts, at = [], 0
+        for found in _PLACEHOLDER.finditer(word):
+            parts.append(re.escape(word[at : found.start()]))
+            name = found.group(1)
+            parts.append(r"\S+" if name == "*" else f"(?:{_RE2[name]})")
+            at = found.end()
+        parts.append(re.escape(word[at:]))
+        words.append("".join(parts))
+    return r"^\s*" + r"\s+".join(words) + r"\s*$"

@@ -22,8 +22,9 @@ from drain3.template_miner_config import TemplateMinerConfig
 
 from kokanee.analysis.anomaly import LOG_COUNT, Anomaly, SeriesKey
 from kokanee.analysis.anomaly_params import MINUTE_S, DetectionParams
-from kokanee.analysis.log_statements import LOCATION_SQL, code_location, masking, template_of
+from kokanee.analysis.log_statements import code_location, masking, template_of, template_regex
 from kokanee.store.client import Store
+from kokanee.store.reads.logs import LOCATION_SQL
 
 log = logging.getLogger(__name__)
 # drain3 logs every snapshot at INFO; kokanee saves one per minute that learnt a template.
@@ -207,3 +208,29 @@ def templates_in(
         t["new"] = int(t["first_seen"]) >= start_s
         t["series"] = series.get((t["service"], t["template_id"]), empty)
     return {"step_s": step, "patterns": found}
+
+
+@dataclass(frozen=True)
+class PatternFilter:
+    """What picks a stored template's lines out of otel_logs (store.reads.logs.LogQuery's
+    `body_regex` and `location`)."""
+
+    template: str
+    body_regex: str
+    location: str | None
+
+
+def pattern_filter(store: Store, service: str, template_id: str) -> PatternFilter | None:
+    """The lines of a service's template, by its latest text (Drain only ever widens a template, so
+    the latest covers every line it took); None when the service has no such template."""
+    rows = store.query(
+        """SELECT argMax(Template, Minute), count() FROM kokanee_log_templates
+        WHERE ServiceName = {s:String} AND TemplateId = {t:String}""",
+        parameters={"s": service, "t": template_id},
+    ).rows
+    if not rows or not rows[0][1]:
+        return None
+    template = str(rows[0][0])
+    location = template_id.partition("@")[2] or None
+    words = template.removeprefix(f"[{location}] ") if location else template
+    return PatternFilter(template, template_regex(words), location)

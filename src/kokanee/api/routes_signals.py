@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from kokanee.analysis.logpatterns import templates_in
+from kokanee.analysis.logpatterns import pattern_filter, templates_in
 from kokanee.api.errors import BadRequest, NotFound
 from kokanee.api.params import attribute_filters, duration_ms, hex_id, step, window
 from kokanee.store.client import Store
@@ -80,6 +80,9 @@ def logs(
     ] = None,
     q: Annotated[str | None, Query(description="text the body contains (case-insensitive)")] = None,
     trace_id: str | None = None,
+    pattern: Annotated[
+        str | None, Query(description="a template id from /logs/patterns: only its lines (needs service)")
+    ] = None,
     start: Start = None,
     end: End = None,
     limit: Limit = 100,
@@ -92,7 +95,16 @@ def logs(
         raise BadRequest(str(e)) from e
     tid = hex_id(trace_id, 32, "trace_id") if trace_id else None
     query = LogQuery(w.start_ns, w.end_ns, service, sev, q, tid, limit)
-    return {"logs": search_logs(_store(request), query)}
+    answer: dict[str, Any] = {}
+    if pattern:
+        if not service:
+            raise BadRequest("pattern needs service: template ids are numbered per service")
+        found = pattern_filter(_store(request), service, pattern)
+        if found is None:
+            raise NotFound(f"service {service!r} has no log pattern {pattern!r}")
+        query.body_regex, query.location = found.body_regex, found.location
+        answer["pattern"] = {"template_id": pattern, "template": found.template}
+    return {"logs": search_logs(_store(request), query), **answer}
 
 
 @router.get("/logs/patterns", tags=["logs"])

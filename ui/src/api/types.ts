@@ -171,6 +171,11 @@ export interface LogPatternsAnswer {
   step_s: number;
   patterns: LogPattern[];
 }
+/** GET /logs: with ?pattern=, the template whose lines these are. */
+export interface LogsAnswer {
+  logs: LogRecord[];
+  pattern?: { template_id: string; template: string };
+}
 
 export interface MetricInfo {
   name: string;

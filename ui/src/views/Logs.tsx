@@ -1,10 +1,11 @@
 // Log search by service, severity, text and trace id; each line links to its trace. "Live"
 // (?live=1) tails the newest records instead of reading the time range; "Patterns"
-// (?view=patterns) shows the range's log templates, most lines first, instead of the records.
+// (?view=patterns) shows the range's log templates, most lines first, instead of the records, and a
+// pattern opens its own lines (?pattern=template id, with its service).
 import { useQuery } from "@tanstack/react-query";
 import { useRef, useState, type FormEvent } from "react";
 import { getJson, useApi, type ApiError } from "../api/client";
-import type { LogPatternsAnswer, LogRecord, ServiceSummary } from "../api/types";
+import type { LogPatternsAnswer, LogRecord, LogsAnswer, ServiceSummary } from "../api/types";
 import { href, Link, setParams, useLocation } from "../app/router";
 import { ServiceDot } from "../components/Health";
 import { Sparkline } from "../components/Sparkline";
@@ -14,7 +15,7 @@ import { fmtDateTime, shortId } from "../lib/format";
 import { mergeTail, tailStart, TAIL_MAX, TAIL_POLL_MS } from "../lib/logTail";
 
 const SEVERITIES = ["", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
-const FIELDS = ["service", "severity", "q", "trace_id", "limit"] as const;
+const FIELDS = ["service", "severity", "q", "trace_id", "pattern", "limit"] as const;
 type Filters = Record<(typeof FIELDS)[number], string>;
 
 function severityClass(n: number): string {
@@ -76,7 +77,8 @@ function LogForm({ filters, services }: { filters: Filters; services: string[] }
   const [draft, setDraft] = useState(filters);
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    setParams(draft, false);
+    // A pattern's id is its service's: another service's lines cannot be of it.
+    setParams({ ...draft, pattern: draft.service === filters.service ? draft.pattern : null }, false);
   };
   return (
     <form className="filters" onSubmit={submit}>
@@ -112,7 +114,7 @@ function LogForm({ filters, services }: { filters: Filters; services: string[] }
 
 /** Polls for records newer than those shown and merges them in on top, keeping the newest
  * TAIL_MAX. Mounted per filter set (keyed by the caller), so new filters start a new tail. */
-function LiveTail({ filters }: { filters: Omit<Filters, "limit"> }) {
+function LiveTail({ filters }: { filters: Omit<Filters, "limit" | "pattern"> }) {
   const shown = useRef<LogRecord[]>([]);
   const arrived = useRef(0); // records added by polls after the first, for "new lines arrive"
   const polls = useRef(0);
@@ -168,7 +170,13 @@ function Patterns({ service }: { service: string }) {
             </thead>
             <tbody>
               {d.patterns.map((p) => (
-                <tr key={`${p.service}/${p.template_id}`} data-testid="log-pattern">
+                <tr
+                  key={`${p.service}/${p.template_id}`}
+                  className="clickable"
+                  data-testid="log-pattern"
+                  title="Show this pattern's lines"
+                  onClick={() => setParams({ view: null, service: p.service, pattern: p.template_id }, false)}
+                >
                   <td className="num">{p.count.toLocaleString()}</td>
                   <td>
                     <Sparkline values={p.series} color={serviceColor(p.service)} label="lines per step" format={(v) => `${v.toLocaleString()} lines`} />
@@ -187,6 +195,16 @@ function Patterns({ service }: { service: string }) {
   );
 }
 
+function PatternChip({ template }: { template: string }) {
+  return (
+    <p className="small" data-testid="log-pattern-filter">
+      Lines of the pattern <code className="mono">{template}</code>{" "}
+      <button type="button" className="ghost" onClick={() => setParams({ pattern: null }, false)}>✕ all lines</button>{" "}
+      <button type="button" className="ghost" onClick={() => setParams({ pattern: null, view: "patterns" }, false)}>← patterns</button>
+    </p>
+  );
+}
+
 export function Logs() {
   const { params } = useLocation();
   const filters = Object.fromEntries(FIELDS.map((f) => [f, params.get(f) ?? ""])) as Filters;
@@ -194,7 +212,8 @@ export function Logs() {
   const patterns = !live && params.get("view") === "patterns";
   const services = useApi<{ services: ServiceSummary[] }>("services");
   // Off while live: the tail makes its own requests.
-  const query = useApi<{ logs: LogRecord[] }>(live || patterns ? null : "logs", { ...filters, limit: filters.limit || 200 });
+  const query = useApi<LogsAnswer>(live || patterns ? null : "logs", { ...filters, limit: filters.limit || 200 });
+  // The tail has no pattern filter: a pattern's lines are read over the time range.
   const tailFilters = { service: filters.service, severity: filters.severity, q: filters.q, trace_id: filters.trace_id };
   return (
     <section>
@@ -230,6 +249,7 @@ export function Logs() {
         <Guard query={query} what="logs" isEmpty={(d) => d.logs.length === 0} empty={<>No log records match in this range.</>}>
           {(d) => (
             <div className="panel">
+              {d.pattern && <PatternChip template={d.pattern.template} />}
               <h2>{d.logs.length} records <span className="muted small">newest first · click a line for its attributes</span></h2>
               <LogTable logs={d.logs} />
             </div>

@@ -33,11 +33,12 @@ from datetime import UTC, datetime
 from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
-from kokanee.analysis.log_statements import LOCATION_SQL, code_location, masking, template_of
+from kokanee.analysis.log_statements import code_location, masking, template_of
 from kokanee.analysis.rca.cause import KindScores
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.trace_scorer import log2_ratio, poisson_z
 from kokanee.store.client import Store
+from kokanee.store.reads.logs import LOCATION_SQL
 from kokanee.store.reads.window import within
 
 # Only a line's head is mined: a template is told by its first words, and payload dumps are long.

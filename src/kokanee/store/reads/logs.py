@@ -1,13 +1,27 @@
-"""Reading logs: filtered by service, minimum severity, text and trace, newest first."""
+"""Reading logs: filtered by service, minimum severity, text, trace and log pattern, newest first."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from kokanee.store.client import Store
 from kokanee.store.reads.window import within
 from kokanee.store.timeparse import rfc3339
+
+# A statement's location (`Class#line`, `file.py:line`) is looked for only in a line's header,
+# where logging layouts put it; further on, "Order#1234" is payload.
+HEADER_CHARS = 160
+# The location a record's attributes give: the OpenTelemetry semantic conventions' `code.*`, current
+# names first, then the older ones (the Python SDK's LoggingHandler still writes `code.filepath` and
+# `code.lineno`).
+LOCATION_SQL = (
+    "if(coalesce(nullIf(LogAttributes['code.line.number'], ''), LogAttributes['code.lineno']) = '', '',"
+    " concat(coalesce(nullIf(LogAttributes['code.file.path'], ''), nullIf(LogAttributes['code.filepath'], ''),"
+    " nullIf(LogAttributes['code.function.name'], ''), LogAttributes['code.function']), ':',"
+    " coalesce(nullIf(LogAttributes['code.line.number'], ''), LogAttributes['code.lineno'])))"
+)
 
 # OpenTelemetry severity ranges: each name starts its range of four numbers.
 SEVERITY_NUMBERS = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "WARNING": 13, "ERROR": 17, "FATAL": 21}
@@ -32,6 +46,8 @@ class LogQuery:
     text: str | None = None
     trace_id: str | None = None
     limit: int = 100
+    body_regex: str | None = None  # RE2, as ClickHouse's `match` takes it
+    location: str | None = None  # the statement that wrote the line (analysis.log_statements)
 
 
 def search_logs(store: Store, q: LogQuery) -> list[dict[str, Any]]:
@@ -49,6 +65,17 @@ def search_logs(store: Store, q: LogQuery) -> list[dict[str, Any]]:
     if q.trace_id:
         where.append("TraceId = {trace:String}")
         params["trace"] = q.trace_id
+    if q.body_regex:
+        where.append("match(Body, {body_regex:String})")
+        params["body_regex"] = q.body_regex
+    if q.location:
+        # From the attributes when they say, else from the body's header, as a whole word.
+        where.append(
+            f"if({LOCATION_SQL} != '', {LOCATION_SQL} = {{location:String}},"
+            f" match(substring(Body, 1, {HEADER_CHARS}), {{location_regex:String}}))"
+        )
+        params["location"] = q.location
+        params["location_regex"] = r"(?:^|[^\w.$/-])" + re.escape(q.location) + r"(?:$|\W)"
     sql = f"""
         SELECT toUnixTimestamp64Nano(Timestamp) AS ns, TraceId, SpanId, TraceFlags, SeverityText, SeverityNumber,
                ServiceName, Body, LogAttributes, ResourceAttributes, ScopeName, ScopeVersion, EventName
