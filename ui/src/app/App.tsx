@@ -1,25 +1,28 @@
 // The frame: navigation, the shared time range and refresh, and the view the path selects.
 import { useIsFetching } from "@tanstack/react-query";
-import type { ReactNode } from "react";
+import { lazy, Suspense, type ReactNode } from "react";
 import { ErrorBoundary } from "../components/ErrorBoundary";
-import { AiInteractions } from "../views/AiInteractions";
-import { AiSettings } from "../views/AiSettings";
-import { Ask } from "../views/Ask";
-import { Dashboards } from "../views/Dashboards";
-import { Review } from "../views/Review";
-import { Alerts } from "../views/Alerts";
-import { Captures } from "../views/Captures";
-import { CriticalPaths } from "../views/CriticalPaths";
-import { Incidents } from "../views/Incidents";
-import { Logs } from "../views/Logs";
-import { Metrics } from "../views/Metrics";
-import { ServiceMap } from "../views/ServiceMap";
-import { ServicePage } from "../views/ServicePage";
-import { Services } from "../views/Services";
-import { TraceView } from "../views/TraceView";
-import { Traces } from "../views/Traces";
 import { href, Link, useLocation } from "./router";
 import { CUSTOM, RANGES, REFRESHES, setBound, setRange, setRefresh, toLocalInput, useTimeRange } from "./timeRange";
+
+// One chunk per page, loaded when the page is first opened: the first paint needs only the shell,
+// the page it lands on and what that page imports (ECharts for the map).
+const AiInteractions = lazy(() => import("../views/AiInteractions").then((m) => ({ default: m.AiInteractions })));
+const AiSettings = lazy(() => import("../views/AiSettings").then((m) => ({ default: m.AiSettings })));
+const Ask = lazy(() => import("../views/Ask").then((m) => ({ default: m.Ask })));
+const Dashboards = lazy(() => import("../views/Dashboards").then((m) => ({ default: m.Dashboards })));
+const Review = lazy(() => import("../views/Review").then((m) => ({ default: m.Review })));
+const Alerts = lazy(() => import("../views/Alerts").then((m) => ({ default: m.Alerts })));
+const Captures = lazy(() => import("../views/Captures").then((m) => ({ default: m.Captures })));
+const CriticalPaths = lazy(() => import("../views/CriticalPaths").then((m) => ({ default: m.CriticalPaths })));
+const Incidents = lazy(() => import("../views/Incidents").then((m) => ({ default: m.Incidents })));
+const Logs = lazy(() => import("../views/Logs").then((m) => ({ default: m.Logs })));
+const Metrics = lazy(() => import("../views/Metrics").then((m) => ({ default: m.Metrics })));
+const ServiceMap = lazy(() => import("../views/ServiceMap").then((m) => ({ default: m.ServiceMap })));
+const ServicePage = lazy(() => import("../views/ServicePage").then((m) => ({ default: m.ServicePage })));
+const Services = lazy(() => import("../views/Services").then((m) => ({ default: m.Services })));
+const TraceView = lazy(() => import("../views/TraceView").then((m) => ({ default: m.TraceView })));
+const Traces = lazy(() => import("../views/Traces").then((m) => ({ default: m.Traces })));
 
 const NAV = [
   { path: "/", label: "Service map" },
@@ -135,7 +138,9 @@ export function App() {
           <TimeControls />
         </header>
         <main className="content">
-          <ErrorBoundary resetKey={path}>{route(path)}</ErrorBoundary>
+          <ErrorBoundary resetKey={path}>
+            <Suspense fallback={<div className="state">Loading…</div>}>{route(path)}</Suspense>
+          </ErrorBoundary>
         </main>
       </div>
     </div>
