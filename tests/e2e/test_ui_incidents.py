@@ -75,4 +75,18 @@ def test_incident_page(start_kokanee: Callable[..., KokaneeServer], browser: Any
         expect(page.get_by_text(detail.get("causes_note") or "No candidate causes.")).to_be_visible()
     page.wait_for_timeout(500)
     shot(page, "incidents-02-incident", full_page=True)
+
+    # A log template among a cause's evidence leads to that service's log patterns around the
+    # incident, where the template's stop or surge shows on its sparkline.
+    logged = [c for c in detail["causes"] if any(e.get("kind") == "log_template" for e in c["evidence"])]
+    assert logged, detail["causes"]
+    cause = causes.filter(has_text=f"#{detail['causes'].index(logged[0]) + 1} {logged[0]['service']}")
+    cause.get_by_test_id("evidence-patterns").first.click()
+    expect(page).to_have_url(re.compile(rf"/logs\?.*view=patterns.*service={logged[0]['service']}"))
+    patterns = page.get_by_test_id("log-pattern")
+    expect(patterns.first).to_be_visible()
+    assert {patterns.nth(i).locator("td").nth(2).inner_text().strip() for i in range(patterns.count())} == {
+        logged[0]["service"]
+    }
+    shot(page, "incidents-03-evidence-patterns")
     assert not errors, errors

@@ -182,7 +182,17 @@ function evidenceText(e: Record<string, unknown>): string {
     .join(" · ");
 }
 
-function CauseRow({ incidentId, cause, rank, given }: { incidentId: string; cause: RankedCause; rank: number; given?: string }) {
+type Window = IncidentDetail["window"];
+
+/** The service's log patterns from as long before the incident as it lasted (at least half an
+ * hour) to its end: a template that stopped or surged shows on its sparkline. */
+function patternsHref(service: string, w: Window): string {
+  const lead = Math.max(w.end_unix_nano - w.start_unix_nano, 1_800_000_000_000);
+  const iso = (ns: number) => new Date(ns / 1e6).toISOString();
+  return href("/logs", { view: "patterns", service, start: iso(w.start_unix_nano - lead), end: iso(w.end_unix_nano) });
+}
+
+function CauseRow({ incidentId, cause, rank, given, window }: { incidentId: string; cause: RankedCause; rank: number; given?: string; window: Window }) {
   const client = useQueryClient();
   const [sent, setSent] = useState<string | undefined>(given);
   const [error, setError] = useState<Error | null>(null);
@@ -217,7 +227,10 @@ function CauseRow({ incidentId, cause, rank, given }: { incidentId: string; caus
           <li key={i}>
             <span className="chip">{String(e.kind ?? "evidence")}</span> {evidenceText(e)}
             {typeof e.detail === "string" && typeof e.template === "string" && e.template ? (
-              <> · <code className="small">{e.template}</code></>
+              <>
+                {" "}· <code className="small">{e.template}</code> ·{" "}
+                <Link to={patternsHref(cause.service, window)} data-testid="evidence-patterns">its log patterns</Link>
+              </>
             ) : null}
             {typeof e.trace_id === "string" ? (
               <> · <Link to={href(`/traces/${e.trace_id}`)}>trace</Link></>
@@ -290,6 +303,7 @@ function IncidentPage({ id }: { id: string }) {
                       cause={c}
                       rank={i + 1}
                       given={given.get(`${c.service}|${c.operation ?? ""}`)}
+                      window={d.window}
                     />
                   ))}
                 </ol>
