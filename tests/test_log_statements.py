@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from drain3 import TemplateMiner
+from drain3.template_miner_config import TemplateMinerConfig
 
-from kokanee.analysis.log_statements import code_location, template_regex, with_location
+from kokanee.analysis.log_statements import code_location, masking, template_regex, with_location
 
 
 @pytest.mark.parametrize(
@@ -66,3 +68,20 @@ def test_a_templates_regex_matches_its_lines_only(template: str, matches: list[s
     pattern = re.compile(template_regex(template))
     assert all(pattern.search(line) for line in matches)
     assert not any(pattern.search(line) for line in misses)
+
+
+def test_short_hex_ids_are_masked_so_each_new_id_is_not_a_new_template() -> None:
+    config = TemplateMinerConfig()
+    config.masking_instructions = masking()
+    miner = TemplateMiner(None, config)
+    lines = [
+        "order c6f3a2b1-d2e1-0a9f placed by replica set checkout-64469b5b48",
+        "order 8f2e41c0-9a1b-77d3 placed by replica set checkout-5dc8d4f9fd",
+        "order 00c1ffee-0b0e-1234 placed by replica set checkout-866bd68c97",
+    ]
+    assert {miner.add_log_message(line)["cluster_id"] for line in lines} == {1}
+    template = miner.drain.id_to_cluster[1].get_template()
+    assert template == "order <ID> placed by replica set checkout-<ID>"
+    assert all(re.search(template_regex(template), line) for line in lines)
+    # Words that only look like hex stay words: "deadbeef", a date, a plain number.
+    assert miner.masker.mask("deadbeef on 2023-01-29 took 12345678 ns") == "deadbeef on <NUM><NUM><NUM> took <NUM> ns"

@@ -141,7 +141,8 @@ def test_statements_with_the_same_words_are_counted_apart(chdb_store: Store) -> 
         if "#" in template:
             assert all(template.split()[2] in body for body in bodies)
         else:
-            assert {line["attributes"]["code.lineno"] for line in answer["logs"]} == {template.split("]")[0].rsplit(":", 1)[1]}
+            line_number = template.split("]")[0].rsplit(":", 1)[1]
+            assert {line["attributes"]["code.lineno"] for line in answer["logs"]} == {line_number}
 
 
 def test_the_api_lists_a_services_patterns_most_lines_first_with_lines_per_step(chdb_store: Store) -> None:

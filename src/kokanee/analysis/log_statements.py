@@ -21,12 +21,15 @@ from kokanee.store.reads.logs import HEADER_CHARS
 MASKS = (
     (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "UUID"),
     (r"\b[0-9a-fA-F]{16,}\b", "HEX"),
+    # Shorter ids: hex words mixing digits and letters, 8+ long or in dashed groups ("c6f3a2b1",
+    # "8f2e41c0-9a1b-77d3", a pod's "64469b5b48"); "deadbeef", "2023-01-29" and "1234-5678" are not.
+    (r"\b(?=[0-9a-fA-F-]*\d)(?=[0-9a-fA-F-]*[a-fA-F])(?:[0-9a-fA-F]{4,}(?:-[0-9a-fA-F]{4,})+|[0-9a-fA-F]{8,})\b", "ID"),
     (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "IP"),
     (r"(?<![A-Za-z_])-?\d+(?:\.\d+)?", "NUM"),
 )
-# The same, as RE2 (ClickHouse's `match`) takes them: RE2 has no look-behind, and a line that fits
-# a template's words needs no more than the mask's own shape.
-_RE2 = {name: pattern.removeprefix("(?<![A-Za-z_])") for pattern, name in MASKS}
+# The same, as RE2 (ClickHouse's `match`) takes them: RE2 has no look-around, and a line that fits
+# a template's words needs no more than the mask's shape.
+_RE2 = {name: re.sub(r"\(\?<?[=!][^)]*\)", "", pattern) for pattern, name in MASKS}
 _PLACEHOLDER = re.compile(r"<(\*|" + "|".join(_RE2) + r")>")
 
 
