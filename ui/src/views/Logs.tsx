@@ -114,7 +114,7 @@ function LogForm({ filters, services }: { filters: Filters; services: string[] }
 
 /** Polls for records newer than those shown and merges them in on top, keeping the newest
  * TAIL_MAX. Mounted per filter set (keyed by the caller), so new filters start a new tail. */
-function LiveTail({ filters }: { filters: Omit<Filters, "limit" | "pattern"> }) {
+function LiveTail({ filters }: { filters: Omit<Filters, "limit"> }) {
   const shown = useRef<LogRecord[]>([]);
   const arrived = useRef(0); // records added by polls after the first, for "new lines arrive"
   const polls = useRef(0);
@@ -213,8 +213,7 @@ export function Logs() {
   const services = useApi<{ services: ServiceSummary[] }>("services");
   // Off while live: the tail makes its own requests.
   const query = useApi<LogsAnswer>(live || patterns ? null : "logs", { ...filters, limit: filters.limit || 200 });
-  // The tail has no pattern filter: a pattern's lines are read over the time range.
-  const tailFilters = { service: filters.service, severity: filters.severity, q: filters.q, trace_id: filters.trace_id };
+  const { limit: _, ...tailFilters } = filters;
   return (
     <section>
       <div className="page-head">
