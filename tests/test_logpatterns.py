@@ -192,3 +192,37 @@ def test_the_api_lists_a_services_patterns_most_lines_first_with_lines_per_step(
     assert no_service.status_code == 400 and "needs service" in no_service.json()["error"]
     unknown = client.get("/api/v1/logs", params={**window, "pattern": "T999"})
     assert unknown.status_code == 404 and "T999" in unknown.json()["error"]
+
+
+def test_patterns_sorted_by_change_put_what_stopped_or_surged_first(chdb_store: Store) -> None:
+    service = "drain-change"
+    lo = minute(43, 9, 0)
+    lines = []
+    for k in range(10):
+        at = (lo + k * 60) * NS
+        lines += [(at + i, "INFO", f"Cart {i} updated") for i in range(20)]  # steady
+        if k < 5:
+            lines += [(at + 100 + i, "INFO", f"Session {i} refreshed") for i in range(6)]  # then stops
+        else:
+            lines += [(at + 200 + i, "WARN", f"Retrying call {i} to stock") for i in range(3 * (k - 4))]
+    write_logs(chdb_store, service, lines)
+    miner = LogPatterns(chdb_store, DEFAULT_PARAMS)
+    for k in range(10):
+        miner.mine_minute(lo + k * 60)
+    client = _api(chdb_store)
+    window = {"service": service, "start": str((lo + 300) * NS), "end": str((lo + 600) * NS)}
+
+    by_count = client.get("/api/v1/logs/patterns", params=window).json()
+    assert by_count["before_s"] == [lo, lo + 300]
+    assert [(p["template"], p["count"], p["before"]) for p in by_count["patterns"]] == [
+        ("Cart <NUM> updated", 100, 100),
+        ("Retrying call <NUM> to stock", 45, 0),
+    ]
+    by_change = client.get("/api/v1/logs/patterns", params={**window, "sort": "change"}).json()
+    assert [(p["template"], p["count"], p["before"]) for p in by_change["patterns"]] == [
+        ("Retrying call <NUM> to stock", 45, 0),
+        ("Session <NUM> refreshed", 0, 30),
+        ("Cart <NUM> updated", 100, 100),
+    ]
+    assert by_change["patterns"][1]["series"] == [0, 0, 0, 0, 0]
+    assert client.get("/api/v1/logs/patterns", params={**window, "sort": "size"}).status_code == 400

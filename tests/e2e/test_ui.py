@@ -171,6 +171,14 @@ def test_ui_walkthrough(start_kokanee: Callable[..., KokaneeServer], browser: An
     expect(lines.first).to_be_visible()
     assert {lines.nth(i).locator("td").nth(2).inner_text().strip() for i in range(lines.count())} == {top["service"]}
     shot(page, "06d-log-pattern-lines")
+    # Sorted by change: the same templates with their lines in the stretch before the range.
+    page.get_by_role("button", name="← patterns").click()
+    page.get_by_test_id("patterns-sort-change").click()
+    expect(page).to_have_url(re.compile(r"[?&]sort=change"))
+    expect(page.get_by_test_id("patterns-sort-change")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_test_id("log-patterns")).to_contain_text("most changed against the stretch before")
+    expect(page.get_by_role("columnheader", name="Before")).to_be_visible()
+    expect(page.get_by_test_id("log-pattern").first).to_be_visible()
 
     # Critical paths per entry operation, and a histogram metric as percentiles.
     page.goto(f"{server.api_url}/critical-paths?range=15m")

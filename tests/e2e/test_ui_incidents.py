@@ -76,16 +76,16 @@ def test_incident_page(start_kokanee: Callable[..., KokaneeServer], browser: Any
     page.wait_for_timeout(500)
     shot(page, "incidents-02-incident", full_page=True)
 
-    # A log template among a cause's evidence leads to that service's log patterns around the
-    # incident, where the template's stop or surge shows on its sparkline.
+    # A log template among a cause's evidence leads to that service's log patterns over the
+    # incident, the most changed against the stretch before it first.
     logged = [c for c in detail["causes"] if any(e.get("kind") == "log_template" for e in c["evidence"])]
     assert logged, detail["causes"]
     cause = causes.filter(has_text=f"#{detail['causes'].index(logged[0]) + 1} {logged[0]['service']}")
     cause.get_by_test_id("evidence-patterns").first.click()
-    expect(page).to_have_url(re.compile(rf"/logs\?.*view=patterns.*service={logged[0]['service']}"))
+    expect(page).to_have_url(re.compile(rf"/logs\?.*view=patterns&sort=change&service={logged[0]['service']}"))
     patterns = page.get_by_test_id("log-pattern")
     expect(patterns.first).to_be_visible()
-    assert {patterns.nth(i).locator("td").nth(2).inner_text().strip() for i in range(patterns.count())} == {
+    assert {patterns.nth(i).locator("td").nth(3).inner_text().strip() for i in range(patterns.count())} == {
         logged[0]["service"]
     }
     shot(page, "incidents-03-evidence-patterns")

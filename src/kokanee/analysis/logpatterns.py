@@ -170,25 +170,55 @@ class LogPatterns:
         )
 
 
+SORTS = ("count", "change")
+
+
 def templates_in(
-    store: Store, service: str | None, start_s: int, end_s: int, limit: int = 200, points: int = 30
+    store: Store,
+    service: str | None,
+    start_s: int,
+    end_s: int,
+    limit: int = 200,
+    points: int = 30,
+    sort: str = "count",
 ) -> dict[str, Any]:
-    """Templates logged in [start, end), most lines first: their count, when first seen (and whether
-    that was in the range), and `series`, lines per step (`step_s`, whole minutes, at most `points`
-    steps from `start_s`; null for steps not mined yet)."""
+    """Templates logged in [start, end): their count, when first seen (and whether that was in the
+    range), `series`, lines per step (`step_s`, whole minutes, at most `points` steps from
+    `start_s`; null for steps not mined yet), and `before`, their lines in as much time just
+    before the range as the range has mined (`before_s`: that stretch). Most lines first, or with
+    `sort="change"` the counts that moved most against `before` first, either way, as a Poisson z:
+    a template that stopped comes up as one that surged does."""
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {', '.join(SORTS)}")
     where = " AND ServiceName = {service:String}" if service else ""
     window = "Minute >= toDateTime({lo:Int64}) AND Minute < toDateTime({hi:Int64})"
-    params = {"lo": start_s, "hi": end_s, "service": service, "limit": limit}
+    params: dict[str, Any] = {"lo": start_s, "hi": end_s, "service": service, "limit": limit}
+    newest = store.query(
+        f"SELECT toUnixTimestamp(max(Minute)) + 60, count() FROM kokanee_log_templates WHERE {window}",
+        parameters=params,
+    ).rows
+    mined_until = min(end_s, int(newest[0][0])) if newest and newest[0][1] else start_s
+    params["before"] = start_s - (mined_until - start_s)
+    order = (
+        "abs(count - before) / sqrt(count + before + 1) DESC, count DESC"
+        if sort == "change"
+        else "count DESC, first_seen DESC"
+    )
     found = store.query(
         f"""SELECT ServiceName AS service, TemplateId AS template_id, argMax(Template, Minute) AS template,
-            sum(Count) AS count, toUnixTimestamp(min(FirstSeen)) AS first_seen
-        FROM kokanee_log_templates WHERE {window}{where}
-        GROUP BY service, template_id ORDER BY count DESC, first_seen DESC LIMIT {{limit:UInt32}}""",
+            sumIf(Count, Minute >= toDateTime({{lo:Int64}})) AS count,
+            sumIf(Count, Minute < toDateTime({{lo:Int64}})) AS before,
+            toUnixTimestamp(min(FirstSeen)) AS first_seen
+        FROM kokanee_log_templates
+        WHERE Minute >= toDateTime({{before:Int64}}) AND Minute < toDateTime({{hi:Int64}}){where}
+        GROUP BY service, template_id {"" if sort == "change" else "HAVING count > 0"}
+        ORDER BY {order}, template_id LIMIT {{limit:UInt32}}""",
         parameters=params,
     ).dicts()
     step = max(1, -(-(end_s - start_s) // (points * MINUTE_S))) * MINUTE_S
+    answer: dict[str, Any] = {"step_s": step, "before_s": [params["before"], start_s], "patterns": found}
     if not found:
-        return {"step_s": step, "patterns": []}
+        return answer
     steps = max(1, -(-(end_s - start_s) // step))
     counts = store.query(
         f"""SELECT ServiceName, TemplateId, intDiv(toUnixTimestamp(Minute) - {{lo:Int64}}, {{step:Int64}}), sum(Count)
@@ -197,9 +227,8 @@ def templates_in(
         GROUP BY 1, 2, 3""",
         parameters={**params, "step": step, "pairs": [(t["service"], t["template_id"]) for t in found]},
     ).rows
-    # Steps after the last one any of these templates was counted in are not mined yet: unknown,
-    # not zero.
-    mined = 1 + max(int(row[2]) for row in counts) if counts else 0
+    # Steps after the last mined minute are not mined yet: unknown, not zero.
+    mined = -(-(mined_until - start_s) // step)
     empty: list[int | None] = [0] * mined + [None] * (steps - mined)
     series: dict[tuple[str, str], list[int | None]] = {}
     for name, template_id, i, n in counts:
@@ -207,7 +236,7 @@ def templates_in(
     for t in found:
         t["new"] = int(t["first_seen"]) >= start_s
         t["series"] = series.get((t["service"], t["template_id"]), empty)
-    return {"step_s": step, "patterns": found}
+    return answer
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
@@ -115,11 +115,14 @@ def log_patterns(
     end: End = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     points: Annotated[int, Query(ge=2, le=500, description="steps per series, at most (whole minutes each)")] = 30,
+    sort: Annotated[
+        Literal["count", "change"], Query(description="count: most lines first; change: most changed against before")
+    ] = "count",
 ) -> dict[str, Any]:
-    """Log templates (Drain, mined per service each minute) in the window, most lines first, with
-    their lines per step; `new` when first seen inside the window."""
+    """Log templates (Drain, mined per service each minute) in the window, with their lines per step
+    and their lines in as long a stretch just before it; `new` when first seen inside the window."""
     w = window(start, end)
-    return templates_in(_store(request), service, w.start_ns // NS, -(-w.end_ns // NS), limit, points)
+    return templates_in(_store(request), service, w.start_ns // NS, -(-w.end_ns // NS), limit, points, sort)
 
 
 @router.get("/metrics", tags=["metrics"])

@@ -166,9 +166,11 @@ export interface LogPattern {
   first_seen: number; // Unix s
   new: boolean; // first seen inside the range
   series: (number | null)[]; // lines per step; null: not mined yet
+  before: number; // lines in as long a stretch just before the range (before_s)
 }
 export interface LogPatternsAnswer {
   step_s: number;
+  before_s: [number, number]; // Unix s
   patterns: LogPattern[];
 }
 /** GET /logs: with ?pattern=, the template whose lines these are. */

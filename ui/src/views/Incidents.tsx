@@ -184,12 +184,11 @@ function evidenceText(e: Record<string, unknown>): string {
 
 type Window = IncidentDetail["window"];
 
-/** The service's log patterns from as long before the incident as it lasted (at least half an
- * hour) to its end: a template that stopped or surged shows on its sparkline. */
+/** The service's log patterns over the incident, the most changed against as long a stretch
+ * before it first: a template that stopped or surged comes up top. */
 function patternsHref(service: string, w: Window): string {
-  const lead = Math.max(w.end_unix_nano - w.start_unix_nano, 1_800_000_000_000);
   const iso = (ns: number) => new Date(ns / 1e6).toISOString();
-  return href("/logs", { view: "patterns", service, start: iso(w.start_unix_nano - lead), end: iso(w.end_unix_nano) });
+  return href("/logs", { view: "patterns", sort: "change", service, start: iso(w.start_unix_nano), end: iso(w.end_unix_nano) });
 }
 
 function CauseRow({ incidentId, cause, rank, given, window }: { incidentId: string; cause: RankedCause; rank: number; given?: string; window: Window }) {

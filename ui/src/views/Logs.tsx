@@ -1,7 +1,8 @@
 // Log search by service, severity, text and trace id; each line links to its trace. "Live"
 // (?live=1) tails the newest records instead of reading the time range; "Patterns"
-// (?view=patterns) shows the range's log templates, most lines first, instead of the records, and a
-// pattern opens its own lines (?pattern=template id, with its service).
+// (?view=patterns) shows the range's log templates instead of the records, most lines first or
+// (&sort=change) most changed against the stretch before, and a pattern opens its own lines
+// (?pattern=template id, with its service).
 import { useQuery } from "@tanstack/react-query";
 import { useRef, useState, type FormEvent } from "react";
 import { getJson, useApi, type ApiError } from "../api/client";
@@ -149,8 +150,9 @@ function LiveTail({ filters }: { filters: Omit<Filters, "limit"> }) {
   );
 }
 
-function Patterns({ service }: { service: string }) {
-  const query = useApi<LogPatternsAnswer>("logs/patterns", { service, limit: 50, points: 30 });
+function Patterns({ service, sort }: { service: string; sort: string }) {
+  const query = useApi<LogPatternsAnswer>("logs/patterns", { service, limit: 50, points: 30, sort: sort || "count" });
+  const changed = sort === "change";
   return (
     <Guard
       query={query}
@@ -162,11 +164,22 @@ function Patterns({ service }: { service: string }) {
         <div className="panel" data-testid="log-patterns">
           <h2>
             {d.patterns.length} patterns{" "}
-            <span className="muted small">Drain templates per service, most lines first · trend: lines per {d.step_s / 60} min</span>
+            <span className="muted small">
+              Drain templates per service, {changed ? "most changed against the stretch before" : "most lines first"} · trend:
+              lines per {d.step_s / 60} min
+            </span>{" "}
+            <span className="segmented">
+              <button type="button" className={changed ? "ghost" : "primary"} aria-pressed={!changed} onClick={() => setParams({ sort: null }, false)}>Most lines</button>
+              <button type="button" className={changed ? "primary" : "ghost"} aria-pressed={changed} data-testid="patterns-sort-change" onClick={() => setParams({ sort: "change" }, false)}>Changed most</button>
+            </span>
           </h2>
           <table className="table">
             <thead>
-              <tr><th className="num">Lines</th><th>Trend</th><th>Service</th><th>Template</th></tr>
+              <tr>
+                <th className="num">Lines</th>
+                <th className="num" title={`${fmtDateTime(d.before_s[0] * 1e9)} to ${fmtDateTime(d.before_s[1] * 1e9)}`}>Before</th>
+                <th>Trend</th><th>Service</th><th>Template</th>
+              </tr>
             </thead>
             <tbody>
               {d.patterns.map((p) => (
@@ -178,6 +191,7 @@ function Patterns({ service }: { service: string }) {
                   onClick={() => setParams({ view: null, service: p.service, pattern: p.template_id }, false)}
                 >
                   <td className="num">{p.count.toLocaleString()}</td>
+                  <td className="num muted">{p.before.toLocaleString()}</td>
                   <td>
                     <Sparkline values={p.series} color={serviceColor(p.service)} label="lines per step" format={(v) => `${v.toLocaleString()} lines`} />
                   </td>
@@ -243,7 +257,7 @@ export function Logs() {
       {live ? (
         <LiveTail key={JSON.stringify(tailFilters)} filters={tailFilters} />
       ) : patterns ? (
-        <Patterns service={filters.service} />
+        <Patterns service={filters.service} sort={params.get("sort") ?? ""} />
       ) : (
         <Guard query={query} what="logs" isEmpty={(d) => d.logs.length === 0} empty={<>No log records match in this range.</>}>
           {(d) => (
