@@ -225,4 +225,8 @@ def test_patterns_sorted_by_change_put_what_stopped_or_surged_first(chdb_store: 
         ("Cart <NUM> updated", 100, 100),
     ]
     assert by_change["patterns"][1]["series"] == [0, 0, 0, 0, 0]
+    # A range that starts mid-minute: the steps after the last mined minute are unknown.
+    ahead = {**window, "start": str((lo + 330) * NS), "end": str((lo + 900) * NS), "points": 10}
+    cart = client.get("/api/v1/logs/patterns", params=ahead).json()["patterns"][0]
+    assert cart["template"] == "Cart <NUM> updated" and cart["series"] == [20] * 4 + [None] * 6
     assert client.get("/api/v1/logs/patterns", params={**window, "sort": "size"}).status_code == 400

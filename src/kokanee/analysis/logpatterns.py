@@ -194,10 +194,10 @@ def templates_in(
     window = "Minute >= toDateTime({lo:Int64}) AND Minute < toDateTime({hi:Int64})"
     params: dict[str, Any] = {"lo": start_s, "hi": end_s, "service": service, "limit": limit}
     newest = store.query(
-        f"SELECT toUnixTimestamp(max(Minute)) + 60, count() FROM kokanee_log_templates WHERE {window}",
-        parameters=params,
+        f"SELECT toUnixTimestamp(max(Minute)), count() FROM kokanee_log_templates WHERE {window}", parameters=params
     ).rows
-    mined_until = min(end_s, int(newest[0][0])) if newest and newest[0][1] else start_s
+    last = int(newest[0][0]) if newest and newest[0][1] else None  # the last minute mined
+    mined_until = start_s if last is None else min(end_s, last + MINUTE_S)
     params["before"] = start_s - (mined_until - start_s)
     order = (
         "abs(count - before) / sqrt(count + before + 1) DESC, count DESC"
@@ -227,8 +227,8 @@ def templates_in(
         GROUP BY 1, 2, 3""",
         parameters={**params, "step": step, "pairs": [(t["service"], t["template_id"]) for t in found]},
     ).rows
-    # Steps after the last mined minute are not mined yet: unknown, not zero.
-    mined = -(-(mined_until - start_s) // step)
+    # Steps after the one holding the last mined minute are not mined yet: unknown, not zero.
+    mined = 0 if last is None else (last - start_s) // step + 1
     empty: list[int | None] = [0] * mined + [None] * (steps - mined)
     series: dict[tuple[str, str], list[int | None]] = {}
     for name, template_id, i, n in counts:
