@@ -6,23 +6,12 @@ from __future__ import annotations
 
 import random
 
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-
-from kokanee.api.errors import install_handlers
 from kokanee.api.routes_rca import router
 from kokanee.store.client import Store
+from tests.api_client import api_client
 from tests.test_rca import MINUTE, NS, Span, call_chain, day, write_spans
 
 CHAIN = ["t20-web", "t20-orders", "t20-stock"]
-
-
-def _client(store: Store) -> TestClient:
-    app = FastAPI()
-    app.state.store = store
-    install_handlers(app)
-    app.include_router(router)
-    return TestClient(app)
 
 
 def _normal(t: int, minutes: int, chain: list[str], rnd: random.Random) -> list[Span]:
@@ -37,7 +26,7 @@ def test_flags_a_trace_that_skips_a_call_and_explains_it(chdb_store: Store) -> N
     t = day(20)
     rnd = random.Random(20)
     write_spans(chdb_store, _normal(t, 10, CHAIN, rnd))
-    client = _client(chdb_store)
+    client = api_client(chdb_store, router)
     r = client.post("/api/v1/models/train", json={"start": t, "end": t + 10 * MINUTE})
     assert r.status_code == 200, r.text
     model = r.json()
@@ -63,7 +52,7 @@ def test_feedback_changes_the_next_models_verdict(chdb_store: Store) -> None:
     t = day(21)
     rnd = random.Random(21)
     write_spans(chdb_store, _normal(t, 10, chain, rnd))
-    client = _client(chdb_store)
+    client = api_client(chdb_store, router)
     assert client.post("/api/v1/models/train", json={"start": t, "end": t + 10 * MINUTE}).status_code == 200
 
     later = t + 20 * MINUTE
@@ -91,7 +80,7 @@ def test_feedback_changes_the_next_models_verdict(chdb_store: Store) -> None:
 
 
 def test_bad_requests_are_4xx(chdb_store: Store) -> None:
-    client = _client(chdb_store)
+    client = api_client(chdb_store, router)
     r = client.post("/api/v1/models/train", json={"start": day(22), "end": day(22) + MINUTE})
     assert r.status_code == 400 and "traces" in r.json()["error"]
     r = client.post("/api/v1/models/feedback", json={"trace_id": "not-hex", "verdict": "normal"})

@@ -6,26 +6,16 @@ import random
 import re
 
 import pyarrow as pa
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from kokanee.analysis.anomaly_params import DEFAULT_PARAMS
 from kokanee.analysis.detector import Detector
 from kokanee.analysis.logpatterns import LogPatterns, templates_in
-from kokanee.api.errors import install_handlers
 from kokanee.api.routes_signals import router
 from kokanee.store.client import Store
+from tests.api_client import api_client
 from tests.test_anomaly_helpers import NS, anomalies_of, minute, write_logs
 
 SERVICE = "drain-shop"
-
-
-def _api(store: Store) -> TestClient:
-    app = FastAPI()
-    install_handlers(app)
-    app.include_router(router)
-    app.state.store = store
-    return TestClient(app)
 
 
 def _lines(m: int, rng: random.Random, carts: int = 5) -> list[tuple[int, str, str]]:
@@ -131,7 +121,7 @@ def test_statements_with_the_same_words_are_counted_apart(chdb_store: Store) -> 
 
     # Each statement's pattern reads back its own lines and not its twin's, whether the location
     # is in the body's header or in the record's attributes.
-    client = _api(chdb_store)
+    client = api_client(chdb_store, router)
     window = {"service": service, "start": str(m * NS), "end": str((m + 60) * NS)}
     for template, count in mine.items():
         answer = client.get("/api/v1/logs", params={**window, "pattern": ids[template]}).json()
@@ -159,7 +149,7 @@ def test_the_api_lists_a_services_patterns_most_lines_first_with_lines_per_step(
     for k in range(10):
         miner.mine_minute(lo + k * 60)
 
-    client = _api(chdb_store)
+    client = api_client(chdb_store, router)
     window = {"service": service, "start": str(lo * NS), "end": str((lo + 600) * NS), "points": 5}
     body = client.get("/api/v1/logs/patterns", params=window).json()
 
@@ -209,7 +199,7 @@ def test_patterns_sorted_by_change_put_what_stopped_or_surged_first(chdb_store: 
     miner = LogPatterns(chdb_store, DEFAULT_PARAMS)
     for k in range(10):
         miner.mine_minute(lo + k * 60)
-    client = _api(chdb_store)
+    client = api_client(chdb_store, router)
     window = {"service": service, "start": str((lo + 300) * NS), "end": str((lo + 600) * NS)}
 
     by_count = client.get("/api/v1/logs/patterns", params=window).json()

@@ -13,13 +13,11 @@ import secrets
 from dataclasses import dataclass
 
 import pyarrow as pa
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from kokanee.analysis.rca import Cause, rank_causes
-from kokanee.api.errors import install_handlers
 from kokanee.api.routes_rca import router
 from kokanee.store.client import Store
+from tests.api_client import api_client
 from tests.server import KokaneeServer
 
 NS = 1_000_000_000
@@ -237,19 +235,11 @@ def test_nothing_changed_gives_no_causes(chdb_store: Store) -> None:
     assert rank_causes(chdb_store, *window, baseline=baseline) == []
 
 
-def _client(store: Store) -> TestClient:
-    app = FastAPI()
-    app.state.store = store
-    install_handlers(app)
-    app.include_router(router)
-    return TestClient(app)
-
-
 def test_api_ranks_causes_for_a_window(chdb_store: Store) -> None:
     chain = ["t6-web", "t6-db-proxy"]
     t = day(6)
     write_spans(chdb_store, traffic(t, chain, [2, 3], [2, 120], random.Random(6)))
-    client = _client(chdb_store)
+    client = api_client(chdb_store, router)
     r = client.post(
         "/api/v1/rca",
         json={
@@ -267,7 +257,7 @@ def test_api_ranks_causes_for_a_window(chdb_store: Store) -> None:
 
 
 def test_api_rejects_bad_windows(chdb_store: Store) -> None:
-    client = _client(chdb_store)
+    client = api_client(chdb_store, router)
     for body, words in (
         ({"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, "before"),
         ({"start": "yesterday at noon", "end": "now"}, ""),

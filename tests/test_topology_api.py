@@ -17,15 +17,14 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from kokanee.api.errors import install_handlers
 from kokanee.api.routes_topology import router
 from kokanee.derive.runner import Deriver
 from kokanee.derive.servicegraph import MINUTE_NS
 from kokanee.store.client import Store
 from kokanee.store.timeparse import now_ns
+from tests.api_client import api_client
 from tests.server import KokaneeServer
 from tests.test_servicegraph import T0, TABLES, S, request
 
@@ -82,11 +81,7 @@ def api(chdb_store: Store, tmp_path: Path) -> tuple[TestClient, int]:
     spans += [s for i in range(20) for s in shop_trace(200 + i, 1 + i, cart_error=i % 2 == 0, checkout_ms=800)]
     chdb_store.insert_otlp("traces", [request(*spans).SerializeToString()], uuid.uuid4().hex, tmp_path)
     assert Deriver(chdb_store).run_once(t0 + MINUTE_NS + 10 * NS) == 2
-    app = FastAPI()
-    install_handlers(app)
-    app.include_router(router)
-    app.state.store = chdb_store
-    return TestClient(app), t0
+    return api_client(chdb_store, router), t0
 
 
 def get(client: TestClient, path: str, **params: Any) -> Any:
