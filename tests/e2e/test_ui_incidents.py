@@ -20,11 +20,13 @@ from tests.server import KokaneeServer
 
 def test_incident_page(start_kokanee: Callable[..., KokaneeServer], browser: Any) -> None:
     server = start_kokanee()
-    DemoRun(
+    run = DemoRun(
         DemoConfig(
             endpoint=server.otlp_http_url,
             api_url=server.api_url,
-            rate=2,
+            # ~16 payments a minute, so each minute of the burst has the 3 failed payments an
+            # error-rate anomaly needs (see test_anomaly_e2e).
+            rate=8,
             duration_s=18 * 60,
             seed=9,
             realtime=False,
@@ -32,10 +34,17 @@ def test_incident_page(start_kokanee: Callable[..., KokaneeServer], browser: Any
             run_id=f"ui-incidents-{uuid.uuid4().hex[:8]}",
             export_interval_s=30,
         )
-    ).run(threading.Event())
+    )
+    run.run(threading.Event())
+    # The page is opened once the detector has judged the whole burst, so that the causes are ranked
+    # over all of it rather than over its first minute.
+    burst_end = run.origin_ns + 15 * 60 * 10**9
     deadline = time.monotonic() + 300
     incidents: list[dict[str, Any]] = []
-    while time.monotonic() < deadline and not any("payment" in i["services"] for i in incidents):
+    while time.monotonic() < deadline and not (
+        any("payment" in i["services"] for i in incidents)
+        and (server.get("/api/v1/anomalies", start="now-1h")["judged_until_unix_nano"] or 0) > burst_end
+    ):
         time.sleep(2)
         incidents = server.get("/api/v1/incidents", start="now-1h")["incidents"]
     incident = next(i for i in incidents if "payment" in i["services"])
