@@ -4,7 +4,9 @@ an unrelated service's are another, and both resolve once the services recover."
 from __future__ import annotations
 
 from kokanee.analysis.detector import Detector
+from kokanee.api.routes_anomalies import router
 from kokanee.store.client import Store
+from tests.api_client import api_client
 from tests.test_anomaly_helpers import anomalies_of, minute, write_edge, write_spans
 
 
@@ -49,6 +51,26 @@ def test_connected_services_share_an_incident_that_resolves_after_recovery(chdb_
         resolved = _incident(chdb_store, str(incident_id))
         assert resolved["Status"] == "resolved" and resolved["resolved"] == recovered
     assert all(a["t"] < recovered for s in ("inc-front", "inc-back") for a in anomalies_of(chdb_store, s))
+
+    # Its causes are among its own services: inc-lonely's errors at the same time are another
+    # incident's.
+    client = api_client(chdb_store, router)
+    detail = client.get(f"/api/v1/incidents/{shared}").json()
+    assert detail["causes"] and {c["service"] for c in detail["causes"]} <= {"inc-back", "inc-front"}, detail
+    assert "causes_note" not in detail
+    assert "inc-lonely" in {c["service"] for c in client.get(f"/api/v1/incidents/{lonely}").json()["causes"]}
+
+    # Raw spans past their retention: the causes come from the incident's anomalies, the callee
+    # whose errors its caller passes on first.
+    chdb_store.command(
+        "ALTER TABLE otel_traces DELETE WHERE ServiceName IN ('inc-front', 'inc-back') SETTINGS mutations_sync = 2"
+    )
+    detail = client.get(f"/api/v1/incidents/{shared}").json()
+    assert [c["service"] for c in detail["causes"]] == ["inc-back", "inc-front"], detail["causes"]
+    assert "ranked from the incident's anomalies" in detail["causes_note"]
+    evidence = detail["causes"][0]["evidence"]
+    assert evidence[0]["kind"] == "anomaly" and "error_rate" in evidence[0]["series"], evidence
+    assert "0.5 against 0 expected" in evidence[0]["detail"], evidence
 
 
 def test_a_single_warning_opens_no_incident(chdb_store: Store) -> None:

@@ -80,6 +80,7 @@ def _scale(kind: str, params: RcaParams) -> tuple[float, float]:
         "structure": (log_surge, params.weight_structure),
         "log_error": (log_surge, params.weight_log),
         "log_vanish": (log_surge, params.weight_log),
+        "anomaly": (params.metric_z_min, 1.0),
     }.get(kind, (1.0, 1.0))
 
 
