@@ -26,22 +26,23 @@ def score_anomalies(anomalies: Sequence[Mapping[str, Any]]) -> KindScores:
     """`anomalies` as the API returns them (service, operation, series, expected, actual, score)."""
     kind = KindScores("anomaly")
     strongest: dict[tuple[str, str], Mapping[str, Any]] = {}
-    for a in anomalies:
-        key = (str(a["service"]), str(a["series"]))
-        if key not in strongest or abs(a["score"] or 0.0) > abs(strongest[key]["score"] or 0.0):
-            strongest[key] = a
-    by_service: dict[str, list[Mapping[str, Any]]] = {}
-    for (service, _), a in strongest.items():
-        by_service.setdefault(service, []).append(a)
-    for service, found in by_service.items():
-        found.sort(key=lambda a: -abs(a["score"] or 0.0))
-        for a in found[:_EVIDENCE_PER_SERVICE]:
-            kind.add(service, abs(a["score"] or 0.0), {
-                "kind": "anomaly", "series": a["series"], "time_unix_nano": a["time_unix_nano"],
-                "detail": f"{a['series']}: {_value(a['actual'])} against {_value(a['expected'])} expected "
-                          f"(score {abs(a['score'] or 0.0):.1f})",
-            }, operation=str(a.get("operation") or "") or None)  # fmt: skip
+    for a in sorted(anomalies, key=_z):
+        strongest[(str(a["service"]), str(a["series"]))] = a
+    kept: dict[str, int] = {}
+    for (service, _), a in sorted(strongest.items(), key=lambda item: -_z(item[1])):
+        kept[service] = kept.get(service, 0) + 1
+        if kept[service] > _EVIDENCE_PER_SERVICE:
+            continue
+        kind.add(service, _z(a), {
+            "kind": "anomaly", "series": a["series"], "time_unix_nano": a["time_unix_nano"],
+            "detail": f"{a['series']}: {_value(a['actual'])} against {_value(a['expected'])} expected "
+                      f"(score {_z(a):.1f})",
+        }, operation=str(a.get("operation") or "") or None)  # fmt: skip
     return kind
+
+
+def _z(anomaly: Mapping[str, Any]) -> float:
+    return abs(anomaly["score"] or 0.0)
 
 
 def _value(v: float | None) -> str:
