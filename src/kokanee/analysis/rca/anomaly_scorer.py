@@ -42,7 +42,7 @@ def score_anomalies(anomalies: Sequence[Mapping[str, Any]]) -> KindScores:
 
 
 def _z(anomaly: Mapping[str, Any]) -> float:
-    return abs(anomaly["score"] or 0.0)
+    return abs(float(anomaly["score"] or 0.0))
 
 
 def _value(v: float | None) -> str:
