@@ -163,11 +163,15 @@ def add_anomalies_and_causes(ev: EvidenceSet, store: Store, services: list[str] 
         ev.notes.append("no anomaly table: anomalies left out")
     try:
         from kokanee.analysis.rca import rank_causes
+        from kokanee.analysis.rca.incident_causes import incident_causes
     except ImportError:
         ev.notes.append("root-cause ranking is not available: causes left out")
         return
     try:
-        causes = rank_causes(store, ev.start_ns, ev.end_ns)[:3]
+        if services:  # what the services touch, not another incident's causes at the same time
+            causes = incident_causes(store, services, ev.start_ns, ev.end_ns)[0][:3]
+        else:
+            causes = rank_causes(store, ev.start_ns, ev.end_ns)[:3]
     except (ValueError, QueryError, StoreUnavailable) as e:
         ev.notes.append(f"root-cause ranking failed: {e}")
         return

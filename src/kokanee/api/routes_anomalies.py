@@ -21,7 +21,6 @@ Start = Annotated[str | None, Query(description="RFC 3339, Unix ns, or now-15m (
 End = Annotated[str | None, Query(description="RFC 3339, Unix ns, or now (default: now)")]
 _NS = 1_000_000_000
 _MINUTE_NS = 60 * _NS
-_HOUR_NS = 60 * _MINUTE_NS
 _STATUSES = ("open", "resolved")
 _ANOMALY_COLUMNS = """toUnixTimestamp(Timestamp) AS t, toUnixTimestamp(WindowEnd) AS t_end, Series, ServiceName,
     Operation, Signal, Detector, Metric, Expected, Actual, Score, Severity, IncidentId, Detail"""
@@ -172,32 +171,18 @@ def _get_incident(store: Store, incident_id: str) -> dict[str, Any]:
 
 
 def _causes(store: Store, incident: dict[str, Any], end_ns: int, anomalies: list[dict[str, Any]]) -> dict[str, Any]:
-    """Ranked causes among the incident's services and the services they call, from the root-cause
-    analysis when it is installed; from the incident's own anomalies when the raw telemetry shows
-    no cause."""
+    """Ranked causes from the root-cause analysis, when it is installed (`incident_causes`)."""
     try:
-        from kokanee.analysis.rca import rank_causes
-        from kokanee.analysis.rca.anomaly_scorer import rank_from_anomalies
-        from kokanee.analysis.rca.graph import downstream, edges_from_store
+        from kokanee.analysis.rca.incident_causes import incident_causes
     except ImportError:
         return {"causes": [], "causes_note": "root-cause analysis is unavailable in this build"}
     start_ns = incident["opened_unix_nano"]
     try:
-        # Another incident at the same time has its own causes: only services connected to this one's
-        # count, and a callee of them, even quiet itself, may be where its trouble starts.
-        calls = edges_from_store(store, start_ns - _HOUR_NS, end_ns)
-        related = set(incident["services"]).union(*(downstream(calls, s) for s in incident["services"]))
-        causes = [c for c in rank_causes(store, start_ns, end_ns) if c.service in related]
-        if causes or not anomalies:
-            return {"causes": [c.to_json() for c in causes]}
-        return {
-            "causes": [c.to_json() for c in rank_from_anomalies(anomalies, calls)],
-            "causes_note": "The raw spans, logs and metrics show no cause yet (too few, or past their "
-            "retention): these are ranked from the incident's anomalies, callees above their callers.",
-        }
+        causes, note = incident_causes(store, incident["services"], start_ns, end_ns, anomalies)
     except Exception as e:  # the incident is still worth showing without its causes
         log.exception("root-cause ranking failed for [%d, %d)", start_ns, end_ns)
         return {"causes": [], "causes_note": f"root-cause ranking failed: {type(e).__name__}: {e}"}
+    return {"causes": [c.to_json() for c in causes], **({"causes_note": note} if note else {})}
 
 
 @router.get("/incidents/{incident_id}", tags=["anomalies"])
