@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from kokanee.analysis.anomaly_params import DEFAULT_PARAMS
 from kokanee.analysis.detector import Detector
-from kokanee.analysis.logpatterns import LogPatterns, templates_in
+from kokanee.analysis.logpatterns import LogPatterns, covering_pattern, templates_in
 from kokanee.api.routes_signals import router
 from kokanee.store.client import Store
 from tests.api_client import api_client
@@ -220,3 +220,27 @@ def test_patterns_sorted_by_change_put_what_stopped_or_surged_first(chdb_store: 
     cart = client.get("/api/v1/logs/patterns", params=ahead).json()["patterns"][0]
     assert cart["template"] == "Cart <NUM> updated" and cart["series"] == [20] * 4 + [None] * 6
     assert client.get("/api/v1/logs/patterns", params={**window, "sort": "size"}).status_code == 400
+
+
+def test_a_ranked_causes_template_finds_the_stored_pattern_that_covers_it(chdb_store: Store) -> None:
+    service, m = "cover-shop", minute(64, 10, 0)
+    rows = [
+        ("T1", "Payment failed for card <*> code <NUM>", 40),
+        ("T2", "Payment failed for card <*> code <*>", 90),  # covers as well, less specific
+        ("T3", "Payment refused for card <*> code <NUM>", 500),  # another word
+        ("T4", "Payment failed for card <*>", 70),  # fewer words
+        ("T5", "Report " + " ".join(f"f{i}=<NUM>" for i in range(60)), 3),
+    ]
+    chdb_store.command(
+        "INSERT INTO kokanee_log_templates (Minute, ServiceName, TemplateId, Template, Count, FirstSeen) VALUES "
+        + ", ".join(f"(toDateTime({m}), '{service}', '{t}', '{text}', {n}, toDateTime({m}))" for t, text, n in rows)
+    )
+    hour = (m - 1800, m + 1800)
+    assert covering_pattern(chdb_store, service, "Payment failed for card visa code <NUM>", *hour) == "T1"
+    assert covering_pattern(chdb_store, service, "Payment failed for card <*> code <*>", *hour) == "T2"
+    assert covering_pattern(chdb_store, service, "Payment declined for card visa code <NUM>", *hour) is None
+    assert covering_pattern(chdb_store, "another-shop", "Payment failed for card visa code <NUM>", *hour) is None
+    assert covering_pattern(chdb_store, service, "Payment failed for card visa code <NUM>", m + 3600, m + 7200) is None
+    # A long line's head, cut inside a word: its whole words are compared.
+    head = ("Report " + " ".join(f"f{i}=<NUM>" for i in range(60)))[:300]
+    assert covering_pattern(chdb_store, service, head[:-2], *hour) == "T5"

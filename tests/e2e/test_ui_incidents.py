@@ -98,4 +98,21 @@ def test_incident_page(start_kokanee: Callable[..., KokaneeServer], browser: Any
         logged[0]["service"]
     }
     shot(page, "incidents-03-evidence-patterns")
+
+    # A template the stored patterns hold links to that pattern's own lines, each one of its words.
+    page.go_back()
+    linked = [(c, e) for c in detail["causes"] for e in c["evidence"] if e.get("pattern_id")]
+    assert linked, detail["causes"]
+    cause_of, evidence = linked[0]
+    row = causes.filter(has_text=f"#{detail['causes'].index(cause_of) + 1} {cause_of['service']}")
+    row.locator("li", has_text=evidence["template"]).get_by_test_id("evidence-lines").first.click()
+    expect(page).to_have_url(re.compile(rf"/logs\?.*pattern={re.escape(evidence['pattern_id'])}"))
+    expect(page.get_by_test_id("log-pattern-filter")).to_be_visible()
+    lines = page.get_by_test_id("log-lines").locator("tr.log-row")
+    expect(lines.first).to_be_visible()
+    words = [w for w in evidence["template"].split() if "<" not in w][:3]
+    for i in range(min(lines.count(), 10)):
+        text = lines.nth(i).inner_text()
+        assert all(w in text for w in words), (words, text)
+    shot(page, "incidents-04-evidence-lines")
     assert not errors, errors

@@ -170,6 +170,9 @@ class LogPatterns:
         )
 
 
+# The root-cause ranker's templates are of a line's first characters (analysis.rca.log_scorer).
+_HEAD_CHARS_MINED = 250
+
 SORTS = ("count", "change")
 
 
@@ -237,6 +240,38 @@ def templates_in(
         t["new"] = int(t["first_seen"]) >= start_s
         t["series"] = series.get((t["service"], t["template_id"]), empty)
     return answer
+
+
+def covering_pattern(store: Store, service: str, template: str, start_s: int, end_s: int) -> str | None:
+    """The id of the service's stored template, logged in [start, end), that covers `template`,
+    another miner's text for some of the same lines (the root-cause ranker's, which mines a line's
+    head with a stricter similarity): the same words, or `<*>` where they differ. The most specific
+    such template (fewest `<*>`, then most lines); None when none covers it. A template cut short
+    (a long line's head) is compared on its whole words."""
+    mine = template.split()
+    cut = len(template) >= _HEAD_CHARS_MINED
+    rows = store.query(
+        """SELECT TemplateId, argMax(Template, Minute), sum(Count) FROM kokanee_log_templates
+        WHERE ServiceName = {s:String} AND Minute >= toDateTime({lo:Int64}) AND Minute < toDateTime({hi:Int64})
+        GROUP BY TemplateId""",
+        parameters={"s": service, "lo": start_s, "hi": end_s},
+    ).rows
+    best: tuple[tuple[int, int], str] | None = None
+    for template_id, text, n in rows:
+        theirs = str(text).split()
+        if cut:
+            if len(theirs) < len(mine):
+                continue
+            pairs = list(zip(theirs, mine[:-1], strict=False))
+        elif len(theirs) == len(mine):
+            pairs = list(zip(theirs, mine, strict=True))
+        else:
+            continue
+        if all(t in (w, "<*>") for t, w in pairs):
+            rank = (sum(t == "<*>" for t in theirs), -int(n))
+            if best is None or rank < best[0]:
+                best = (rank, str(template_id))
+    return best[1] if best else None
 
 
 @dataclass(frozen=True)

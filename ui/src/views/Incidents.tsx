@@ -184,11 +184,18 @@ function evidenceText(e: Record<string, unknown>): string {
 
 type Window = IncidentDetail["window"];
 
+const iso = (ns: number): string => new Date(ns / 1e6).toISOString();
+
 /** The service's log patterns over the incident, the most changed against as long a stretch
  * before it first: a template that stopped or surged comes up top. */
 function patternsHref(service: string, w: Window): string {
-  const iso = (ns: number) => new Date(ns / 1e6).toISOString();
   return href("/logs", { view: "patterns", sort: "change", service, start: iso(w.start_unix_nano), end: iso(w.end_unix_nano) });
+}
+
+/** The lines of one stored pattern from an hour before the incident to its end: one that stopped
+ * shows where it did. */
+function linesHref(service: string, pattern: string, w: Window): string {
+  return href("/logs", { service, pattern, start: iso(w.start_unix_nano - 3600e9), end: iso(w.end_unix_nano) });
 }
 
 function CauseRow({ incidentId, cause, rank, given, window }: { incidentId: string; cause: RankedCause; rank: number; given?: string; window: Window }) {
@@ -229,6 +236,9 @@ function CauseRow({ incidentId, cause, rank, given, window }: { incidentId: stri
               <>
                 {" "}· <code className="small">{e.template}</code> ·{" "}
                 <Link to={patternsHref(cause.service, window)} data-testid="evidence-patterns">its log patterns</Link>
+                {typeof e.pattern_id === "string" ? (
+                  <> · <Link to={linesHref(cause.service, e.pattern_id, window)} data-testid="evidence-lines">its lines</Link></>
+                ) : null}
               </>
             ) : null}
             {typeof e.trace_id === "string" ? (

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kokanee.analysis.logpatterns import covering_pattern
 from kokanee.analysis.rca.anomaly_scorer import rank_from_anomalies
 from kokanee.analysis.rca.cause import Cause
 from kokanee.analysis.rca.graph import downstream, edges_from_store
@@ -34,5 +35,18 @@ def incident_causes(
     related = set(services).union(*(downstream(calls, s) for s in services))
     causes = [c for c in rank_causes(store, start_ns, end_ns) if c.service in related]
     if causes or not anomalies:
+        _link_patterns(store, causes, start_ns - _GRAPH_LOOKBACK_NS, end_ns)
         return causes, None
     return rank_from_anomalies(anomalies, calls), FROM_ANOMALIES
+
+
+def _link_patterns(store: Store, causes: list[Cause], start_ns: int, end_ns: int) -> None:
+    """Each log template among the evidence gets `pattern_id`, the stored log pattern that holds its
+    lines (a vanished one has them only before the window), where one does."""
+    lo, hi = start_ns // 1_000_000_000, -(-end_ns // 1_000_000_000)
+    for cause in causes:
+        for e in cause.evidence:
+            if e.get("kind") == "log_template" and e.get("template"):
+                found = covering_pattern(store, cause.service, str(e["template"]), lo, hi)
+                if found is not None:
+                    e["pattern_id"] = found
