@@ -56,6 +56,11 @@ def code_location(body: str, from_attributes: str = "") -> str:
     return (found.group(1) or found.group(2)) if found else ""
 
 
+# The root-cause ranker mines only a line's head: a template is told by its first words, and payload
+# dumps are long. A template of a line cut there can still be matched to a whole line's.
+MINED_HEAD_CHARS = 300
+
+
 def with_location(template: str, masked_location: str, location: str) -> str:
     """The template as a reader wants it: the location in place of its masked form."""
     if not location:

@@ -22,7 +22,7 @@ from drain3.template_miner_config import TemplateMinerConfig
 
 from kokanee.analysis.anomaly import LOG_COUNT, Anomaly, SeriesKey
 from kokanee.analysis.anomaly_params import MINUTE_S, DetectionParams
-from kokanee.analysis.log_statements import code_location, masking, template_of, template_regex
+from kokanee.analysis.log_statements import MINED_HEAD_CHARS, code_location, masking, template_of, template_regex
 from kokanee.store.client import Store
 from kokanee.store.reads.logs import LOCATION_SQL
 
@@ -170,9 +170,6 @@ class LogPatterns:
         )
 
 
-# The root-cause ranker's templates are of a line's first characters (analysis.rca.log_scorer).
-_HEAD_CHARS_MINED = 250
-
 SORTS = ("count", "change")
 
 
@@ -249,7 +246,8 @@ def covering_pattern(store: Store, service: str, template: str, start_s: int, en
     such template (fewest `<*>`, then most lines); None when none covers it. A template cut short
     (a long line's head) is compared on its whole words."""
     mine = template.split()
-    cut = len(template) >= _HEAD_CHARS_MINED
+    # Masks change a text's length: a template this near the head's length may have been cut.
+    cut = len(template) >= 0.8 * MINED_HEAD_CHARS
     rows = store.query(
         """SELECT TemplateId, argMax(Template, Minute), sum(Count) FROM kokanee_log_templates
         WHERE ServiceName = {s:String} AND Minute >= toDateTime({lo:Int64}) AND Minute < toDateTime({hi:Int64})

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
-from kokanee.analysis.log_statements import code_location, masking, template_of
+from kokanee.analysis.log_statements import MINED_HEAD_CHARS, code_location, masking, template_of
 from kokanee.analysis.rca.cause import KindScores
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.trace_scorer import log2_ratio, poisson_z
@@ -41,8 +41,6 @@ from kokanee.store.client import Store
 from kokanee.store.reads.logs import LOCATION_SQL
 from kokanee.store.reads.window import within
 
-# Only a line's head is mined: a template is told by its first words, and payload dumps are long.
-_HEAD = 300
 # Of an error line, this much more is read for the services it names: a stack trace's message is
 # often past the head.
 _ERROR_TAIL = 700
@@ -72,9 +70,9 @@ def read_logs(
         keep = max(1, -(-count // params.max_logs))
         sample = f" AND cityHash64(Timestamp, Body) % {keep} = 0" if keep > 1 else ""
         rows = store.query(
-            f"""SELECT ServiceName, substring(Body, 1, {_HEAD}), SeverityNumber >= {{sev:UInt8}}
+            f"""SELECT ServiceName, substring(Body, 1, {MINED_HEAD_CHARS}), SeverityNumber >= {{sev:UInt8}}
                 OR upper(SeverityText) IN ('ERROR', 'FATAL', 'CRITICAL') AS error, SpanId, {LOCATION_SQL},
-                toUnixTimestamp64Nano(Timestamp), if(error, substring(Body, {_HEAD + 1}, {_ERROR_TAIL}), '')
+                toUnixTimestamp64Nano(Timestamp), if(error, substring(Body, {MINED_HEAD_CHARS + 1}, {_ERROR_TAIL}), '')
             FROM otel_logs WHERE {within("Timestamp")} AND Body != ''{sample}""",
             parameters={**p, "sev": params.error_severity},
         ).rows
