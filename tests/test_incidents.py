@@ -3,6 +3,7 @@ an unrelated service's are another, and both resolve once the services recover."
 
 from __future__ import annotations
 
+from kokanee.ai.evidence import for_incident
 from kokanee.analysis.detector import Detector
 from kokanee.api.routes_anomalies import router
 from kokanee.store.client import Store
@@ -71,6 +72,12 @@ def test_connected_services_share_an_incident_that_resolves_after_recovery(chdb_
     evidence = detail["causes"][0]["evidence"]
     assert evidence[0]["kind"] == "anomaly" and "error_rate" in evidence[0]["series"], evidence
     assert "0.5 against 0 expected" in evidence[0]["detail"], evidence
+    # The incident's explanation cites the same causes, and says where they came from.
+    ev = for_incident(chdb_store, str(shared), now_ns=end * 1_000_000_000)
+    assert ev is not None
+    cited = [e.facts["service"] for e in ev.items if e.kind == "cause"]
+    assert cited == ["inc-back", "inc-front"], ev.to_json()
+    assert any("ranked from the incident's anomalies" in note for note in ev.notes), ev.notes
 
 
 def test_a_single_warning_opens_no_incident(chdb_store: Store) -> None:

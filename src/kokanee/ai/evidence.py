@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kokanee.analysis.critical_path import cpspans, critical_path
 from kokanee.analysis.health import Red, Slo, classify
 from kokanee.store.client import QueryError, Store, StoreUnavailable
+from kokanee.store.reads.anomalies import incident_anomalies
 from kokanee.store.reads.red import operation_red, service_red_and_baseline
 from kokanee.store.reads.topology import BASELINE_FACTOR, read_topology
 from kokanee.store.reads.traces import get_trace
@@ -143,8 +145,11 @@ def _add_errors(ev: EvidenceSet, store: Store, service: str) -> None:
         ev.add("logs", f"{service}: error log lines", {"service": service, "count": int(n)}, {"body": body[:500]})
 
 
-def add_anomalies_and_causes(ev: EvidenceSet, store: Store, services: list[str] | None) -> None:
-    """Anomalies and ranked causes from the anomaly detector and root-cause ranking, where present."""
+def add_anomalies_and_causes(
+    ev: EvidenceSet, store: Store, services: list[str] | None, anomalies: Sequence[Mapping[str, Any]] = ()
+) -> None:
+    """Anomalies and ranked causes from the anomaly detector and root-cause ranking, where present;
+    an incident's `anomalies` rank its causes when the raw telemetry shows none."""
     try:
         rows = store.query(
             """SELECT ServiceName, Series, Detector, Expected, Actual, Severity FROM kokanee_anomalies
@@ -169,7 +174,10 @@ def add_anomalies_and_causes(ev: EvidenceSet, store: Store, services: list[str] 
         return
     try:
         if services:  # what the services touch, not another incident's causes at the same time
-            causes = incident_causes(store, services, ev.start_ns, ev.end_ns)[0][:3]
+            causes, note = incident_causes(store, services, ev.start_ns, ev.end_ns, anomalies)
+            causes = causes[:3]
+            if note:
+                ev.notes.append(note)
         else:
             causes = rank_causes(store, ev.start_ns, ev.end_ns)[:3]
     except (ValueError, QueryError, StoreUnavailable) as e:
@@ -250,5 +258,6 @@ def for_incident(store: Store, incident_id: str, now_ns: int, slo: Slo | None = 
            {"title": title})  # fmt: skip
     for service in list(services)[:5]:
         add_service(ev, store, service, slo)
-    add_anomalies_and_causes(ev, store, list(services))
+    anomalies = incident_anomalies(store, incident_id, list(services), int(opened), end)
+    add_anomalies_and_causes(ev, store, list(services), anomalies)
     return ev

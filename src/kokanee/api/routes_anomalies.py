@@ -13,6 +13,7 @@ from kokanee.analysis.detector import NAME as DETECTOR
 from kokanee.api.errors import BadRequest, NotFound
 from kokanee.api.params import window
 from kokanee.store.client import Store
+from kokanee.store.reads.anomalies import ANOMALY_COLUMNS, anomaly_json, incident_anomalies
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1")
@@ -22,36 +23,11 @@ End = Annotated[str | None, Query(description="RFC 3339, Unix ns, or now (defaul
 _NS = 1_000_000_000
 _MINUTE_NS = 60 * _NS
 _STATUSES = ("open", "resolved")
-_ANOMALY_COLUMNS = """toUnixTimestamp(Timestamp) AS t, toUnixTimestamp(WindowEnd) AS t_end, Series, ServiceName,
-    Operation, Signal, Detector, Metric, Expected, Actual, Score, Severity, IncidentId, Detail"""
 
 
 def _store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
-
-
-def _anomaly(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "time_unix_nano": int(row["t"]) * _NS,
-        "end_unix_nano": int(row["t_end"]) * _NS,
-        "series": row["Series"],
-        "service": row["ServiceName"],
-        "operation": row["Operation"],
-        "signal": row["Signal"],
-        "metric": row["Metric"],
-        "detector": row["Detector"],
-        "expected": _finite(row["Expected"]),
-        "actual": _finite(row["Actual"]),
-        "score": _finite(row["Score"]),
-        "severity": row["Severity"],
-        "incident_id": row["IncidentId"] or None,
-        "detail": row["Detail"],
-    }
-
-
-def _finite(v: float) -> float | None:
-    return round(float(v), 6) if v == v and abs(v) != float("inf") else None
 
 
 def _incident(row: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +72,7 @@ def anomalies(
     rows = (
         _store(request)
         .query(
-            f"SELECT {_ANOMALY_COLUMNS} FROM kokanee_anomalies WHERE {where}"
+            f"SELECT {ANOMALY_COLUMNS} FROM kokanee_anomalies WHERE {where}"
             " ORDER BY Timestamp DESC, abs(Score) DESC LIMIT {limit:UInt32}",
             parameters={
                 "lo": w.start_ns // _NS,
@@ -121,7 +97,7 @@ def anomalies(
         "end_time_unix_nano": w.end_ns,
         # Every minute before this has been judged; None before the detector's first tick.
         "judged_until_unix_nano": int(judged[0][0]) * _NS if judged and judged[0][1] else None,
-        "anomalies": [_anomaly(r) for r in rows],
+        "anomalies": [anomaly_json(r) for r in rows],
     }
 
 
@@ -192,16 +168,7 @@ def incident(request: Request, incident_id: str) -> dict[str, Any]:
     store = _store(request)
     found = _get_incident(store, incident_id)
     end_ns = found["resolved_unix_nano"] or found["last_anomaly_unix_nano"] + _MINUTE_NS
-    # Its own anomalies, and the warnings of its services that confirmed it before it opened.
-    rows = store.query(
-        f"""SELECT {_ANOMALY_COLUMNS} FROM kokanee_anomalies
-        WHERE IncidentId = {{id:String}} OR (IncidentId = '' AND Severity != 'info'
-            AND ServiceName IN {{services:Array(String)}} AND Timestamp >= fromUnixTimestamp64Nano({{lo:Int64}})
-            AND Timestamp < fromUnixTimestamp64Nano({{hi:Int64}}))
-        ORDER BY Timestamp, abs(Score) DESC LIMIT 5000""",
-        parameters={"id": incident_id, "services": found["services"], "lo": found["opened_unix_nano"], "hi": end_ns},
-    ).dicts()
-    timeline = [_anomaly(r) for r in rows]
+    timeline = incident_anomalies(store, incident_id, found["services"], found["opened_unix_nano"], end_ns)
     affected: dict[str, dict[str, Any]] = {}
     for a in timeline:
         entry = affected.setdefault(a["service"], {"service": a["service"], "anomalies": 0, "max_score": 0.0})
