@@ -458,3 +458,38 @@ def test_an_error_naming_another_service_is_a_witness_not_a_suspect(chdb_store: 
     causes = _shop_and_stock(chdb_store, 14, "nested exception is IllegalStateException: stock level below zero")
     assert services_of(causes)[0] == "t14-shop", [(c.service, c.score) for c in causes]
     assert any(e.get("signal") == "new" for e in causes[0].evidence)
+
+
+def _queries(t: int, service: str, slow: set[int], rnd: random.Random) -> list[Span]:
+    """A request every 12 s for 35 minutes, each making 8 database queries of about 1 ms; the
+    requests numbered in `slow` (of the last five minutes' 25) wait 30 ms in each of their queries."""
+    spans: list[Span] = []
+    for i in range(175):
+        trace, at = new_id(32), t + i * 12 * NS
+        waits = 30.0 if i - 150 in slow else 1.0
+        queries = [int(waits * rnd.uniform(0.8, 1.25) * MS) for _ in range(8)]
+        server = Span(trace, new_id(16), "", service, "POST /pay", "Server", at, sum(queries) + 2 * MS)
+        spans.append(server)
+        start = at + MS
+        for k, took in enumerate(queries):
+            spans.append(Span(trace, new_id(16), server.span_id, service, f"SELECT t{k}", "Client", start, took))
+            start += took
+    return spans
+
+
+def test_a_few_requests_slow_in_every_query_are_not_a_slow_service(chdb_store: Store) -> None:
+    # Three of the window's 25 requests wait on a lock in each of their 8 queries: 24 of its 200
+    # queries are slow, far more than chance if queries were independent, but they are three
+    # requests. Half of the requests slowing is a slowdown.
+    t = day(13)
+    rnd = random.Random(13)
+    write_spans(chdb_store, _queries(t, "t13-few", {0, 8, 16}, rnd))
+    write_spans(chdb_store, _queries(t, "t13-half", set(range(0, 25, 2)), rnd))
+    window = (t + 30 * MINUTE, t + 35 * MINUTE)
+    slowed = {
+        c.service
+        for c in rank_causes(chdb_store, *window, baseline=(t, window[0]))
+        for e in c.evidence
+        if e.get("signal") == "self_time"
+    }
+    assert slowed == {"t13-half"}, slowed

@@ -27,7 +27,8 @@ class RcaParams:
     metric_z_min: float = 3.0
     # Traces: at most this many spans are read per window (hash-sampled by trace when more).
     max_spans: int = 200_000
-    # A service needs this many spans in each window before its latency is compared.
+    # A service needs this many spans, from as many requests, in each window before its latency is
+    # compared.
     min_spans: int = 5
     # Self-time quantile compared between windows.
     self_time_quantile: float = 0.9

@@ -4,8 +4,8 @@
   its children covered, so a slow callee does not make its caller look slow), the
   `self_time_quantile` compared as (q_window + 1 ms) / (q_baseline + 1 ms); the 1 ms keeps
   sub-millisecond spans from scoring on jitter. A service's operations are pooled
-  (`pooled_shift`) and the shift counts when more window spans exceed the baseline's quantile than
-  chance allows (binomial p < `latency_p_max`).
+  (`pooled_shift`) and the shift counts when more window requests (traces) exceed the baseline's
+  quantile than chance allows (binomial p < `latency_p_max`).
 - edge: the time a remote call spends outside both services (a client span's self time when its
   child is in another service: network, queues, connection pools), blamed on the callee: a network
   delay into a service shows there and not in the service's own spans. Except when the callee has
@@ -46,13 +46,14 @@ _FLOOR_NS = 1_000_000
 _CALLERS = ("Client", "Producer")
 
 Op = tuple[str, str]  # (service, operation)
+Timed = tuple[int, int]  # (ns, the hash of the span's trace id)
 
 
 @dataclass
 class SpanStats:
     spans: Counter[str] = field(default_factory=Counter)
-    self_times: dict[Op, list[int]] = field(default_factory=lambda: defaultdict(list))
-    edge_times: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+    self_times: dict[Op, list[Timed]] = field(default_factory=lambda: defaultdict(list))
+    edge_times: dict[tuple[str, str], list[Timed]] = field(default_factory=lambda: defaultdict(list))
     error_origins: Counter[str] = field(default_factory=Counter)
     parents: Counter[Op] = field(default_factory=Counter)
     parent_kind: dict[Op, str] = field(default_factory=dict)
@@ -95,11 +96,12 @@ def span_stats(spans: Sequence[RSpan]) -> SpanStats:
         remote = [k for k in kids if k.service != s.service]
         for k in remote:
             stats.calls.add((s.service, k.service))
+        trace = hash(s.trace_id)
         if s.kind in _CALLERS and remote:
             for callee in {k.service for k in remote}:
-                stats.edge_times[(s.service, callee)].append(own)
+                stats.edge_times[(s.service, callee)].append((own, trace))
         else:
-            stats.self_times[(s.service, s.name)].append(own)
+            stats.self_times[(s.service, s.name)].append((own, trace))
         if s.error and not any(k.error for k in kids):
             stats.error_origins[s.service] += 1
         op = (s.service, s.name)
@@ -110,50 +112,58 @@ def span_stats(spans: Sequence[RSpan]) -> SpanStats:
     return stats
 
 
-def _ratio(base: list[int], win: list[int], q: float) -> tuple[float, float, float]:
-    qb = float(np.quantile(base, q))
-    qw = float(np.quantile(win, q))
+def _ratio(base: list[Timed], win: list[Timed], q: float) -> tuple[float, float, float]:
+    qb = float(np.quantile([t for t, _ in base], q))
+    qw = float(np.quantile([t for t, _ in win], q))
     return (qw + _FLOOR_NS) / (qb + _FLOOR_NS), qb, qw
 
 
 @dataclass(frozen=True)
 class Shift:
     ratio: float  # the window's pooled quantile over the baseline's
-    p: float  # binomial tail: this many window spans above the baseline's quantile by chance
+    p: float  # binomial tail: this many window traces above the baseline's quantile by chance
     key: Any  # the group that shifted most (its own quantile ratio)
     key_ratio: float
     key_base_ns: float
     key_win_ns: float
 
 
-def pooled_shift(groups: Mapping[Any, tuple[list[int], list[int]]], q: float, min_spans: int) -> Shift | None:
+def pooled_shift(groups: Mapping[Any, tuple[list[Timed], list[Timed]]], q: float, min_spans: int) -> Shift | None:
     """Whether a service's times moved up, pooling its operations (or its callers' edges).
 
     Each time is divided by its group's baseline median (plus 1 ms), so operations of different
-    sizes pool. Under no change, a window time exceeds the baseline's pooled q-quantile with
+    sizes pool; the shift is the window's pooled q-quantile over the baseline's. Whether it is
+    chance is judged per request: a trace counts once, by its slowest such time, since the spans of
+    one request are not independent draws (a request stuck on one lock is slow in every query it
+    makes). Under no change, a window trace exceeds the baseline traces' q-quantile with
     probability 1 - q; the binomial tail of the exceedances counted is the p-value. This catches
     what a median test misses: CPU throttling slows a share of requests a hundredfold and leaves
     the rest alone.
     """
     base_x: list[float] = []
     win_x: list[float] = []
+    base_slowest: dict[int, float] = {}
+    win_slowest: dict[int, float] = {}
     best: tuple[float, Any, float, float] | None = None
     for key, (base, win) in groups.items():
         if len(base) < min_spans or len(win) < 1:
             continue
-        med = float(np.median(base)) + _FLOOR_NS
-        base_x.extend((t + _FLOOR_NS) / med for t in base)
-        win_x.extend((t + _FLOOR_NS) / med for t in win)
+        med = float(np.median([t for t, _ in base])) + _FLOOR_NS
+        for times, xs, slowest in ((base, base_x, base_slowest), (win, win_x, win_slowest)):
+            for t, trace in times:
+                x = (t + _FLOOR_NS) / med
+                xs.append(x)
+                slowest[trace] = max(slowest.get(trace, 0.0), x)
         if len(win) >= min_spans:
             r, qb, qw = _ratio(base, win, q)
             if best is None or r > best[0]:
                 best = (r, key, qb, qw)
-    if len(base_x) < min_spans or len(win_x) < min_spans or best is None:
+    if len(base_slowest) < min_spans or len(win_slowest) < min_spans or best is None:
         return None
-    threshold = float(np.quantile(base_x, q))
-    above = int(sum(1 for x in win_x if x > threshold))
-    p = float(binom.sf(above - 1, len(win_x), 1.0 - q))
-    ratio = float(np.quantile(win_x, q)) / threshold
+    threshold = float(np.quantile(list(base_slowest.values()), q))
+    above = int(sum(1 for x in win_slowest.values() if x > threshold))
+    p = float(binom.sf(above - 1, len(win_slowest), 1.0 - q))
+    ratio = float(np.quantile(win_x, q)) / float(np.quantile(base_x, q))
     return Shift(ratio, p, best[1], best[0], best[2], best[3])
 
 
@@ -171,8 +181,8 @@ def _shifted(shift: Shift | None, params: RcaParams) -> TypeGuard[Shift]:
 
 def _least_ratio(
     shift: Shift,
-    groups: Mapping[Any, tuple[list[int], list[int]]],
-    alone: Sequence[Mapping[Any, list[int]]],
+    groups: Mapping[Any, tuple[list[Timed], list[Timed]]],
+    alone: Sequence[Mapping[Any, list[Timed]]],
     params: RcaParams,
 ) -> float | None:
     """The shift's ratio, lowered to the smallest against any one baseline window (`alone`: each
@@ -189,8 +199,8 @@ def _least_ratio(
 
 
 def _lasting_shift(
-    groups: Mapping[Any, tuple[list[int], list[int]]],
-    alone: Sequence[Mapping[Any, list[int]]],
+    groups: Mapping[Any, tuple[list[Timed], list[Timed]]],
+    alone: Sequence[Mapping[Any, list[Timed]]],
     params: RcaParams,
 ) -> tuple[Shift, float] | None:
     """The pooled shift of `groups` and its ratio held against each baseline window alone; None
@@ -202,7 +212,7 @@ def _lasting_shift(
     return None if ratio is None else (shift, ratio)
 
 
-def _lone_slow_caller(groups: Mapping[Any, tuple[list[int], list[int]]], params: RcaParams) -> Any:
+def _lone_slow_caller(groups: Mapping[Any, tuple[list[Timed], list[Timed]]], params: RcaParams) -> Any:
     """The one caller whose calls into a service slowed while at least one other caller, with
     enough spans in both windows, saw no slowdown; None when the slowdown is shared (a delay into
     the callee shows on every caller's calls) or cannot be told apart."""
@@ -226,7 +236,7 @@ def score_traces(
     """`parts`: the baseline windows' stats one by one, when the baseline is several windows."""
     latency, edge, error, structure = (KindScores(k) for k in ("latency", "edge", "error", "structure"))
     q = params.self_time_quantile
-    own: dict[str, dict[Any, tuple[list[int], list[int]]]] = defaultdict(dict)
+    own: dict[str, dict[Any, tuple[list[Timed], list[Timed]]]] = defaultdict(dict)
     for op, times in win.self_times.items():
         own[op[0]][op[1]] = (base.self_times.get(op, []), times)
     for service, groups in own.items():
@@ -241,7 +251,7 @@ def score_traces(
                       f"{shift.key_base_ns / 1e6:.1f} ms",
             "ratio": round(shift.ratio, 3), "p": shift.p,
         }, operation=str(shift.key))  # fmt: skip
-    into: dict[str, dict[Any, tuple[list[int], list[int]]]] = defaultdict(dict)
+    into: dict[str, dict[Any, tuple[list[Timed], list[Timed]]]] = defaultdict(dict)
     for (caller, callee), times in win.edge_times.items():
         into[callee][caller] = (base.edge_times.get((caller, callee), []), times)
     for callee, groups in into.items():
