@@ -493,3 +493,56 @@ def test_a_few_requests_slow_in_every_query_are_not_a_slow_service(chdb_store: S
         if e.get("signal") == "self_time"
     }
     assert slowed == {"t13-half"}, slowed
+
+
+def _booking(t: int, prefix: str, user: str) -> list[Span]:
+    """A booking every 6 s for 15 minutes: the app calls the seat and the user services, both
+    through client spans named "HTTP GET". In the last five minutes the user call is `user`:
+    "answered" as before, "skipped" (the app no longer makes it) or "unanswered" (it goes out and no
+    server span answers it)."""
+    spans: list[Span] = []
+    for i in range(150):
+        trace, at = new_id(32), t + i * 6 * NS
+        mode = user if i >= 100 else "answered"
+        root = Span(trace, new_id(16), "", f"{prefix}-app", "POST /book", "Server", at, 20 * MS)
+        spans.append(root)
+        for k, callee in enumerate(("seat", "user")):
+            if callee == "user" and mode == "skipped":
+                continue
+            client = Span(
+                trace, new_id(16), root.span_id, f"{prefix}-app", "HTTP GET", "Client", at + (1 + 8 * k) * MS, 6 * MS
+            )
+            spans.append(client)
+            if callee == "seat" or mode == "answered":
+                spans.append(
+                    Span(
+                        trace,
+                        new_id(16),
+                        client.span_id,
+                        f"{prefix}-{callee}",
+                        f"GET /{callee}",
+                        "Server",
+                        at + (2 + 8 * k) * MS,
+                        4 * MS,
+                    )
+                )
+    return spans
+
+
+def test_a_call_the_caller_stopped_making_is_the_callers_change(chdb_store: Store) -> None:
+    # "HTTP GET" names the app's calls to both services: the calls to the user service vanish
+    # because the app stopped making them, not because the user service stopped answering.
+    t = day(14)
+    write_spans(chdb_store, _booking(t, "t14", "skipped"))
+    causes = rank_causes(chdb_store, *windows(t)[1], baseline=windows(t)[0])
+    assert services_of(causes)[0] == "t14-app", [(c.service, c.evidence) for c in causes]
+    assert "t14-user" not in services_of(causes)
+    assert any("t14-app stopped making them" in e["detail"] for e in causes[0].evidence), causes[0].evidence
+
+
+def test_calls_left_unanswered_are_the_callees(chdb_store: Store) -> None:
+    t = day(15)
+    write_spans(chdb_store, _booking(t, "t15", "unanswered"))
+    causes = rank_causes(chdb_store, *windows(t)[1], baseline=windows(t)[0])
+    assert services_of(causes)[0] == "t15-user", [(c.service, c.evidence) for c in causes]
+    assert any(e.get("signal") == "call_vanished" for e in causes[0].evidence), causes[0].evidence

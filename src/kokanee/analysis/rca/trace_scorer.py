@@ -17,8 +17,8 @@
   to each child operation; a call made at least `vanish_min_count` times as often as expected that
   now falls below `vanish_ratio` of it (or a new call made `surge_ratio` times more often than the
   rule of three allows for a call never seen in the baseline) is blamed on the parent's
-  service, the one that changed what it does, except when the parent is a client span: then the
-  callee never answered and is blamed.
+  service, the one that changed what it does, except when the parent is a client span whose
+  calls now go unanswered (client spans with no child): then the callee is blamed.
 
 With several baseline windows (a known-good stretch and the minutes just before), latency and
 edge shifts must also hold against each window alone that has enough spans to judge, and score by
@@ -58,6 +58,7 @@ class SpanStats:
     parents: Counter[Op] = field(default_factory=Counter)
     parent_kind: dict[Op, str] = field(default_factory=dict)
     pairs: Counter[tuple[Op, Op]] = field(default_factory=Counter)
+    unanswered: Counter[Op] = field(default_factory=Counter)  # client spans with no child span
     calls: set[tuple[str, str]] = field(default_factory=set)
     traces: int = 0
 
@@ -109,6 +110,8 @@ def span_stats(spans: Sequence[RSpan]) -> SpanStats:
         stats.parent_kind.setdefault(op, s.kind)
         for k in kids:
             stats.pairs[(op, (k.service, k.name))] += 1
+        if s.kind in _CALLERS and not kids:
+            stats.unanswered[op] += 1
     return stats
 
 
@@ -340,12 +343,20 @@ def _structure(
                 what = "appeared"
             else:
                 continue
-            blamed = child[0] if is_client and child[0] != parent[0] else parent[0]
+            blamed, why = parent[0], ""
+            if is_client and child[0] != parent[0]:
+                # A client span names the call, not always its callee ("HTTP GET"): the callee is
+                # blamed for calls that vanished only when they went out and were not answered.
+                unanswered = win.unanswered.get(parent, 0) - base.unanswered.get(parent, 0) / nb * nw
+                if what == "appeared" or unanswered >= 0.5 * (expected - observed):
+                    blamed = child[0]
+                else:
+                    why = f"; {parent[0]} stopped making them (no unanswered calls)"
             raw = abs(log2_ratio(observed, expected))
             out.add(blamed, raw, {
                 "kind": "trace", "signal": "call_" + what,
                 "detail": f"{parent[0]} {parent[1]} → {child[0]} {child[1]}: {what} "
-                          f"({observed} calls against {expected:.1f} expected)",
+                          f"({observed} calls against {expected:.1f} expected{why})",
                 "parent": f"{parent[0]} {parent[1]}", "child": f"{child[0]} {child[1]}",
                 "observed": observed, "expected": round(expected, 3),
             }, operation=parent[1] if blamed == parent[0] else None)  # fmt: skip
