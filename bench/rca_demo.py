@@ -11,6 +11,7 @@ only to score.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -45,6 +46,8 @@ BEFORE_S = 60
 def run_demo(console: Console) -> dict[str, int]:
     if MARKER.exists():
         return dict(json.loads(MARKER.read_text()))
+    if DATA_DIR.exists():  # a run stopped part way: its faults' labels would be scored too
+        shutil.rmtree(DATA_DIR)
     DATA_DIR.parent.mkdir(parents=True, exist_ok=True)
     server = KokaneeServer(DATA_DIR).start(timeout=120)
     try:
