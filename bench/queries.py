@@ -4,22 +4,22 @@ Spans are generated inside ClickHouse (`INSERT INTO otel_traces SELECT ... FROM 
 chunks), so the materialized views fire exactly as at ingest (kokanee_red_1m and its per-service
 rollup, kokanee_span_index, the trace-id lookups). Shape: 20 services, traces of 10 spans
 (client/server pairs sharing the trace id, a Postgres and a Redis client span), ~2% errors,
-lognormal durations, ~10 span attributes, spread over the last 24 h. The Deriver's minute pairing
-(`run_minute`) then fills kokanee_service_edges_1m for the queried hour and `--baseline-hours`
-before it.
+lognormal durations, ~10 span attributes, spread over the last 24 h.
 
-Both sizes live in one embedded store (chDB opens one path per process): the second stage adds
-spans to the first. Prints, per size, median and p95 latency over `--reps` runs after a warm-up,
-and the ratio of the last size to the first.
+Each size is its own store, written in one pass in time order, as ingest writes spans (a store
+that got a second pass over the same day holds two rollup rows per service and minute until
+ClickHouse merges them; no ingest does that). The stores are then measured in turns, each round a
+fresh process per store (chDB opens one path per process), so load changes on a shared machine hit
+both alike. The first round pairs the queried hour's minutes and the hour before (the Deriver's
+`run_minute`, filling kokanee_service_edges_1m) and is not counted. Prints median and p95 per query
+and store, and the ratio of the last size to the first.
 
 Targets (the issue): topology and RED for a one-hour window p95 <= 50 ms, growing no more than
 1.5x from 10M to 50M spans; trace by id <= 50 ms.
 
-    .venv/bin/python bench/queries.py [--sizes 10,50] [--reps 30] [--chunk 2000000] [--data-dir DIR]
+    .venv/bin/python bench/queries.py [--sizes 10,50] [--reps 30] [--rounds 4] [--data-dir DIR]
 
-On a shared, noisy machine, compare stores kept from earlier runs (`--data-dir`) in the same
-minutes instead: `--compare DIR_A,DIR_B --rounds 5` measures them in turns (one process per store
-and round, as chDB opens one path per process), so load changes hit both alike.
+Stores kept with `--data-dir` (DIR/10M, DIR/50M) can be measured again: `--compare DIR/10M,DIR/50M`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from kokanee.derive.servicegraph import MINUTE_NS, run_minute  # noqa: E402
 from kokanee.store.client import Store  # noqa: E402
 from kokanee.store.migrations import migrate  # noqa: E402
 from kokanee.store.reads.red import red_series, service_red  # noqa: E402
-from kokanee.store.reads.topology import BASELINE_FACTOR, read_topology  # noqa: E402
+from kokanee.store.reads.topology import read_topology  # noqa: E402
 from kokanee.store.reads.traces import get_trace  # noqa: E402
 
 NS = 1_000_000_000
@@ -213,8 +213,8 @@ def wait_for_merges(store: Store, timeout_s: float = 180.0) -> float:
 
 
 def derive(store: Store, start_ns: int, end_ns: int) -> float:
-    """Runs the Deriver's minute pairing over [start, end); earlier edges are dropped first, since
-    a stage adds spans to minutes already closed (TRUNCATE also clears the dedup tokens)."""
+    """Runs the Deriver's minute pairing over [start, end); edges of an earlier measurement of the
+    store are dropped first (TRUNCATE also clears the dedup tokens)."""
     store.command("TRUNCATE TABLE kokanee_service_edges_1m")
     minutes = range(start_ns, end_ns, MINUTE_NS)
     started = time.perf_counter()
@@ -312,22 +312,44 @@ def compare(paths: list[Path], rounds: int, reps: int, warmup: int) -> None:
                 for name, values in answer["timings"].items():
                     samples[path].setdefault(name, []).extend(values)
         console.print(f"round {r}/{rounds} done")
-    first, last = paths[0], paths[-1]
+    first = paths[0]
     table = Table(title=f"read latency, ms (median / p95 of {rounds} rounds x {reps} runs, stores measured in turns)")
     table.add_column("query")
+    sizes = [f"{spans[path] / 1e6:g}M" for path in paths]
+    # Two stores of one size (a store against its copy: the noise floor) are told apart by folder.
+    names = {p: s if sizes.count(s) == 1 else f"{s} {p.name}" for p, s in zip(paths, sizes, strict=True)}
     for path in paths:
-        table.add_column(f"{spans[path] / 1e6:g}M p50", justify="right")
-        table.add_column(f"{spans[path] / 1e6:g}M p95", justify="right")
-    table.add_column(f"p50 {spans[last] / 1e6:g}M/{spans[first] / 1e6:g}M", justify="right")
-    table.add_column(f"p95 {spans[last] / 1e6:g}M/{spans[first] / 1e6:g}M", justify="right")
+        table.add_column(f"{names[path]} p50", justify="right")
+        table.add_column(f"{names[path]} p95", justify="right")
+    for path in paths[1:]:
+        table.add_column(f"p50 {names[path]} / {names[first]}", justify="right")
+        table.add_column(f"p95 {names[path]} / {names[first]}", justify="right")
     for name in samples[first]:
         cells = []
         for path in paths:
             cells += [f"{statistics.median(samples[path][name]):.1f}", f"{p95(samples[path][name]):.1f}"]
-        a, b = samples[first][name], samples[last][name]
-        cells += [f"{statistics.median(b) / statistics.median(a):.2f}x", f"{p95(b) / p95(a):.2f}x"]
+        a = samples[first][name]
+        for path in paths[1:]:
+            b = samples[path][name]
+            cells += [f"{statistics.median(b) / statistics.median(a):.2f}x", f"{p95(b) / p95(a):.2f}x"]
         table.add_row(name, *cells)
     console.print(table)
+
+
+def _build_store(path: Path, size: int, now_ns: int, chunk: int) -> None:
+    """One store of `size` spans, generated in one pass in time order as ingest writes them; what it
+    took goes to built.json beside it."""
+    store = Store(f"chdb://{path}/store")
+    migrate(store)
+    console.rule(f"{size / 1e6:g}M spans in {path}")
+    gen_s = generate(store, 0, size, now_ns - SPREAD_NS, chunk)
+    merge_s = wait_for_merges(store)
+    note = (
+        f"{size / 1e6:g}M: generated in {gen_s:.0f} s ({size / gen_s / 1e3:.0f}k spans/s), "
+        f"merges settled in {merge_s:.0f} s; {table_sizes(store)}"
+    )
+    store.close()
+    (path / "built.json").write_text(json.dumps({"note": note}))
 
 
 def main() -> None:
@@ -335,22 +357,21 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,50", help="store sizes in millions of spans, ascending")
     parser.add_argument("--reps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4, help="turns per store")
     parser.add_argument("--chunk", type=int, default=2_000_000, help="spans per INSERT ... SELECT")
-    parser.add_argument("--data-dir", type=Path, default=None, help="default: a temporary directory")
-    parser.add_argument(
-        "--baseline-hours",
-        type=int,
-        default=1,
-        help=f"hours before the queried one to pair too (the topology's baseline is {BASELINE_FACTOR} h; "
-        "pairing costs ~0.3-1 s a minute here, and the edge table is tiny either way)",
-    )
+    parser.add_argument("--data-dir", type=Path, default=None, help="where the stores are kept (default: temporary)")
     parser.add_argument("--compare", default=None, help="DIR_A,DIR_B: stores from earlier runs, measured in turns")
-    parser.add_argument("--rounds", type=int, default=5, help="with --compare: turns per store")
+    parser.add_argument("--build-store", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--now-ns", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--measure-store", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--hour-start-ns", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.build_store:
+        _build_store(args.build_store, args.size, args.now_ns, args.chunk)
+        return
     if args.measure_store:
         _measure_store(args.measure_store, args.hour_start_ns, args.reps, args.warmup, args.prepare, args.seed)
         return
@@ -360,56 +381,23 @@ def main() -> None:
     sizes = [int(float(s) * 1_000_000) for s in args.sizes.split(",")]
     assert sizes == sorted(sizes) and args.reps >= 20
 
-    now = time.time_ns() // MINUTE_NS * MINUTE_NS
-    lo_ns = now - SPREAD_NS
-    # The queried hour: whole minutes, well inside the data, with its 6-hour baseline inside too.
-    hour = (now - 3 * HOUR_NS, now - 2 * HOUR_NS)
-    derive_from = hour[0] - min(args.baseline_hours, BASELINE_FACTOR) * HOUR_NS
-
     tmp = tempfile.TemporaryDirectory(prefix="kokanee-bench-")
-    path = args.data_dir or Path(tmp.name)
-    store = Store(f"chdb://{path}/store")
-    migrate(store)
-    results: dict[int, dict[str, list[float]]] = {}
-    notes: list[str] = []
+    root = args.data_dir or Path(tmp.name)
+    now = time.time_ns() // MINUTE_NS * MINUTE_NS
+    paths, notes = [], []
     for size in sizes:
-        have = span_count(store)
-        console.rule(f"{size / 1e6:g}M spans")
-        gen_s = generate(store, have, size - have, lo_ns, args.chunk)
-        merge_s = wait_for_merges(store)
-        derive_s = derive(store, derive_from, hour[1])
-        merge_s += wait_for_merges(store)  # pairing wrote parts too: measure on a quiet store
-        note = (
-            f"{size / 1e6:g}M: generated {(size - have) / 1e6:g}M spans in {gen_s:.0f} s "
-            f"({(size - have) / gen_s / 1e3:.0f}k spans/s), merges settled in {merge_s:.0f} s, "
-            f"paired {(hour[1] - derive_from) // MINUTE_NS} minutes in {derive_s:.0f} s"
-        )
-        console.print(note)
-        console.print("  " + table_sizes(store))
-        notes.append(note)
-        results[size] = measure(store, hour, args.reps, args.warmup)
-
-    table = Table(title=f"read latency, ms (median / p95 of {args.reps} after {args.warmup} warm-up)")
-    table.add_column("query")
-    for size in sizes:
-        table.add_column(f"{size / 1e6:g}M p50", justify="right")
-        table.add_column(f"{size / 1e6:g}M p95", justify="right")
-    if len(sizes) > 1:
-        table.add_column(f"p50 {sizes[-1] / 1e6:g}M/{sizes[0] / 1e6:g}M", justify="right")
-        table.add_column(f"p95 {sizes[-1] / 1e6:g}M/{sizes[0] / 1e6:g}M", justify="right")
-    for name in results[sizes[0]]:
-        cells = []
-        for size in sizes:
-            cells += [f"{statistics.median(results[size][name]):.1f}", f"{p95(results[size][name]):.1f}"]
-        if len(sizes) > 1:
-            first, last = results[sizes[0]][name], results[sizes[-1]][name]
-            cells.append(f"{statistics.median(last) / statistics.median(first):.2f}x")
-            cells.append(f"{p95(last) / p95(first):.2f}x")
-        table.add_row(name, *cells)
-    console.print(table)
+        path = root / f"{size / 1e6:g}M"
+        # A process per store: chDB opens one path per process.
+        subprocess.run(
+            [sys.executable, __file__, "--build-store", str(path), "--size", str(size), "--now-ns", str(now),
+             "--chunk", str(args.chunk)],
+            check=True,
+        )  # fmt: skip
+        notes.append(json.loads((path / "built.json").read_text())["note"])
+        paths.append(path)
+    compare(paths, args.rounds, args.reps, args.warmup)
     for note in notes:
         console.print(note)
-    store.close()
     tmp.cleanup()
 
 
