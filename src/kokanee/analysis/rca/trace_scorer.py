@@ -324,6 +324,8 @@ def _structure(
         if nb < params.min_spans or nw < params.min_spans:
             continue
         is_client = base.parent_kind.get(parent, win.parent_kind.get(parent, "")) in _CALLERS
+        # Client spans of this call that went out and got no answer, beyond the baseline's share.
+        unanswered = win.unanswered.get(parent, 0) - base.unanswered.get(parent, 0) / nb * nw
         for child in kids:
             expected = base.pairs.get((parent, child), 0) / nb * nw
             observed = win.pairs.get((parent, child), 0)
@@ -347,7 +349,6 @@ def _structure(
             if is_client and child[0] != parent[0]:
                 # A client span names the call, not always its callee ("HTTP GET"): the callee is
                 # blamed for calls that vanished only when they went out and were not answered.
-                unanswered = win.unanswered.get(parent, 0) - base.unanswered.get(parent, 0) / nb * nw
                 if what == "appeared" or unanswered >= 0.5 * (expected - observed):
                     blamed = child[0]
                 else:
