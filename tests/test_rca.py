@@ -546,3 +546,36 @@ def test_calls_left_unanswered_are_the_callees(chdb_store: Store) -> None:
     causes = rank_causes(chdb_store, *windows(t)[1], baseline=windows(t)[0])
     assert services_of(causes)[0] == "t15-user", [(c.service, c.evidence) for c in causes]
     assert any(e.get("signal") == "call_vanished" for e in causes[0].evidence), causes[0].evidence
+
+
+def _requests_logs(t: int, service: str, stop_at: int) -> list[tuple[int, str, str, str]]:
+    """A request every 6 s for 26 minutes, each logging a query line, and a distance line every
+    fourth request until `stop_at` (the request throws before it from then on)."""
+    logger = f"t.s.{service.split('-')[-1].title()}ServiceImpl"
+    rows = []
+    for i in range(260):
+        at = t + i * 6 * NS
+        rows.append((at, service, "INFO", f"INFO  {logger}#10 [query][request {i}]"))
+        if i % 4 == 0 and at < stop_at:
+            rows.append((at + MS, service, "INFO", f"INFO  {logger}#30 [distance][request {i}]"))
+    return rows
+
+
+def test_a_statement_gone_before_the_window_is_found(chdb_store: Store) -> None:
+    # The baseline is a short known-good stretch and the two minutes just before the window.
+    # t16-trip stopped reaching its distance line before those two minutes: pooled with them, the
+    # line's baseline rate falls under the frequency floor. t16-pay stops as the window starts.
+    t = day(16)
+    known_good, recent = (t, t + 3 * MINUTE), (t + 19 * MINUTE, t + 21 * MINUTE)
+    window = (t + 21 * MINUTE, t + 26 * MINUTE)
+    write_logs(chdb_store, _requests_logs(t, "t16-trip", t + 10 * MINUTE) + _requests_logs(t, "t16-pay", window[0]))
+
+    def vanished(causes: list[Cause]) -> dict[str, str]:
+        return {c.service: e["detail"] for c in causes for e in c.evidence if e.get("signal") == "vanished"}
+
+    found = vanished(rank_causes(chdb_store, *window, baseline=[known_good, recent]))
+    assert set(found) == {"t16-trip", "t16-pay"}, found
+    assert "before the window: 0 lines in it and 0 in the baseline's last stretch" in found["t16-trip"]
+    assert "before the window" not in found["t16-pay"]
+    # Against the two minutes alone, nothing about t16-trip changed.
+    assert set(vanished(rank_causes(chdb_store, *window, baseline=recent))) == {"t16-pay"}

@@ -12,7 +12,9 @@
   simply gets less traffic (its caller gave up earlier) loses everything at once and is not blamed.
   A statement has also vanished when it *stopped*: none of it after its last line in the window,
   where the lines logged beside it say `vanish_tail_min_expected` would have come (a fault that
-  starts halfway through the window).
+  starts halfway through the window). With several baseline windows, a statement frequent in one
+  of them that is as silent in the last stretch before the window as in the window vanished before
+  the window (`_gone_since_before`): pooled, that stretch's silence would hide it.
 
 Where lines say which statement wrote them (analysis.log_statements), templates are counted per
 statement, and a stop is judged per statement whatever its payload.
@@ -56,13 +58,16 @@ class LogLine:
     location: str  # where the statement that wrote it is, when the line says
     at: int  # Unix ns
     tail: str = ""  # an error line's text past the head
+    part: int = -1  # which baseline window it is from (-1: the window)
 
 
 def read_logs(
     store: Store, window: tuple[int, int], baselines: Sequence[tuple[int, int]], params: RcaParams
 ) -> list[LogLine]:
     out: list[LogLine] = []
-    for (lo, hi), in_window in (*((b, False) for b in baselines), (window, True)):
+    for index, (lo, hi) in enumerate((*baselines, window)):
+        in_window = index == len(baselines)
+        part = -1 if in_window else index
         p = {"start": lo, "end": hi}
         count = int(store.query(f"SELECT count() FROM otel_logs WHERE {within('Timestamp')}", parameters=p).rows[0][0])
         if count == 0:
@@ -79,7 +84,8 @@ def read_logs(
         for service, body, error, span_id, location, at, tail in rows:
             body = str(body)
             where = code_location(body, str(location))
-            out.append(LogLine(str(service), body, bool(error), str(span_id), in_window, where, int(at), str(tail)))
+            line = LogLine(str(service), body, bool(error), str(span_id), in_window, where, int(at), str(tail), part)
+            out.append(line)
     return out
 
 
@@ -97,6 +103,7 @@ def _miner(similarity: float) -> TemplateMiner:
 # so a statement that stops being reached is not hidden by its twin a few lines up.
 Key = tuple[str, int, bool, str]
 Op = tuple[str, str]  # (service, span name)
+Part = tuple[float, int, Mapping[Op, int]]  # a baseline window's seconds, end (Unix ns), spans per operation
 
 
 def score_logs(
@@ -106,9 +113,11 @@ def score_logs(
     base_s: float,
     win_s: float,
     params: RcaParams,
+    parts: Sequence[Part] = (),
 ) -> list[KindScores]:
     """`span_ops`: span id → (service, operation) of the spans at hand; `op_counts`: spans per
-    operation in (baseline, window)."""
+    operation in (baseline, window); `parts`: each baseline window's length, end and spans per
+    operation, in the order `read_logs` was given them, when the baseline is several windows."""
     miners: dict[str, TemplateMiner] = {}
     cache: dict[tuple[str, str], int] = {}
     base: Counter[Key] = Counter()
@@ -119,11 +128,14 @@ def score_logs(
     stmt_base: Counter[Key] = Counter()
     stmt_win: Counter[Key] = Counter()
     stmt_ops: dict[Key, Counter[Op]] = defaultdict(Counter)
+    stmt_at: dict[Key, Counter[int]] = defaultdict(Counter)  # lines per baseline window (-1: the window)
+    service_at: dict[str, Counter[int]] = defaultdict(Counter)
     example: dict[Key, Key] = {}  # statement -> one of its templates, to show
     window_lines: dict[str, list[tuple[int, Key, Op | None]]] = defaultdict(list)
     names_other = _naming(lines, span_ops)
     for line in lines:
         totals[line.in_window][line.service] += 1
+        service_at[line.service][line.part] += 1
         if line.error and names_other(line):
             # "No instances available for ts-basic-service", "call to inventory failed": an error
             # about a service it called makes the logger a witness of that failure, not a suspect.
@@ -139,6 +151,7 @@ def score_logs(
         stmt = _statement(key)
         example.setdefault(stmt, key)
         (stmt_win if line.in_window else stmt_base)[stmt] += 1
+        stmt_at[stmt][line.part] += 1
         op = span_ops.get(line.span_id)
         if line.in_window:
             window_lines[line.service].append((line.at, stmt, op))
@@ -152,6 +165,7 @@ def score_logs(
         return template_of(miners[key[0]], key[1], key[3])
 
     surge, vanish = KindScores("log_error"), KindScores("log_vanish")
+    changed = set[Key]()  # statements found vanished or stopped
     # Errors are expected in proportion to all the logging (every service's): the recording may
     # hold less of the window than its length says, and traffic may change.
     all_base, all_win = sum(totals[0].values()), sum(totals[1].values())
@@ -183,6 +197,7 @@ def score_logs(
             others_win = totals[1][service] - o
             e = b * others_win / others_base if others_base > 0 else b * time_scale
         if e >= params.vanish_min_count and o <= params.vanish_ratio * e:
+            changed.add(_statement(key))
             vanish.add(service, log2_ratio(e, o), {
                 "kind": "log_template", "signal": "vanished", "template": template(key),
                 "detail": f"frequent template vanished: {o} lines against {e:.1f} expected",
@@ -207,6 +222,7 @@ def score_logs(
         last = timeline.last[stmt]
         e_tail = mine * timeline.lines_after(last, op) / clock_base
         if e_tail >= params.vanish_tail_min_expected:
+            changed.add(stmt)
             at = timeline.at[last]
             vanish.add(service, log2_ratio(e_tail, 0), {
                 "kind": "log_template", "signal": "stopped", "template": template(example[stmt]),
@@ -214,7 +230,70 @@ def score_logs(
                 f" from the lines logged beside it ({stmt_win[stmt]} lines before)",
                 "observed": 0, "expected": round(e_tail, 3), "last_seen": at,
             })  # fmt: skip
+    if len(parts) > 1:
+        counts = _Counts(stmt_at, service_at, stmt_ops, parts, op_counts[1])
+        _gone_since_before(counts, changed, lambda stmt: template(example[stmt]), params, vanish)
     return [surge, vanish]
+
+
+@dataclass(frozen=True, slots=True)
+class _Counts:
+    """Lines per statement and per service in each baseline window (-1: the question's window),
+    the operations a statement's lines belong to, and the spans per operation behind them."""
+
+    stmt_at: Mapping[Key, Counter[int]]
+    service_at: Mapping[str, Counter[int]]
+    stmt_ops: Mapping[Key, Counter[Op]]
+    parts: Sequence[Part]
+    win_ops: Mapping[Op, int]
+
+    def traffic(self, stmt: Key, at: int) -> int:
+        """What a statement's count is in proportion to, in baseline window `at` (-1: the window):
+        its operation's spans when its lines name spans at hand, else the service's other lines."""
+        by_op = self.stmt_ops.get(stmt)
+        if by_op:
+            op = by_op.most_common(1)[0][0]
+            return (self.win_ops if at < 0 else self.parts[at][2]).get(op, 0)
+        return self.service_at[stmt[0]][at] - self.stmt_at[stmt][at]
+
+
+def _gone_since_before(
+    counts: _Counts, changed: set[Key], describe: Callable[[Key], str], params: RcaParams, out: KindScores
+) -> None:
+    """Statements that vanished before the window began: frequent in a baseline window, and as
+    silent in the baseline window just before the question's as in the question's. Fault labels
+    and alerts lag what they label, so the minute before belongs with the window then; pooled with
+    the baseline, its silence would dilute the rate the statement is judged by (below the
+    frequency floor, or the expected count below `vanish_min_count`) and hide it."""
+    parts = counts.parts
+    nearest = max(range(len(parts)), key=lambda i: parts[i][1])
+    for stmt, at in counts.stmt_at.items():
+        if stmt[2] or stmt in changed:
+            continue
+        for i, (seconds, _, _) in enumerate(parts):
+            b, traffic = at[i], counts.traffic(stmt, i)
+            if i == nearest or traffic <= 0:
+                continue
+            if b < params.vanish_min_count or b / (seconds / 60) < params.vanish_min_rate_per_min:
+                continue
+            e_win = b * counts.traffic(stmt, -1) / traffic
+            e_near = b * counts.traffic(stmt, nearest) / traffic
+            o_win, o_near = at[-1], at[nearest]
+            # The window alone must be able to show it, as for any vanished statement; the two
+            # together must make chance silence as unlikely as a stop (`vanish_tail_min_expected`).
+            if (
+                e_win >= params.vanish_min_count
+                and e_win + e_near >= params.vanish_tail_min_expected
+                and o_win <= params.vanish_ratio * e_win
+                and o_near <= params.vanish_ratio * e_near
+            ):
+                out.add(stmt[0], log2_ratio(e_win + e_near, o_win + o_near), {
+                    "kind": "log_template", "signal": "vanished", "template": describe(stmt),
+                    "detail": f"frequent template vanished before the window: {o_win} lines in it and {o_near} "
+                              f"in the baseline's last stretch, against {e_win:.1f} and {e_near:.1f} expected",
+                    "observed": o_win, "expected": round(e_win, 3), "expected_before": round(e_near, 3),
+                })  # fmt: skip
+                break
 
 
 def _naming(lines: Sequence[LogLine], span_ops: Mapping[str, Op]) -> Callable[[LogLine], bool]:

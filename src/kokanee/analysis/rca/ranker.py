@@ -52,6 +52,7 @@ def trace_and_log_detectors(
     win_s = (window[1] - window[0]) / 1e9
     kinds: list[KindScores] = []
     base_stats, win_stats = SpanStats(), SpanStats()
+    parts: list[SpanStats] = []
     if base_spans or win_spans:
         base_stats, win_stats = span_stats(base_spans), span_stats(win_spans)
         # Several baseline windows: each is also judged alone, so a change already present in one
@@ -61,7 +62,10 @@ def trace_and_log_detectors(
     span_ops = {s.span_id: (s.service, s.name) for s in (*base_spans, *win_spans)}
     lines = read_logs(store, window, baselines, params)
     if lines:
-        kinds.extend(score_logs(lines, span_ops, (base_stats.parents, win_stats.parents), base_s, win_s, params))
+        log_parts = [((hi - lo) / 1e9, hi, parts[i].parents if parts else {}) for i, (lo, hi) in enumerate(baselines)]
+        kinds.extend(
+            score_logs(lines, span_ops, (base_stats.parents, win_stats.parents), base_s, win_s, params, log_parts)
+        )
     calls: graph.Calls = {}
     for caller, callee in base_stats.calls | win_stats.calls:
         calls.setdefault(caller, set()).add(callee)
