@@ -88,8 +88,10 @@ def demo(console: Console) -> dict[str, float]:
             body = {
                 "start": start,
                 "end": start + WINDOW_S * NS,
-                "baseline_start": quiet[0],
-                "baseline_end": quiet[1],
+                "baselines": [
+                    {"start": quiet[0], "end": quiet[1]},
+                    {"start": start - BEFORE_S * NS, "end": start},
+                ],
             }
             t0 = time.monotonic()
             r = httpx.post(f"{server.api_url}/api/v1/rca", json=body, timeout=600)

@@ -262,6 +262,18 @@ def test_api_rejects_bad_windows(chdb_store: Store) -> None:
         ({"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, "before"),
         ({"start": "yesterday at noon", "end": "now"}, ""),
         ({"start": "now-1h", "end": "now", "baseline_start": "now-2h"}, "baseline"),
+        ({"start": "now-1h", "end": "now", "baselines": []}, "empty"),
+        ({"start": "now-1h", "end": "now", "baselines": [{"start": "now-2h", "end": "now-3h"}]}, "baselines[0]"),
+        (
+            {
+                "start": "now-1h",
+                "end": "now",
+                "baseline_start": "now-3h",
+                "baseline_end": "now-2h",
+                "baselines": [{"start": "now-2h", "end": "now-1h"}],
+            },
+            "not both",
+        ),
         ({"end": "now"}, ""),
     ):
         r = client.post("/api/v1/rca", json=body)
@@ -579,3 +591,17 @@ def test_a_statement_gone_before_the_window_is_found(chdb_store: Store) -> None:
     assert "before the window" not in found["t16-pay"]
     # Against the two minutes alone, nothing about t16-trip changed.
     assert set(vanished(rank_causes(chdb_store, *window, baseline=recent))) == {"t16-pay"}
+    # The API takes the same baseline windows.
+    r = api_client(chdb_store, router).post(
+        "/api/v1/rca",
+        json={
+            "start": window[0],
+            "end": window[1],
+            "baselines": [{"start": lo, "end": hi} for lo, hi in (known_good, recent)],
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert [c["service"] for c in r.json()["causes"]] == services_of(
+        rank_causes(chdb_store, *window, baseline=[known_good, recent])
+    )
+    assert "t16-trip" in [c["service"] for c in r.json()["causes"]]

@@ -19,6 +19,11 @@ router = APIRouter(prefix="/api/v1")
 Time = str | int
 
 
+class Interval(BaseModel):
+    start: Time = Field(description="RFC 3339, Unix ns, or now-1h")
+    end: Time = Field(description="RFC 3339, Unix ns, or now")
+
+
 class RcaRequest(BaseModel):
     start: Time = Field(description="Window start: RFC 3339, Unix ns, or now-15m")
     end: Time = Field(description="Window end: RFC 3339, Unix ns, or now")
@@ -26,6 +31,12 @@ class RcaRequest(BaseModel):
         default=None, description="Baseline start (default: the window's length x4 just before it)"
     )
     baseline_end: Time | None = Field(default=None, description="Baseline end (default: the window's start)")
+    baselines: list[Interval] | None = Field(
+        default=None,
+        max_length=8,
+        description="Several baseline windows taken together instead, e.g. a known-good stretch and the "
+        "minutes just before the window; a change must hold against each",
+    )
 
 
 def _text(value: Time | None) -> str | None:
@@ -37,12 +48,24 @@ def rca(request: Request, body: RcaRequest) -> dict[str, Any]:
     """Candidate root-cause services (and operations) for what changed in [start, end) against a
     baseline, best first, each with its evidence (series, traces, log templates, edges)."""
     w = window(_text(body.start), _text(body.end))
-    baseline = None
+    baseline: list[tuple[int, int]] | None = None
     if (body.baseline_start is None) != (body.baseline_end is None):
         raise BadRequest("give both baseline_start and baseline_end, or neither")
     if body.baseline_start is not None:
-        b = window(_text(body.baseline_start), _text(body.baseline_end))
-        baseline = (b.start_ns, b.end_ns)
+        if body.baselines is not None:
+            raise BadRequest("give baseline_start and baseline_end, or baselines, not both")
+        only = window(_text(body.baseline_start), _text(body.baseline_end))
+        baseline = [(only.start_ns, only.end_ns)]
+    elif body.baselines is not None:
+        if not body.baselines:
+            raise BadRequest("baselines is empty: leave it out for the default baseline")
+        baseline = []
+        for i, interval in enumerate(body.baselines):
+            try:
+                one = window(_text(interval.start), _text(interval.end))
+            except BadRequest as e:
+                raise BadRequest(f"baselines[{i}]: {e}") from e
+            baseline.append((one.start_ns, one.end_ns))
     store: Store = request.app.state.store
     try:
         causes = rank_causes(store, w.start_ns, w.end_ns, baseline=baseline)
