@@ -167,7 +167,8 @@ def test_a_slow_leaf_ranks_above_the_callers_it_slows(chdb_store: Store) -> None
     chain = ["t1-frontend", "t1-checkout", "t1-payment"]
     t = day(1)
     rnd = random.Random(1)
-    write_spans(chdb_store, traffic(t, chain, [2, 3, 5], [2, 3, 150], rnd))
+    spans = traffic(t, chain, [2, 3, 5], [2, 3, 150], rnd)
+    write_spans(chdb_store, spans)
     # Every service's own latency gauge rises (the callers wait on payment): metrics alone would
     # not tell the cause from its symptoms, the dependency walk and the spans' self times do.
     for service, lifted in zip(chain, [40.0, 38.0, 30.0], strict=True):
@@ -183,6 +184,14 @@ def test_a_slow_leaf_ranks_above_the_callers_it_slows(chdb_store: Store) -> None
     kinds = {e["kind"] for e in top.evidence}
     assert {"trace", "series"} <= kinds, top.evidence
     assert top.to_json()["service"] == "t1-payment" and top.to_json()["evidence"]
+    # Where the requests now wait, and which of the window's requests show it.
+    in_window = {s.trace_id for s in spans if window[0] <= s.start < window[1]}
+    path = [e for e in top.evidence if e["kind"] == "critical_path"]
+    assert len(path) == 1 and path[0]["share"] > 0.9 and path[0]["baseline_share"] < 0.5, path
+    assert len(path[0]["trace_ids"]) == 3 and set(path[0]["trace_ids"]) <= in_window
+    slow = next(e for e in top.evidence if e.get("signal") == "self_time")
+    assert slow["trace_ids"] and set(slow["trace_ids"]) <= in_window
+    assert not any(e["kind"] == "critical_path" for c in causes[1:] for e in c.evidence)
 
 
 def test_an_error_that_starts_in_a_leaf_ranks_the_leaf_first(chdb_store: Store) -> None:
@@ -190,7 +199,8 @@ def test_an_error_that_starts_in_a_leaf_ranks_the_leaf_first(chdb_store: Store) 
     t = day(2)
     rnd = random.Random(2)
     # In the window the inventory fails, and the failure travels up: every span of the chain errs.
-    write_spans(chdb_store, traffic(t, chain, [2, 3, 4], [2, 3, 4], rnd, errors_in_window=[True, True, True]))
+    spans = traffic(t, chain, [2, 3, 4], [2, 3, 4], rnd, errors_in_window=[True, True, True])
+    write_spans(chdb_store, spans)
     # The cart logs its callee's failures as errors of its own, many more than anyone else.
     logs = [(t + i * 3 * NS, "t2-cart", "INFO", f"cart {i} loaded") for i in range(300)]
     logs += [(t + 10 * MINUTE + i * NS, "t2-cart", "ERROR", f"call to inventory failed: item {i}") for i in range(300)]
@@ -200,6 +210,9 @@ def test_an_error_that_starts_in_a_leaf_ranks_the_leaf_first(chdb_store: Store) 
     assert services_of(causes)[0] == "t2-inventory", [(c.service, c.score) for c in causes]
     origin = [e for e in causes[0].evidence if e.get("signal") == "error_origin"]
     assert origin and origin[0]["observed"] == 50
+    # The latest requests it failed, to open.
+    failed = sorted((s for s in spans if s.service == "t2-inventory" and s.error), key=lambda s: -s.start)
+    assert origin[0]["trace_ids"] == [s.trace_id for s in failed[:3]]
     cart = next(c for c in causes if c.service == "t2-cart")
     assert any(e["kind"] == "log_template" for e in cart.evidence)
 

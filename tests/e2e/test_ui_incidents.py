@@ -1,6 +1,7 @@
 """The Incidents page in a real browser (Debian chromium driven by Playwright): a demo error burst
 sent to a real kokanee becomes an incident listed on the page; its page shows the timeline, the
-affected services highlighted on the service map, ranked causes, and takes feedback on a cause.
+affected services highlighted on the service map, ranked causes with their charts and example
+traces, and takes feedback on a cause.
 Screenshots land in tests/e2e/artifacts/."""
 
 from __future__ import annotations
@@ -84,6 +85,19 @@ def test_incident_page(start_kokanee: Callable[..., KokaneeServer], browser: Any
         expect(page.get_by_text(detail.get("causes_note") or "No candidate causes.")).to_be_visible()
     page.wait_for_timeout(500)
     shot(page, "incidents-02-incident", full_page=True)
+
+    # Trace evidence links to example requests, and a cause with requests of its own charts them.
+    traced = [(c, e) for c in detail["causes"] for e in c["evidence"] if e.get("trace_ids")]
+    assert traced, detail["causes"]
+    # Log lines carry their trace: an error template's evidence names the requests that logged it.
+    assert any(e["kind"] == "log_template" for _, e in traced), detail["causes"]
+    cause_of, evidence = traced[0]
+    row = causes.filter(has_text=f"#{detail['causes'].index(cause_of) + 1} {cause_of['service']}")
+    expect(row.get_by_test_id("cause-chart").locator("canvas")).to_be_visible()
+    row.locator("li", has_text=evidence["detail"]).get_by_test_id("evidence-trace").first.click()
+    expect(page).to_have_url(re.compile(rf"/traces/{evidence['trace_ids'][0]}"))
+    expect(page.get_by_test_id("waterfall-row").filter(has_text=cause_of["service"]).first).to_be_visible()
+    page.go_back()
 
     # A log template among a cause's evidence leads to that service's log patterns over the
     # incident, the most changed against the stretch before it first.

@@ -1,6 +1,6 @@
 // ECharts in React: one instance per element, options merged on update so refreshes do not flicker.
 import { BarChart, GraphChart, LineChart, ScatterChart } from "echarts/charts";
-import { DataZoomComponent, GridComponent, LegendComponent, TooltipComponent } from "echarts/components";
+import { DataZoomComponent, GridComponent, LegendComponent, MarkAreaComponent, TooltipComponent } from "echarts/components";
 import * as echarts from "echarts/core";
 import type { EChartsCoreOption, ECElementEvent } from "echarts/core";
 import { CanvasRenderer, SVGRenderer } from "echarts/renderers";
@@ -8,7 +8,7 @@ import { useEffect, useRef } from "react";
 
 echarts.use([
   BarChart, GraphChart, LineChart, ScatterChart,
-  DataZoomComponent, GridComponent, LegendComponent, TooltipComponent,
+  DataZoomComponent, GridComponent, LegendComponent, MarkAreaComponent, TooltipComponent,
   CanvasRenderer, SVGRenderer,
 ]);
 

@@ -2,12 +2,12 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { postJson, useApi } from "../api/client";
-import type { Anomaly, IncidentDetail, IncidentsAnswer, RankedCause, Topology } from "../api/types";
+import type { Anomaly, IncidentDetail, IncidentsAnswer, RankedCause, RedPoint, ServiceDetail, Topology } from "../api/types";
 import { href, Link } from "../app/router";
 import { AXIS, Chart, TOOLTIP } from "../components/Chart";
 import { ExplainPanel } from "../components/ExplainPanel";
 import { ErrorBox, Guard } from "../components/States";
-import { fmtDateTime } from "../lib/format";
+import { fmtDateTime, fmtMs, fmtPct } from "../lib/format";
 import { positions } from "../lib/mapLayout";
 
 const SEVERITY_COLOR: Record<string, string> = { info: "#8b949e", warning: "#f2a93b", critical: "#e5534b" };
@@ -198,6 +198,68 @@ function linesHref(service: string, pattern: string, w: Window): string {
   return href("/logs", { service, pattern, start: iso(w.start_unix_nano - 3600e9), end: iso(w.end_unix_nano) });
 }
 
+const CHART_LEAD_NS = 30 * 60e9;
+
+/** A cause's error rate and p95 from half an hour before the incident to its end, the incident shaded. */
+function causeOption(points: RedPoint[], w: Window) {
+  const at = (p: RedPoint) => p.time_unix_nano / 1e6;
+  return {
+    tooltip: { ...TOOLTIP, trigger: "axis" },
+    legend: { top: 0, textStyle: { color: "#8b949e" } },
+    grid: { left: 56, right: 64, top: 28, bottom: 24 },
+    // The whole stretch asked for, so the incident's band is drawn even past the last minute with requests.
+    xAxis: { type: "time", ...AXIS, min: (w.start_unix_nano - CHART_LEAD_NS) / 1e6, max: w.end_unix_nano / 1e6 },
+    yAxis: [
+      { type: "value", ...AXIS, axisLabel: { ...AXIS.axisLabel, formatter: (v: number) => fmtPct(v) } },
+      { type: "value", ...AXIS, splitLine: { show: false }, axisLabel: { ...AXIS.axisLabel, formatter: (v: number) => fmtMs(v) } },
+    ],
+    series: [
+      {
+        name: "error %",
+        type: "line",
+        color: "#e5534b",
+        showSymbol: points.length < 10,
+        data: points.map((p) => [at(p), p.error_rate]),
+        markArea: {
+          silent: true,
+          itemStyle: { color: "rgba(229, 83, 75, 0.22)" },
+          label: { show: true, position: "insideTop", color: "#e5534b", fontSize: 10 },
+          data: [[{ name: "incident", xAxis: w.start_unix_nano / 1e6 }, { xAxis: w.end_unix_nano / 1e6 }]],
+        },
+      },
+      { name: "p95", type: "line", yAxisIndex: 1, color: "#f2a93b", showSymbol: points.length < 10, data: points.map((p) => [at(p), p.p95_ms]) },
+    ],
+  };
+}
+
+function CauseChart({ service, window }: { service: string; window: Window }) {
+  const query = useApi<ServiceDetail>(
+    `services/${encodeURIComponent(service)}`,
+    { start: iso(window.start_unix_nano - CHART_LEAD_NS), end: iso(window.end_unix_nano), step: "1m" },
+    { windowed: false },
+  );
+  const series = query.data?.series;
+  const option = useMemo(() => (series && series.length > 0 ? causeOption(series, window) : null), [series, window]);
+  // A service without requests of its own (metrics only, a database) has no RED to draw.
+  return option ? <Chart option={option} height={160} testId="cause-chart" /> : null;
+}
+
+function traceLinks(e: Record<string, unknown>) {
+  const ids = Array.isArray(e.trace_ids) ? e.trace_ids.filter((t): t is string => typeof t === "string") : [];
+  if (ids.length === 0) return null;
+  return (
+    <>
+      {" "}· traces{" "}
+      {ids.map((id, i) => (
+        <span key={id}>
+          {i > 0 ? " " : null}
+          <Link to={href(`/traces/${id}`)} data-testid="evidence-trace" title={id}><code className="small">{id.slice(0, 8)}</code></Link>
+        </span>
+      ))}
+    </>
+  );
+}
+
 function CauseRow({ incidentId, cause, rank, given, window }: { incidentId: string; cause: RankedCause; rank: number; given?: string; window: Window }) {
   const client = useQueryClient();
   const [sent, setSent] = useState<string | undefined>(given);
@@ -241,12 +303,11 @@ function CauseRow({ incidentId, cause, rank, given, window }: { incidentId: stri
                 ) : null}
               </>
             ) : null}
-            {typeof e.trace_id === "string" ? (
-              <> · <Link to={href(`/traces/${e.trace_id}`)}>trace</Link></>
-            ) : null}
+            {traceLinks(e)}
           </li>
         ))}
       </ul>
+      <CauseChart service={cause.service} window={window} />
       <ErrorBox error={error} />
     </li>
   );

@@ -38,7 +38,7 @@ from drain3.template_miner_config import TemplateMinerConfig
 from kokanee.analysis.log_statements import MINED_HEAD_CHARS, code_location, masking, template_of
 from kokanee.analysis.rca.cause import KindScores
 from kokanee.analysis.rca.params import RcaParams
-from kokanee.analysis.rca.trace_scorer import log2_ratio, poisson_z
+from kokanee.analysis.rca.trace_scorer import EXAMPLES, log2_ratio, poisson_z
 from kokanee.store.client import Store
 from kokanee.store.reads.logs import LOCATION_SQL
 from kokanee.store.reads.window import within
@@ -59,6 +59,7 @@ class LogLine:
     at: int  # Unix ns
     tail: str = ""  # an error line's text past the head
     part: int = -1  # which baseline window it is from (-1: the window)
+    trace_id: str = ""
 
 
 def read_logs(
@@ -77,14 +78,17 @@ def read_logs(
         rows = store.query(
             f"""SELECT ServiceName, substring(Body, 1, {MINED_HEAD_CHARS}), SeverityNumber >= {{sev:UInt8}}
                 OR upper(SeverityText) IN ('ERROR', 'FATAL', 'CRITICAL') AS error, SpanId, {LOCATION_SQL},
-                toUnixTimestamp64Nano(Timestamp), if(error, substring(Body, {MINED_HEAD_CHARS + 1}, {_ERROR_TAIL}), '')
+                toUnixTimestamp64Nano(Timestamp), if(error, substring(Body, {MINED_HEAD_CHARS + 1}, {_ERROR_TAIL}), ''),
+                TraceId
             FROM otel_logs WHERE {within("Timestamp")} AND Body != ''{sample}""",
             parameters={**p, "sev": params.error_severity},
         ).rows
-        for service, body, error, span_id, location, at, tail in rows:
+        for service, body, error, span_id, location, at, tail, trace_id in rows:
             body = str(body)
             where = code_location(body, str(location))
-            line = LogLine(str(service), body, bool(error), str(span_id), in_window, where, int(at), str(tail), part)
+            line = LogLine(
+                str(service), body, bool(error), str(span_id), in_window, where, int(at), str(tail), part, str(trace_id)
+            )
             out.append(line)
     return out
 
@@ -114,10 +118,12 @@ def score_logs(
     win_s: float,
     params: RcaParams,
     parts: Sequence[Part] = (),
+    traces_of: Callable[[Op], list[str]] = lambda op: [],
 ) -> list[KindScores]:
     """`span_ops`: span id → (service, operation) of the spans at hand; `op_counts`: spans per
     operation in (baseline, window); `parts`: each baseline window's length, end and spans per
-    operation, in the order `read_logs` was given them, when the baseline is several windows."""
+    operation, in the order `read_logs` was given them, when the baseline is several windows;
+    `traces_of`: the window's latest traces of an operation, the requests a statement is missing from."""
     miners: dict[str, TemplateMiner] = {}
     cache: dict[tuple[str, str], int] = {}
     base: Counter[Key] = Counter()
@@ -132,6 +138,7 @@ def score_logs(
     service_at: dict[str, Counter[int]] = defaultdict(Counter)
     example: dict[Key, Key] = {}  # statement -> one of its templates, to show
     window_lines: dict[str, list[tuple[int, Key, Op | None]]] = defaultdict(list)
+    error_traces: dict[Key, list[tuple[int, str]]] = defaultdict(list)
     names_other = _naming(lines, span_ops)
     for line in lines:
         totals[line.in_window][line.service] += 1
@@ -148,6 +155,8 @@ def score_logs(
             cid = cache[(line.service, line.body)] = int(miner.add_log_message(line.body)["cluster_id"])
         key = (line.service, cid, line.error, line.location)
         (win if line.in_window else base)[key] += 1
+        if line.error and line.in_window and line.trace_id:
+            error_traces[key].append((line.at, line.trace_id))
         stmt = _statement(key)
         example.setdefault(stmt, key)
         (stmt_win if line.in_window else stmt_base)[stmt] += 1
@@ -182,7 +191,7 @@ def score_logs(
                 surge.add(service, r, {
                     "kind": "log_template", "signal": "new" if b == 0 else "surge", "template": template(key),
                     "detail": f"error template {'new' if b == 0 else 'surging'}: {o} lines against {e:.1f} expected",
-                    "observed": o, "expected": round(e, 3),
+                    "observed": o, "expected": round(e, 3), "trace_ids": _latest(error_traces.get(key, [])),
                 })  # fmt: skip
             continue
         rate_per_min = b / (base_s / 60) if base_s > 0 else 0.0
@@ -201,7 +210,7 @@ def score_logs(
             vanish.add(service, log2_ratio(e, o), {
                 "kind": "log_template", "signal": "vanished", "template": template(key),
                 "detail": f"frequent template vanished: {o} lines against {e:.1f} expected",
-                "observed": o, "expected": round(e, 3),
+                "observed": o, "expected": round(e, 3), "trace_ids": traces_of(op) if op else [],
             })  # fmt: skip
     # A request that starts to fail halfway through the window silences the statements after the
     # failing call from then on, while the lines logged before it (by the same operation, else by
@@ -229,10 +238,11 @@ def score_logs(
                 "detail": f"template stopped: none of it after {_clock(at)} against {e_tail:.1f} expected"
                 f" from the lines logged beside it ({stmt_win[stmt]} lines before)",
                 "observed": 0, "expected": round(e_tail, 3), "last_seen": at,
+                "trace_ids": traces_of(op) if op else [],
             })  # fmt: skip
     if len(parts) > 1:
         counts = _Counts(stmt_at, service_at, stmt_ops, parts, op_counts[1])
-        _gone_since_before(counts, changed, lambda stmt: template(example[stmt]), params, vanish)
+        _gone_since_before(counts, changed, lambda stmt: template(example[stmt]), traces_of, params, vanish)
     return [surge, vanish]
 
 
@@ -247,18 +257,27 @@ class _Counts:
     parts: Sequence[Part]
     win_ops: Mapping[Op, int]
 
+    def op(self, stmt: Key) -> Op | None:
+        """The operation most of a statement's baseline lines belong to, when they name spans at hand."""
+        by_op = self.stmt_ops.get(stmt)
+        return by_op.most_common(1)[0][0] if by_op else None
+
     def traffic(self, stmt: Key, at: int) -> int:
         """What a statement's count is in proportion to, in baseline window `at` (-1: the window):
         its operation's spans when its lines name spans at hand, else the service's other lines."""
-        by_op = self.stmt_ops.get(stmt)
-        if by_op:
-            op = by_op.most_common(1)[0][0]
+        op = self.op(stmt)
+        if op is not None:
             return (self.win_ops if at < 0 else self.parts[at][2]).get(op, 0)
         return self.service_at[stmt[0]][at] - self.stmt_at[stmt][at]
 
 
 def _gone_since_before(
-    counts: _Counts, changed: set[Key], describe: Callable[[Key], str], params: RcaParams, out: KindScores
+    counts: _Counts,
+    changed: set[Key],
+    describe: Callable[[Key], str],
+    traces_of: Callable[[Op], list[str]],
+    params: RcaParams,
+    out: KindScores,
 ) -> None:
     """Statements that vanished before the window began: frequent in a baseline window, and as
     silent in the baseline window just before the question's as in the question's. Fault labels
@@ -292,8 +311,13 @@ def _gone_since_before(
                     "detail": f"frequent template vanished before the window: {o_win} lines in it and {o_near} "
                               f"in the baseline's last stretch, against {e_win:.1f} and {e_near:.1f} expected",
                     "observed": o_win, "expected": round(e_win, 3), "expected_before": round(e_near, 3),
+                    "trace_ids": traces_of(op) if (op := counts.op(stmt)) else [],
                 })  # fmt: skip
                 break
+
+
+def _latest(examples: Sequence[tuple[int, str]]) -> list[str]:
+    return list(dict.fromkeys(trace for _, trace in sorted(examples, reverse=True)))[:EXAMPLES]
 
 
 def _naming(lines: Sequence[LogLine], span_ops: Mapping[str, Op]) -> Callable[[LogLine], bool]:

@@ -22,7 +22,8 @@ from kokanee.analysis.rca.log_scorer import read_logs, score_logs
 from kokanee.analysis.rca.metric_reads import series_pairs
 from kokanee.analysis.rca.metric_scorer import score_series
 from kokanee.analysis.rca.params import RcaParams
-from kokanee.analysis.rca.span_reads import read_spans
+from kokanee.analysis.rca.path_shift import add_path_shifts
+from kokanee.analysis.rca.span_reads import QuestionSpans, read_question
 from kokanee.analysis.rca.trace_scorer import SpanStats, score_traces, span_stats
 from kokanee.store.client import Store
 
@@ -42,12 +43,12 @@ def metric_detector(store: Store, window: Window, baselines: Sequence[Window], p
 
 
 def trace_and_log_detectors(
-    store: Store, window: Window, baselines: Sequence[Window], params: RcaParams
+    store: Store, window: Window, baselines: Sequence[Window], params: RcaParams, spans: QuestionSpans | None = None
 ) -> tuple[list[KindScores], graph.Calls]:
-    """The trace and log kinds, and the calls the spans show (empty without traces)."""
-    per_base = [read_spans(store, *b, params.max_spans // len(baselines)) for b in baselines]
-    base_spans = [s for spans in per_base for s in spans]
-    win_spans = read_spans(store, *window, params.max_spans)
+    """The trace and log kinds, and the calls the spans show (empty without traces); `spans` when
+    the caller has read them."""
+    spans = spans or read_question(store, window, baselines, params.max_spans)
+    per_base, base_spans, win_spans = spans.per_base, spans.base, spans.window
     base_s = sum(b[1] - b[0] for b in baselines) / 1e9
     win_s = (window[1] - window[0]) / 1e9
     kinds: list[KindScores] = []
@@ -64,7 +65,16 @@ def trace_and_log_detectors(
     if lines:
         log_parts = [((hi - lo) / 1e9, hi, parts[i].parents if parts else {}) for i, (lo, hi) in enumerate(baselines)]
         kinds.extend(
-            score_logs(lines, span_ops, (base_stats.parents, win_stats.parents), base_s, win_s, params, log_parts)
+            score_logs(
+                lines,
+                span_ops,
+                (base_stats.parents, win_stats.parents),
+                base_s,
+                win_s,
+                params,
+                log_parts,
+                win_stats.latest,
+            )
         )
     calls: graph.Calls = {}
     for caller, callee in base_stats.calls | win_stats.calls:
@@ -157,8 +167,11 @@ def rank_causes(
             raise ValueError("a baseline's start must be before its end")
     window = (start_ns, end_ns)
     kinds = metric_detector(store, window, bases, params)
-    more, calls = trace_and_log_detectors(store, window, bases, params)
+    spans = read_question(store, window, bases, params.max_spans)
+    more, calls = trace_and_log_detectors(store, window, bases, params, spans)
     kinds.extend(more)
     if not calls:
         calls = graph.edges_from_store(store, min(start_ns, *(b[0] for b in bases)), end_ns)
-    return combine(kinds, calls, params)
+    causes = combine(kinds, calls, params)
+    add_path_shifts(causes, spans.base, spans.window)
+    return causes

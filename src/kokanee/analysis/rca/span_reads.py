@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kokanee.store.client import Store
@@ -40,3 +41,23 @@ def read_spans(store: Store, start_ns: int, end_ns: int, max_spans: int) -> list
         RSpan(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), int(r[6]), int(r[7]), bool(r[8]))
         for r in rows
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionSpans:
+    """The spans of each baseline window, in order, and of the window."""
+
+    per_base: list[list[RSpan]]
+    window: list[RSpan]
+
+    @property
+    def base(self) -> list[RSpan]:
+        return [s for spans in self.per_base for s in spans]
+
+
+def read_question(
+    store: Store, window: tuple[int, int], baselines: Sequence[tuple[int, int]], max_spans: int
+) -> QuestionSpans:
+    """At most `max_spans` for the window and as many for the baseline windows together."""
+    per_base = [read_spans(store, lo, hi, max_spans // len(baselines)) for lo, hi in baselines]
+    return QuestionSpans(per_base, read_spans(store, *window, max_spans))

@@ -43,10 +43,12 @@ from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.span_reads import RSpan
 
 _FLOOR_NS = 1_000_000
+EXAMPLES = 3  # example traces per piece of evidence
 _CALLERS = ("Client", "Producer")
 
 Op = tuple[str, str]  # (service, operation)
 Timed = tuple[int, int]  # (ns, the hash of the span's trace id)
+Example = tuple[int, str]  # (span start ns, trace id)
 
 
 @dataclass
@@ -61,6 +63,21 @@ class SpanStats:
     unanswered: Counter[Op] = field(default_factory=Counter)  # client spans with no child span
     calls: set[tuple[str, str]] = field(default_factory=set)
     traces: int = 0
+    # Example requests for the evidence: the latest few traces an error started in, an operation
+    # ran in, a call was made in, as (span start, trace id); `trace_ids` maps `Timed` hashes back.
+    trace_ids: dict[int, str] = field(default_factory=dict)
+    error_traces: dict[str, list[Example]] = field(default_factory=lambda: defaultdict(list))
+    parent_traces: dict[Op, list[Example]] = field(default_factory=lambda: defaultdict(list))
+    pair_traces: dict[tuple[Op, Op], list[Example]] = field(default_factory=lambda: defaultdict(list))
+
+    def latest(self, op: Op) -> list[str]:
+        """The latest traces `op` ran in."""
+        return _ids(self.parent_traces.get(op, []))
+
+    def slowest(self, times: Sequence[Timed]) -> list[str]:
+        """The trace ids of the slowest `times`, distinct, at most `EXAMPLES`."""
+        ids = [self.trace_ids[trace] for _, trace in sorted(times, reverse=True)[: 4 * EXAMPLES]]
+        return list(dict.fromkeys(ids))[:EXAMPLES]
 
 
 def _covered(lo: int, hi: int, intervals: list[tuple[int, int]]) -> int:
@@ -88,7 +105,9 @@ def span_stats(spans: Sequence[RSpan]) -> SpanStats:
     for s in spans:
         if s.parent_id and s.parent_id in by_id:
             children[s.parent_id].append(s)
-    stats.traces = len({s.trace_id for s in spans})
+    for s in spans:
+        stats.trace_ids[hash(s.trace_id)] = s.trace_id
+    stats.traces = len(stats.trace_ids)
     for s in spans:
         stats.spans[s.service] += 1
         kids = children.get(s.span_id, [])
@@ -105,14 +124,32 @@ def span_stats(spans: Sequence[RSpan]) -> SpanStats:
             stats.self_times[(s.service, s.name)].append((own, trace))
         if s.error and not any(k.error for k in kids):
             stats.error_origins[s.service] += 1
+            _keep(stats.error_traces[s.service], (s.start_ns, s.trace_id))
         op = (s.service, s.name)
         stats.parents[op] += 1
         stats.parent_kind.setdefault(op, s.kind)
+        _keep(stats.parent_traces[op], (s.start_ns, s.trace_id))
         for k in kids:
-            stats.pairs[(op, (k.service, k.name))] += 1
+            pair = (op, (k.service, k.name))
+            stats.pairs[pair] += 1
+            _keep(stats.pair_traces[pair], (s.start_ns, s.trace_id))
         if s.kind in _CALLERS and not kids:
             stats.unanswered[op] += 1
     return stats
+
+
+def _keep(examples: list[Example], example: Example) -> None:
+    """Keeps the latest `EXAMPLES` traces, whatever order the spans come in."""
+    if any(trace == example[1] for _, trace in examples):
+        return
+    examples.append(example)
+    if len(examples) > EXAMPLES:
+        examples.sort(reverse=True)
+        del examples[EXAMPLES:]
+
+
+def _ids(examples: Sequence[Example]) -> list[str]:
+    return [trace for _, trace in sorted(examples, reverse=True)]
 
 
 def _ratio(base: list[Timed], win: list[Timed], q: float) -> tuple[float, float, float]:
@@ -253,6 +290,7 @@ def score_traces(
                       f"(p={shift.p:.1g}); most in {shift.key}: {shift.key_win_ns / 1e6:.1f} ms against "
                       f"{shift.key_base_ns / 1e6:.1f} ms",
             "ratio": round(shift.ratio, 3), "p": shift.p,
+            "trace_ids": win.slowest(win.self_times.get((service, shift.key), [])),
         }, operation=str(shift.key))  # fmt: skip
     into: dict[str, dict[Any, tuple[list[Timed], list[Timed]]]] = defaultdict(dict)
     for (caller, callee), times in win.edge_times.items():
@@ -272,6 +310,7 @@ def score_traces(
                           f"{callee}'s other callers see no delay: the wait is on {caller}'s side "
                           f"(its connections, threads or CPU)",
                 "ratio": round(r, 3), "p": shift.p,
+                "trace_ids": win.slowest(win.edge_times.get((caller, callee), [])),
             })  # fmt: skip
             continue
         edge.add(callee, ratio - 1.0, {
@@ -280,6 +319,7 @@ def score_traces(
                       f"both services (p={shift.p:.1g}); most from {shift.key}: {shift.key_win_ns / 1e6:.1f} ms "
                       f"against {shift.key_base_ns / 1e6:.1f} ms: network or connection delay into {callee}",
             "ratio": round(shift.ratio, 3), "p": shift.p,
+            "trace_ids": win.slowest(win.edge_times.get((shift.key, callee), [])),
         })  # fmt: skip
     for service, observed in win.error_origins.items():
         rate = base.error_origins.get(service, 0) / max(1, base.spans.get(service, 0))
@@ -290,6 +330,7 @@ def score_traces(
                 "kind": "trace", "signal": "error_origin",
                 "detail": f"{observed} errors start here (no failing child) against {expected:.1f} expected",
                 "observed": observed, "expected": round(expected, 3), "z": round(z, 3),
+                "trace_ids": _ids(win.error_traces.get(service, [])),
             })  # fmt: skip
     _structure(base, win, params, structure, parts)
     return [latency, edge, error, structure]
@@ -354,10 +395,15 @@ def _structure(
                 else:
                     why = f"; {parent[0]} stopped making them (no unanswered calls)"
             raw = abs(log2_ratio(observed, expected))
+            # Requests that made the parent call: without the child, or with the new one.
+            examples = (
+                win.parent_traces.get(parent, []) if what == "vanished" else win.pair_traces.get((parent, child), [])
+            )
             out.add(blamed, raw, {
                 "kind": "trace", "signal": "call_" + what,
                 "detail": f"{parent[0]} {parent[1]} → {child[0]} {child[1]}: {what} "
                           f"({observed} calls against {expected:.1f} expected{why})",
                 "parent": f"{parent[0]} {parent[1]}", "child": f"{child[0]} {child[1]}",
                 "observed": observed, "expected": round(expected, 3),
+                "trace_ids": examples,
             }, operation=parent[1] if blamed == parent[0] else None)  # fmt: skip
