@@ -30,4 +30,7 @@ def open_page(browser: Any, height: int = 900) -> tuple[Any, list[str]]:
 
 
 def shot(page: Any, name: str, full_page: bool = False) -> None:
+    if full_page:
+        # Sticky bars are drawn where the scroll left them: from the top, they are drawn at the top.
+        page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
