@@ -197,8 +197,7 @@ def score_logs(
         rate_per_min = b / (base_s / 60) if base_s > 0 else 0.0
         if b < params.vanish_min_count or rate_per_min < params.vanish_min_rate_per_min:
             continue
-        by_op = ops.get(key)
-        op = by_op.most_common(1)[0][0] if by_op else None
+        op = _main_op(ops.get(key))
         if op is not None:
             e = b * op_counts[1].get(op, 0) / max(1, op_counts[0].get(op, 0))
         else:
@@ -222,7 +221,7 @@ def score_logs(
         if stmt[2] or b < params.vanish_min_count or rate_per_min < params.vanish_min_rate_per_min:
             continue
         by_op = stmt_ops.get(stmt)
-        op = by_op.most_common(1)[0][0] if by_op else None
+        op = _main_op(by_op)
         mine = by_op[op] if by_op and op is not None else b
         clock_base = (base_op_lines[op] if op is not None else totals[0][service]) - mine
         if clock_base <= 0:
@@ -259,8 +258,7 @@ class _Counts:
 
     def op(self, stmt: Key) -> Op | None:
         """The operation most of a statement's baseline lines belong to, when they name spans at hand."""
-        by_op = self.stmt_ops.get(stmt)
-        return by_op.most_common(1)[0][0] if by_op else None
+        return _main_op(self.stmt_ops.get(stmt))
 
     def traffic(self, stmt: Key, at: int) -> int:
         """What a statement's count is in proportion to, in baseline window `at` (-1: the window):
@@ -314,6 +312,11 @@ def _gone_since_before(
                     "trace_ids": traces_of(op) if (op := counts.op(stmt)) else [],
                 })  # fmt: skip
                 break
+
+
+def _main_op(by_op: Counter[Op] | None) -> Op | None:
+    """The operation most of some lines belong to, when they name spans at hand."""
+    return by_op.most_common(1)[0][0] if by_op else None
 
 
 def _latest(examples: Sequence[tuple[int, str]]) -> list[str]:

@@ -21,7 +21,7 @@ from kokanee.analysis.rca.trace_scorer import EXAMPLES
 
 MIN_RISE = 0.1  # of the path's length, in the mean share
 MIN_TRACES = 5  # requests in each window with the service in them
-MAX_TRACES = 400  # per window, hash-sampled: a walk is Python, and 400 paths say enough
+MAX_TRACES = 400  # per window: a walk is Python, and 400 paths say enough
 
 
 @dataclass(frozen=True, slots=True)
