@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from kokanee.ai.evidence import for_incident
 from kokanee.analysis.detector import Detector
+from kokanee.analysis.rca.incident_causes import incident_causes
 from kokanee.api.routes_anomalies import router
 from kokanee.store.client import Store
 from tests.api_client import api_client
@@ -60,6 +61,9 @@ def test_connected_services_share_an_incident_that_resolves_after_recovery(chdb_
     assert detail["causes"] and {c["service"] for c in detail["causes"]} <= {"inc-back", "inc-front"}, detail
     assert "causes_note" not in detail
     assert "inc-lonely" in {c["service"] for c in client.get(f"/api/v1/incidents/{lonely}").json()["causes"]}
+    # Asked again over the same data (the page refreshing), the ranking is not redone.
+    ask = (chdb_store, ["inc-back", "inc-front"], fault * 1_000_000_000, recovered * 1_000_000_000)
+    assert incident_causes(*ask) is incident_causes(*ask)
 
     # Raw spans past their retention: the causes come from the incident's anomalies, the callee
     # whose errors its caller passes on first.

@@ -8,6 +8,10 @@ the raw spans, logs and metrics show no cause among them, the incident's own ano
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,8 +19,10 @@ from kokanee.analysis.logpatterns import covering_pattern
 from kokanee.analysis.rca.anomaly_scorer import rank_from_anomalies
 from kokanee.analysis.rca.cause import Cause
 from kokanee.analysis.rca.graph import downstream, edges_from_store
-from kokanee.analysis.rca.ranker import rank_causes
+from kokanee.analysis.rca.params import RcaParams
+from kokanee.analysis.rca.ranker import default_baseline, rank_causes
 from kokanee.store.client import Store
+from kokanee.store.reads.window import within
 
 # The service graph the walk and the filter use: the hour before the window as well.
 _GRAPH_LOOKBACK_NS = 3600 * 1_000_000_000
@@ -27,10 +33,53 @@ FROM_ANOMALIES = (
 )
 
 
+# The incident page refreshes every 30 s for each viewer, and its explanation asks again: ranking
+# costs about half a second of CPU each time. One answer serves the same question over the same
+# spans and logs (late data, or raw data past its retention, changes their counts) for a minute.
+_CACHE_TTL_S = 60.0
+_CACHE_SIZE = 64
+Answer = tuple[list[Cause], str | None]
+_cache: weakref.WeakKeyDictionary[Store, OrderedDict[tuple[Any, ...], tuple[float, Answer]]] = (
+    weakref.WeakKeyDictionary()
+)
+_lock = threading.Lock()
+
+
 def incident_causes(
     store: Store, services: Sequence[str], start_ns: int, end_ns: int, anomalies: Sequence[Mapping[str, Any]] = ()
-) -> tuple[list[Cause], str | None]:
+) -> Answer:
     """Causes best first, and a note when they were ranked from `anomalies` (as the API returns them)."""
+    key = (tuple(sorted(services)), start_ns, end_ns, len(anomalies), _counts(store, start_ns, end_ns))
+    now = time.monotonic()
+    with _lock:
+        answers = _cache.setdefault(store, OrderedDict())
+        hit = answers.get(key)
+        if hit is not None and now - hit[0] < _CACHE_TTL_S:
+            return hit[1]
+    answer = _rank(store, services, start_ns, end_ns, anomalies)
+    with _lock:
+        answers[key] = (now, answer)
+        answers.move_to_end(key)
+        while len(answers) > _CACHE_SIZE:
+            answers.popitem(last=False)
+    return answer
+
+
+def _counts(store: Store, start_ns: int, end_ns: int) -> tuple[int, int]:
+    """Spans and log records in the window and what the ranking reads before it (its baseline, the
+    service graph's hour)."""
+    before = min(start_ns - _GRAPH_LOOKBACK_NS, default_baseline(start_ns, end_ns, RcaParams())[0])
+    params = {"start": before, "end": end_ns}
+    spans, logs = (
+        int(store.query(f"SELECT count() FROM {table} WHERE {within('Timestamp')}", parameters=params).rows[0][0])
+        for table in ("otel_traces", "otel_logs")
+    )
+    return spans, logs
+
+
+def _rank(
+    store: Store, services: Sequence[str], start_ns: int, end_ns: int, anomalies: Sequence[Mapping[str, Any]]
+) -> Answer:
     calls = edges_from_store(store, start_ns - _GRAPH_LOOKBACK_NS, end_ns)
     related = set(services).union(*(downstream(calls, s) for s in services))
     causes = [c for c in rank_causes(store, start_ns, end_ns) if c.service in related]
