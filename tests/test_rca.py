@@ -558,11 +558,16 @@ def test_a_call_the_caller_stopped_making_is_the_callers_change(chdb_store: Stor
     # "HTTP GET" names the app's calls to both services: the calls to the user service vanish
     # because the app stopped making them, not because the user service stopped answering.
     t = day(14)
-    write_spans(chdb_store, _booking(t, "t14", "skipped"))
+    spans = _booking(t, "t14", "skipped")
+    write_spans(chdb_store, spans)
     causes = rank_causes(chdb_store, *windows(t)[1], baseline=windows(t)[0])
     assert services_of(causes)[0] == "t14-app", [(c.service, c.evidence) for c in causes]
     assert "t14-user" not in services_of(causes)
     assert any("t14-app stopped making them" in e["detail"] for e in causes[0].evidence), causes[0].evidence
+    # The latest bookings, which made no call to the user service, to open.
+    latest = sorted((s for s in spans if s.name == "POST /book"), key=lambda s: -s.start)[:3]
+    vanished = next(e for e in causes[0].evidence if e.get("signal") == "call_vanished")
+    assert vanished["trace_ids"] == [s.trace_id for s in latest], vanished
 
 
 def test_calls_left_unanswered_are_the_callees(chdb_store: Store) -> None:

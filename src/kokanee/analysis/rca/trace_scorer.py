@@ -106,9 +106,6 @@ def span_stats(spans: Sequence[RSpan]) -> SpanStats:
         if s.parent_id and s.parent_id in by_id:
             children[s.parent_id].append(s)
     for s in spans:
-        stats.trace_ids[hash(s.trace_id)] = s.trace_id
-    stats.traces = len(stats.trace_ids)
-    for s in spans:
         stats.spans[s.service] += 1
         kids = children.get(s.span_id, [])
         end = s.start_ns + s.duration_ns
@@ -117,6 +114,7 @@ def span_stats(spans: Sequence[RSpan]) -> SpanStats:
         for k in remote:
             stats.calls.add((s.service, k.service))
         trace = hash(s.trace_id)
+        stats.trace_ids[trace] = s.trace_id
         if s.kind in _CALLERS and remote:
             for callee in {k.service for k in remote}:
                 stats.edge_times[(s.service, callee)].append((own, trace))
@@ -135,6 +133,7 @@ def span_stats(spans: Sequence[RSpan]) -> SpanStats:
             _keep(stats.pair_traces[pair], (s.start_ns, s.trace_id))
         if s.kind in _CALLERS and not kids:
             stats.unanswered[op] += 1
+    stats.traces = len(stats.trace_ids)
     return stats
 
 
@@ -396,9 +395,7 @@ def _structure(
                     why = f"; {parent[0]} stopped making them (no unanswered calls)"
             raw = abs(log2_ratio(observed, expected))
             # Requests that made the parent call: without the child, or with the new one.
-            examples = (
-                win.parent_traces.get(parent, []) if what == "vanished" else win.pair_traces.get((parent, child), [])
-            )
+            examples = win.latest(parent) if what == "vanished" else _ids(win.pair_traces.get((parent, child), []))
             out.add(blamed, raw, {
                 "kind": "trace", "signal": "call_" + what,
                 "detail": f"{parent[0]} {parent[1]} → {child[0]} {child[1]}: {what} "
