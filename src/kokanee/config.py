@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from kokanee.roles import Role
+
 MIB = 1024 * 1024
 
 
@@ -28,12 +30,30 @@ class ServeConfig(BaseModel):
         description="chdb:///path (default: DATA_DIR/store) or http(s)://user:pass@host:8123/db "
         "for a ClickHouse server.",
     )
+    role: Role = Field(
+        "all",
+        description="What this process runs: ingest (OTLP receivers, WAL, inserts, capture; run several), "
+        "query (API and UI; run several), worker (service graph, anomalies, incidents, alerts, retention, "
+        "reports; run exactly one), or all of them. Split roles need a ClickHouse server (--store http://…).",
+    )
     host: str = Field("127.0.0.1", description="Address every listener binds to.")
     otlp_grpc_port: int = Field(4317, description="OTLP/gRPC port; 0 switches the gRPC receiver off.")
     otlp_http_port: int = Field(4318, description="OTLP/HTTP port; 0 switches the HTTP receiver off.")
     http_port: int = Field(8080, description="Port of the API and the web UI.")
     ingest_token: str | None = Field(None, description="Bearer token OTLP clients must send (off if unset).")
-    api_token: str | None = Field(None, description="Bearer token API clients must send (off if unset).")
+    api_token: str | None = Field(
+        None, description="A static admin bearer token for scripts (unset: none); setting it turns auth on."
+    )
+    auth: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Users, roles and sign-in: on, off, or auto (on unless --host is a loopback address "
+        "or --api-token is unset and it is).",
+    )
+    admin_password: str | None = Field(
+        None,
+        description="Password of the first admin, created at the first start with auth on (unset: a random "
+        "one, printed once). Prefer the variable to the flag, which other local users can see.",
+    )
     max_request_mib: float = Field(
         20.0, description="Largest OTLP request body, after decompression, in MiB (the Collector's default)."
     )
@@ -145,6 +165,12 @@ class ServeConfig(BaseModel):
         if v is not None:
             load_ai_config(v)  # AiConfigError is a ValueError naming the key
         return v
+
+    @model_validator(mode="after")
+    def _demo_role(self) -> ServeConfig:
+        if self.demo and self.role != "all":
+            raise ValueError("the demo runs only with role all (it needs receivers, the API and the jobs)")
+        return self
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> ServeConfig:

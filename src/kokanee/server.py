@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from kokanee.alerts.service import Alerting
 from kokanee.analysis.detector import Detector
 from kokanee.analysis.health import Slo
 from kokanee.api.app import create_app
+from kokanee.api.meta import meta_app
+from kokanee.capture.objectstore import Locations
 from kokanee.capture.retention import Retention, load_policies
 from kokanee.capture.setup import open_capture
 from kokanee.config import ServeConfig, parse_sample
@@ -31,6 +34,7 @@ from kokanee.ingest.http import otlp_http_app
 from kokanee.ingest.receiver import Decoder
 from kokanee.pipeline.pipeline import Pipeline
 from kokanee.pipeline.wal import WriteAheadLog
+from kokanee.roles import role_parts
 from kokanee.store.client import Store
 from kokanee.store.migrations import migrate
 from kokanee.store.otlp_native import NATIVE_SIGNALS
@@ -86,63 +90,91 @@ def run(config: ServeConfig) -> None:
 
 
 async def _serve(config: ServeConfig) -> None:
+    parts = role_parts(config.role)
     store = Store(config.store_url)
     migrate(store)
     native = NATIVE_SIGNALS if config.decoder == "native" and store.supports_native_otlp() else frozenset()
     decoder = Decoder(native)
-    wal = WriteAheadLog(config.wal_dir, config.wal_segment_mib * 1024 * 1024)
-    pipeline = Pipeline(
-        wal, store, decoder.replay, config.max_pending_bytes, config.flush_interval_s, config.flush_rows,
-        spool_dir=config.data_dir / "spool",
-    )  # fmt: skip
-    capture, capture_locations = open_capture(
-        wal, store, config.data_dir, config.capture, config.capture_endpoint,
-        parse_sample(config.capture_sample), config.capture_segment_mib, config.capture_segment_s,
-    )  # fmt: skip
-    replayed = pipeline.start()
-    if capture is not None:
-        capture.start()
-        log.info("capturing raw OTLP into %s", capture.objects.url)
-    deriver = Deriver(store, wait_s=config.servicegraph_wait_s, user_client=config.user_client)
-    deriver.start()
-    detector = Detector(store)
-    detector.start()
+    # What stops, in order, once the listeners are closed: ingest drains into the store first.
+    stops: list[Callable[[], None]] = []
+    pipeline: Pipeline | None = None
+    capture = None
+    capture_locations = Locations(config.capture_endpoint)  # segments name the object store that holds them
+    if parts.ingest:
+        wal = WriteAheadLog(config.wal_dir, config.wal_segment_mib * 1024 * 1024)
+        pipeline = Pipeline(
+            wal, store, decoder.replay, config.max_pending_bytes, config.flush_interval_s, config.flush_rows,
+            spool_dir=config.data_dir / "spool",
+        )  # fmt: skip
+        capture, capture_locations = open_capture(
+            wal, store, config.data_dir, config.capture, config.capture_endpoint,
+            parse_sample(config.capture_sample), config.capture_segment_mib, config.capture_segment_s,
+        )  # fmt: skip
+        replayed = pipeline.start()
+        stops.append(functools.partial(pipeline.stop, 30.0))
+        if replayed:
+            log.info("replaying %d write-ahead log records into the store", replayed)
+        if capture is not None:
+            capture.start()
+            stops.append(functools.partial(capture.stop, 10.0))
+            log.info("capturing raw OTLP into %s", capture.objects.url)
+    # The API reads alerting's rules, outbox and reports and retention's policies; only the jobs run them.
     alerting = Alerting(
         store, interval_s=config.alert_interval_s, settle_s=config.servicegraph_wait_s,
         public_url=config.public_url or f"http://{_local(config.host)}:{config.http_port}",
         alerts_file=config.alerts_file,
     )  # fmt: skip
-    alerting.start()
-    if replayed:
-        log.info("replaying %d write-ahead log records into the store", replayed)
-    log.info("store %s (flattening %s in ClickHouse)", store.redacted_url, ", ".join(sorted(native)) or "nothing")
+    retention = Retention(store, capture_locations, load_policies(config.capture_retention))
+    ai_settings = AiSettings(store, config.ai_config)  # saved from the UI, else file and env
+    alerting.reports.router = Router(ai_settings.effective(), store)  # scheduled review reports summarise with it
+    if parts.jobs:
+        deriver = Deriver(store, wait_s=config.servicegraph_wait_s, user_client=config.user_client)
+        detector = Detector(store)
+        retention.start()
+        deriver.start()
+        detector.start()
+        alerting.start()
+        stops += [
+            functools.partial(retention.stop, 10.0), functools.partial(deriver.stop, 10.0),
+            functools.partial(detector.stop, 30.0), functools.partial(alerting.stop, 10.0),
+        ]  # fmt: skip
+    log.info(
+        "role %s; store %s (flattening %s in ClickHouse)",
+        config.role, store.redacted_url, ", ".join(sorted(native)) or "nothing",
+    )  # fmt: skip
 
     def status() -> dict[str, Any]:
-        return {"pipeline_pending_bytes": pipeline.pending_bytes, "store_accepting_writes": pipeline.store_ok}
+        if pipeline is None:
+            return {"role": config.role}
+        return {
+            "role": config.role,
+            "pipeline_pending_bytes": pipeline.pending_bytes,
+            "store_accepting_writes": pipeline.store_ok,
+        }
 
     servers: list[_Server] = []
-    if config.otlp_http_port:
+    if pipeline is not None and config.otlp_http_port:
         http_app = otlp_http_app(pipeline, decoder, config.max_request_bytes, config.ingest_token)
         servers.append(_uvicorn(http_app, config.host, config.otlp_http_port))
-    api = create_app(store, config.api_token, status)
-    api.state.slo = Slo(
-        error_rate_critical=config.slo_error_rate,
-        error_rate_degraded=config.slo_error_rate / 5,
-        latency_ns=int(config.slo_latency_ms * 1_000_000),
-    )
-    api.state.user_client = config.user_client
-    api.state.capture = capture
-    api.state.capture_locations = capture_locations
-    retention = Retention(store, capture_locations, load_policies(config.capture_retention))
-    retention.start()
-    api.state.capture_retention = retention
-    api.state.alerting = alerting
-    api.state.ai_settings = AiSettings(store, config.ai_config)  # saved from the UI, else file and env
-    api.state.ai_router = Router(api.state.ai_settings.effective(), store)
-    alerting.reports.router = api.state.ai_router  # scheduled review reports summarise with it
+    if parts.api:
+        api = create_app(store, config.api_token, status)
+        api.state.slo = Slo(
+            error_rate_critical=config.slo_error_rate,
+            error_rate_degraded=config.slo_error_rate / 5,
+            latency_ns=int(config.slo_latency_ms * 1_000_000),
+        )
+        api.state.user_client = config.user_client
+        api.state.capture = capture
+        api.state.capture_locations = capture_locations
+        api.state.capture_retention = retention
+        api.state.alerting = alerting
+        api.state.ai_settings = ai_settings
+        api.state.ai_router = alerting.reports.router
+    else:
+        api = meta_app(store, status)  # health and metrics for the orchestrator's probes
     servers.append(_uvicorn(api, config.host, config.http_port))
     grpc_server = None
-    if config.otlp_grpc_port:
+    if pipeline is not None and config.otlp_grpc_port:
         address = f"{config.host}:{config.otlp_grpc_port}"
         grpc_server = otlp_grpc_server(pipeline, decoder, address, config.max_request_bytes, config.ingest_token)
         await grpc_server.start()
@@ -160,13 +192,16 @@ async def _serve(config: ServeConfig) -> None:
                     raise RuntimeError(f"a listener failed to start: {task.exception()}")
             raise RuntimeError("a listener failed to start (is the port in use?)")
         await asyncio.sleep(0.02)
-    if config.otlp_http_port:
+    if pipeline is not None and config.otlp_http_port:
         log.info(
             "OTLP/HTTP listening on http://%s:%d (/v1/traces, /v1/metrics, /v1/logs)",
             config.host,
             config.otlp_http_port,
         )
-    log.info("API and UI on http://%s:%d (docs at /docs)", config.host, config.http_port)
+    if parts.api:
+        log.info("API and UI on http://%s:%d (docs at /docs)", config.host, config.http_port)
+    else:
+        log.info("health and metrics on http://%s:%d", config.host, config.http_port)
 
     demo_stop = threading.Event()
     if config.demo and config.ingest_token:
@@ -182,13 +217,8 @@ async def _serve(config: ServeConfig) -> None:
     for server in servers:
         server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
-    await asyncio.to_thread(pipeline.stop, 30.0)
-    if capture is not None:
-        await asyncio.to_thread(capture.stop, 10.0)
-    await asyncio.to_thread(retention.stop, 10.0)
-    await asyncio.to_thread(deriver.stop, 10.0)
-    await asyncio.to_thread(detector.stop, 30.0)
-    await asyncio.to_thread(alerting.stop, 10.0)
+    for stop_part in stops:
+        await asyncio.to_thread(stop_part)
     store.close()
     log.info("stopped")
 
@@ -199,24 +229,18 @@ def _local(host: str) -> str:
 
 
 def _start_demo(config: ServeConfig, stop: threading.Event) -> None:
-    """The demo shop in a thread, sending to this server over loopback like any other client."""
-    from kokanee.demo.runner import DemoConfig, run_demo
-    from kokanee.demo.schedule import DEFAULT_SCHEDULE, parse_fault
+    """The demo shop in a thread, sending to this server over loopback like any other client: first an
+    hour of history, so the anomaly detector has baselines, then live with its faults."""
+    from kokanee.demo.serve import serve_config, start
 
-    host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
-    demo = DemoConfig(
-        endpoint=f"http://{host}:{config.otlp_http_port}",
-        api_url=f"http://{host}:{config.http_port}",
-        faults=tuple(parse_fault(spec) for spec in DEFAULT_SCHEDULE),
-        labels_file=config.data_dir / "demo-fault-labels.jsonl",
-        control_port=0,
-    )
-
-    def run() -> None:
-        try:
-            run_demo(demo, stop)
-        except Exception:  # the demo must never take the server down
-            log.exception("the demo stopped")
-
-    threading.Thread(target=run, name="kokanee-demo", daemon=True).start()
-    log.info("demo shop running; fault schedule: %s (labels in %s)", ", ".join(DEFAULT_SCHEDULE), demo.labels_file)
+    host = _local(config.host)
+    try:
+        demo = serve_config(
+            f"http://{host}:{config.otlp_http_port}",
+            f"http://{host}:{config.http_port}",
+            config.data_dir / "demo-fault-labels.jsonl",
+        )
+    except ValueError as e:
+        log.error("the demo is not started: %s", e)
+        return
+    start(demo, stop)
