@@ -1,6 +1,6 @@
-"""The attack corpus (tests/test_sandbox_attacks.yaml): over 200 distinct statements that try to
-write, read outside kokanee's tables, reach the network or files, lift the limits, or scan without
-bound. The sandbox refuses every one, in-process and through POST /api/v1/query."""
+"""The attack corpus (tests/test_sandbox_attacks.yaml): over 500 distinct statements that try to
+write, read outside kokanee's tables or the server's own state, reach the network or files, lift the
+limits, or scan without bound. The sandbox refuses every one, in-process and through POST /api/v1/query."""
 
 from __future__ import annotations
 
@@ -36,11 +36,11 @@ ATTACKS = expand()
 
 def test_the_corpus_is_big_and_every_statement_distinct() -> None:
     statements = [s for _, s in ATTACKS]
-    assert len(statements) >= 200
+    assert len(statements) >= 500
     assert len(set(statements)) == len(statements)
     assert {c for c, _ in ATTACKS} >= {
         "ddl", "dml", "multi_statement", "system_tables", "table_functions", "scalar_functions", "settings",
-        "comment_tricks", "huge_scans", "quoting_tricks",
+        "comment_tricks", "huge_scans", "quoting_tricks", "introspection", "outside_the_data",
     }  # fmt: skip
 
 

@@ -1,8 +1,10 @@
 """The read-only SQL sandbox: one SELECT over kokanee's tables, run under time and row limits.
 
 Checked twice: sqlglot parses the statement (ClickHouse dialect) and refuses anything but a
-single SELECT over allowed tables with no table functions, SETTINGS or system tables; then
-ClickHouse runs it with `readonly` so even a missed case cannot write.
+single SELECT over allowed tables, calling allowed functions (kokanee.store.sandbox_functions: an
+allowlist, so server introspection such as version() or currentUser() is refused by omission), with
+no table functions, SETTINGS or system tables; then ClickHouse runs it with `readonly` so even a
+missed case cannot write.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from kokanee.store.client import QueryResult, Store
+from kokanee.store.sandbox_functions import AGGREGATE_FUNCTIONS, SCALAR_FUNCTIONS
 from kokanee.store.schema import SIGNAL_TABLES
 
 ALLOWED_TABLES = frozenset(
@@ -47,6 +50,8 @@ def check_sql(sql: str, allowed: frozenset[str] = ALLOWED_TABLES) -> exp.Query:
         statements = [s for s in sqlglot.parse(sql, read="clickhouse") if s is not None]
     except (ParseError, TokenError) as e:
         raise SandboxRefused(f"cannot parse the SQL: {str(e).splitlines()[0]}") from e
+    except RecursionError as e:
+        raise SandboxRefused("the statement nests too deeply") from e
     if len(statements) != 1:
         raise SandboxRefused("send exactly one statement")
     tree = statements[0]
@@ -86,10 +91,15 @@ def check_sql(sql: str, allowed: frozenset[str] = ALLOWED_TABLES) -> exp.Query:
         if node.args.get("field") is not None:
             raise SandboxRefused("IN needs a list or a subquery, not a table name")
     for func in tree.find_all(exp.Func):
-        name = (func.name if isinstance(func, exp.Anonymous) else func.sql_name()).lower()
-        if name in _DENIED_FUNCTIONS or name.startswith(_DENIED_PREFIXES) or _IN_FUNCTION.fullmatch(name):
-            raise SandboxRefused(f"function {name} is not allowed")
-        if name in _SIZED_FUNCTIONS:
+        if isinstance(func, (exp.Connector, exp.Collate)):  # AND, OR, XOR, COLLATE: operators, not calls
+            continue
+        name = _function_name(func)
+        if not _allowed(name):
+            raise SandboxRefused(
+                f"function {name}() is not allowed; the sandbox allows aggregate, math, string, date and time, "
+                "array, map, JSON, conditional and type-conversion functions"
+            )
+        if name.lower() in _SIZED_FUNCTIONS:
             for literal in func.find_all(exp.Literal):
                 if not literal.is_string and _number(literal.this) > _MAX_GENERATED:
                     raise SandboxRefused(f"{name}() with {literal.this} elements is too big")
@@ -109,6 +119,38 @@ def _visible_ctes(table: exp.Table) -> set[str]:
     return names
 
 
+def _function_name(func: exp.Func) -> str:
+    """The name ClickHouse will run: sqlglot maps many functions to its own nodes (uniq -> ApproxDistinct,
+    VERSION() -> CurrentVersion), so the name is read from the statement as it will be rendered."""
+    if isinstance(func, exp.Anonymous):
+        return func.name
+    if isinstance(func, exp.Apply):  # `* APPLY(f)` calls f by name on every column
+        applied = func.expression
+        return applied.name if isinstance(applied, exp.Var) else "apply"
+    if isinstance(func, exp.Array):  # [a, b]
+        return "array"
+    head = _HEAD.match(func.sql(dialect="clickhouse"))
+    return head.group(1) if head else type(func).__name__
+
+
+def _allowed(name: str) -> bool:
+    lowered = name.lower()
+    if lowered in SCALAR_FUNCTIONS or lowered in AGGREGATE_FUNCTIONS or lowered in _SYNTAX:
+        return True
+    return lowered in _UDFS or _combined_aggregate(lowered)
+
+
+def _combined_aggregate(name: str) -> bool:
+    """Whether `name` is an allowed aggregate with combinators (sumIf, uniqMerge, avgStateIf, sumMapOrNull)."""
+    frontier = {name}
+    for _ in range(_MAX_COMBINATORS):
+        bases = {n[: -len(c)] for n in frontier for c in _COMBINATORS if n.endswith(c) and len(n) > len(c)}
+        if bases & AGGREGATE_FUNCTIONS:
+            return True
+        frontier = bases
+    return False
+
+
 def _number(text: str) -> float:
     try:
         return float(text)
@@ -118,25 +160,21 @@ def _number(text: str) -> float:
 
 MAX_SQL_CHARS = 100_000
 _MAX_GENERATED = 10_000_000
-# Functions that reach outside the data (files, network, other servers, other tables by name),
-# stall the server, or read its internals, even inside an expression.
-_DENIED_FUNCTIONS = frozenset(
-    """
-    url file s3 s3cluster hdfs remote remotesecure cluster clusterallreplicas mysql postgresql jdbc odbc input
-    executable azureblobstorage gcs iceberg deltalake hudi mongodb redis sqlite merge view generaterandom numbers
-    numbers_mt zeros zeros_mt urlcluster filecluster loop fuzzjson fuzzquery icebergs3 mergetreeindex values sleep
-    sleepeachrow joinget joingetornull hascolumnintable getsetting getsettingordefault getmacro getserverport
-    filesystemavailable filesystemcapacity filesystemunreserved addresstoline addresstolinewithinlines addresstosymbol
-    demangle getoslinuxversion catboostevaluate evalmlmethod modelevaluate serveruuid currentprofiles enabledprofiles
-    defaultprofiles currentroles enabledroles defaultroles getclienthttpheader
-    """.split()  # noqa: SIM905 - a word list reads better than 66 quoted strings
-)
-_DENIED_PREFIXES = ("dictget", "dicthas", "dictisin", "s3", "hdfs", "azure", "icebergs", "getsubcolumn")
-_IN_FUNCTION = re.compile(r"(global)?(not)?(null)?in(ignoreset)?")
+_HEAD = re.compile(r"[`\"]?([A-Za-z_][A-Za-z0-9_]*)")
+# SQL syntax sqlglot models as functions: CASE, CAST(x AS T), EXTRACT(... FROM ...), COLUMNS('re'), EXISTS.
+_SYNTAX = frozenset({"case", "cast", "extract", "columns", "countdistinct", "grouping", "exists"})
+_UDFS = frozenset({"kokanee_quantiles"})  # defined by kokanee.store.schema_derived
+# ClickHouse's aggregate combinators, as suffixes; a name may stack a few (sumMapStateIf).
+_COMBINATORS = (
+    "if", "array", "map", "state", "simplestate", "merge", "mergestate", "foreach", "distinct", "ordefault",
+    "ornull", "resample", "argmin", "argmax", "tuple",
+)  # fmt: skip
+_MAX_COMBINATORS = 4
 # Functions whose size argument allocates that many values: a literal over the cap is a memory bomb.
 _SIZED_FUNCTIONS = frozenset(
     {"range", "repeat", "space", "randomstring", "randomfixedstring", "randomprintableascii", "randomstringutf8",
-     "arraywithconstant", "arrayresize", "pad", "leftpad", "rightpad", "leftpadutf8", "rightpadutf8", "timeslots"}
+     "arraywithconstant", "arrayresize", "pad", "lpad", "rpad", "leftpad", "rightpad", "leftpadutf8", "rightpadutf8",
+     "timeslots", "bar", "sparkbar", "tofixedstring"}
 )  # fmt: skip
 
 
