@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: demo test setup lint typecheck bench clean constraints node-test-deps ui chromium llm-test-deps
+.PHONY: demo test setup lint typecheck docs bench clean constraints node-test-deps ui chromium llm-test-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is needed ($(PY) not found)"; exit 1; }
@@ -53,6 +53,7 @@ demo: $(STAMP) ui
 test: $(STAMP) node-test-deps llm-test-deps ui chromium
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 	cd ui && npx vitest run
 	$(BIN)/pytest -q
 
@@ -62,6 +63,11 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# The documentation site (docs/, mkdocs.yml) into site/; the API reference page is generated from the
+# OpenAPI schema at build time (docs/hooks.py).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
