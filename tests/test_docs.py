@@ -1,0 +1,44 @@
+"""The documentation stays what a newcomer needs: a README under 12 KB whose links into docs/ lead
+somewhere, and an API reference page (rendered from the OpenAPI schema by docs/hooks.py at every
+`mkdocs build`) that lists every route the server has. `make test` also runs `mkdocs build --strict`."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+
+
+def _hooks() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readme_is_short_and_names_the_two_commands() -> None:
+    text = README.read_text()
+    assert len(README.read_bytes()) < 12 * 1024
+    assert "make demo" in text and "make test" in text
+
+
+def test_the_readmes_links_into_docs_lead_to_pages() -> None:
+    targets = re.findall(r"\]\((docs/[^)#\s]+)", README.read_text())
+    assert targets, "the README should point into docs/"
+    missing = [t for t in targets if not (ROOT / t).exists()]
+    assert not missing, f"README links to missing pages: {missing}"
+
+
+def test_the_api_reference_lists_every_route() -> None:
+    hooks = _hooks()
+    schema = hooks.openapi_schema()
+    page = hooks.render(schema)
+    for path, methods in schema["paths"].items():
+        for method in methods:
+            assert f"`{method.upper()} {path}`" in page, f"{method.upper()} {path} is missing from the API reference"
+    assert "## Schemas" in page
