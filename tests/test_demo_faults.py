@@ -172,7 +172,7 @@ def test_parse_fault(spec: str, expected: tuple[object, ...]) -> None:
         ("nope@+1m", "unknown fault kind 'nope'"),
         ("payment_failure/cart", "always targets payment"),
         ("network_delay/warehouse", "unknown service 'warehouse'"),
-        ("payment_failure@soon", "bad duration 'soon'"),
+        ("payment_failure@soon", "'soon' is not a duration"),
         ("payment failure", "expected KIND"),
     ],
 )

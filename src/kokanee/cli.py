@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from kokanee.config import ConfigError, ServeConfig, load_config
+from kokanee.store.timeparse import duration_seconds
 
 app = typer.Typer(help="kokanee: OpenTelemetry in, answers out.", no_args_is_help=True, add_completion=False)
 
@@ -38,23 +39,23 @@ def serve(
     admin_password: Annotated[str | None, _opt("admin_password")] = None,
     max_request_mib: Annotated[float | None, _opt("max_request_mib")] = None,
     max_pending_mib: Annotated[float | None, _opt("max_pending_mib")] = None,
-    flush_interval_s: Annotated[float | None, _opt("flush_interval_s")] = None,
+    flush_interval_s: Annotated[float | None, _opt("flush_interval_s", parser=duration_seconds)] = None,
     flush_rows: Annotated[int | None, _opt("flush_rows")] = None,
     wal_segment_mib: Annotated[int | None, _opt("wal_segment_mib")] = None,
     decoder: Annotated[str | None, _opt("decoder")] = None,
-    servicegraph_wait_s: Annotated[float | None, _opt("servicegraph_wait_s")] = None,
+    servicegraph_wait_s: Annotated[float | None, _opt("servicegraph_wait_s", parser=duration_seconds)] = None,
     user_client: Annotated[str | None, _opt("user_client")] = None,
     slo_error_rate: Annotated[float | None, _opt("slo_error_rate")] = None,
     slo_latency_ms: Annotated[float | None, _opt("slo_latency_ms")] = None,
     demo: Annotated[bool | None, _opt("demo")] = None,
     alerts_file: Annotated[Path | None, _opt("alerts_file")] = None,
-    alert_interval_s: Annotated[float | None, _opt("alert_interval_s")] = None,
+    alert_interval_s: Annotated[float | None, _opt("alert_interval_s", parser=duration_seconds)] = None,
     public_url: Annotated[str | None, _opt("public_url")] = None,
     capture: Annotated[str | None, _opt("capture")] = None,
     capture_endpoint: Annotated[str | None, _opt("capture_endpoint")] = None,
     capture_sample: Annotated[str | None, _opt("capture_sample")] = None,
     capture_segment_mib: Annotated[float | None, _opt("capture_segment_mib")] = None,
-    capture_segment_s: Annotated[float | None, _opt("capture_segment_s")] = None,
+    capture_segment_s: Annotated[float | None, _opt("capture_segment_s", parser=duration_seconds)] = None,
     capture_retention: Annotated[Path | None, _opt("capture_retention")] = None,
     ai_config: Annotated[Path | None, _opt("ai_config")] = None,
     config: Annotated[

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kokanee.roles import Role
+from kokanee.store.timeparse import duration_seconds
 
 MIB = 1024 * 1024
 
@@ -119,6 +120,12 @@ class ServeConfig(BaseModel):
         if not 0 <= v <= 65535:
             raise ValueError("must be a port number between 0 and 65535")
         return v
+
+    @field_validator("flush_interval_s", "servicegraph_wait_s", "alert_interval_s", "capture_segment_s", mode="before")
+    @classmethod
+    def _seconds(cls, v: Any) -> Any:
+        # Durations in seconds also take the one duration grammar: "500ms", "1m30s" (kokanee.store.timeparse).
+        return duration_seconds(v) if isinstance(v, str) else v
 
     @field_validator("max_request_mib", "max_pending_mib", "flush_interval_s", "slo_error_rate", "slo_latency_ms")
     @classmethod

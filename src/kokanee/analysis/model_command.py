@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from kokanee.store.timeparse import TIME_HELP, check_time
+
 model_app = typer.Typer(no_args_is_help=True, help="The trace autoencoder: train, score, feedback, list.")
 
 ApiUrl = Annotated[str, typer.Option(help="kokanee API.", envvar="KOKANEE_API_URL")]
@@ -34,8 +36,8 @@ def _call(method: str, url: str, token: str | None, body: dict[str, Any] | None 
 
 @model_app.command("train")
 def train(
-    start: Annotated[str, typer.Option(help="Start of a normal period: RFC 3339, Unix ns, or now-1h.")],
-    end: Annotated[str, typer.Option(help="Its end: RFC 3339, Unix ns, or now.")] = "now",
+    start: Annotated[str, typer.Option(parser=check_time, help=f"Start of a normal period: {TIME_HELP}.")],
+    end: Annotated[str, typer.Option(parser=check_time, help=f"Its end: {TIME_HELP}.")] = "now",
     api_url: ApiUrl = "http://127.0.0.1:8080",
     token: Token = None,
 ) -> None:
@@ -49,8 +51,8 @@ def train(
 
 @model_app.command("score")
 def score(
-    start: Annotated[str, typer.Option(help="RFC 3339, Unix ns, or now-15m.")],
-    end: Annotated[str, typer.Option(help="RFC 3339, Unix ns, or now.")] = "now",
+    start: Annotated[str, typer.Option(parser=check_time, help=f"{TIME_HELP}.")],
+    end: Annotated[str, typer.Option(parser=check_time, help=f"{TIME_HELP}.")] = "now",
     version: Annotated[int | None, typer.Option(help="Model version [default: latest].")] = None,
     api_url: ApiUrl = "http://127.0.0.1:8080",
     token: Token = None,

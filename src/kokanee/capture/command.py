@@ -21,6 +21,7 @@ from kokanee.capture import sessions
 from kokanee.capture.replay import ReplayError, ReplayOptions, ReplayProgress, check_options, replay
 from kokanee.capture.segment import SegmentMeta
 from kokanee.importers.sender import error_message
+from kokanee.store.timeparse import TIME_HELP, check_time
 
 ApiUrl = Annotated[str, typer.Option("--api", envvar="KOKANEE_API_URL", help="The running kokanee's API.")]
 ApiToken = Annotated[str | None, typer.Option("--token", envvar="KOKANEE_API_TOKEN", help="API bearer token.")]
@@ -77,8 +78,8 @@ def session_start(
 @session_app.command("create")
 def session_create(
     name: str,
-    start: Annotated[str, typer.Option(help="RFC 3339, unix time or now-1h")],
-    end: Annotated[str, typer.Option(help="RFC 3339, unix time or now")] = "now",
+    start: Annotated[str, typer.Option(parser=check_time, help=f"From: {TIME_HELP}")],
+    end: Annotated[str, typer.Option(parser=check_time, help=f"To: {TIME_HELP}")] = "now",
     label: Annotated[list[str] | None, typer.Option(help="KEY=VALUE, repeatable")] = None,
     api: ApiUrl = DEFAULT_API,
     token: ApiToken = None,
@@ -147,11 +148,13 @@ def retention_command(
 def replay_command(
     session: Annotated[str | None, typer.Argument(help="A session id, or an exported session .tar file")] = None,
     to: Annotated[str, typer.Option(help="OTLP/HTTP endpoint to send to (base URL)")] = "http://127.0.0.1:4318",
-    start: Annotated[str | None, typer.Option(help="Instead of a session: arrival from (RFC 3339, now-1h)")] = None,
-    end: Annotated[str | None, typer.Option(help="...to this arrival time")] = None,
+    start: Annotated[
+        str | None, typer.Option(parser=check_time, help=f"Instead of a session: arrival from ({TIME_HELP})")
+    ] = None,
+    end: Annotated[str | None, typer.Option(parser=check_time, help="...to this arrival time")] = None,
     speed: Annotated[float, typer.Option(help="10 = ten times faster; 0 = no pauses")] = 1.0,
     rebase_time: Annotated[
-        str | None, typer.Option(help="now, RFC 3339 or unix ns: the latest event time moves here")
+        str | None, typer.Option(parser=check_time, help=f"{TIME_HELP}: the latest event time moves here")
     ] = None,
     signals: Annotated[str, typer.Option(help="Comma-separated signals to send")] = "traces,logs,metrics",
     ingest_token: Annotated[str | None, typer.Option(envvar="KOKANEE_INGEST_TOKEN", help="Receiver token")] = None,

@@ -17,6 +17,7 @@ from kokanee.demo import control
 from kokanee.demo.faults import FAULT_KINDS
 from kokanee.demo.runner import DemoConfig, DemoRun
 from kokanee.demo.schedule import DEFAULT_SCHEDULE, parse_fault
+from kokanee.store.timeparse import positive_seconds
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:4318"
 DEFAULT_GRPC_ENDPOINT = "http://127.0.0.1:4317"
@@ -35,7 +36,10 @@ def demo_command(
     ] = DEFAULT_API_URL,
     rate: Annotated[float, typer.Option("--rate", min=0.01, help="Mean user journeys per second.")] = 5.0,
     duration: Annotated[
-        float | None, typer.Option("--duration", min=0.1, help="Seconds to run; default: until Ctrl-C.")
+        float | None,
+        typer.Option(
+            "--duration", parser=positive_seconds, help="How long to run (90, 90s, 5m, 1h30m); default: until Ctrl-C."
+        ),
     ] = None,
     seed: Annotated[
         int, typer.Option("--seed", help="Random seed: same seed, same journeys, latencies and faults.")

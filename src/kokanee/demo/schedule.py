@@ -11,9 +11,8 @@ import re
 from dataclasses import dataclass
 
 from kokanee.demo.faults import FaultBoard, resolve
+from kokanee.store.timeparse import duration_seconds
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _SPEC = re.compile(
     r"^(?P<kind>[a-z_]+)(?:/(?P<service>[a-z0-9-]+))?(?:=(?P<value>\d+(?:\.\d+)?))?"
     r"(?:@\+?(?P<start>[0-9.a-z]+)(?::(?P<duration>[0-9.a-z]+))?)?$"
@@ -25,18 +24,8 @@ DEFAULT_SCHEDULE: tuple[str, ...] = ("payment_failure@+1m:3m", "network_delay/ca
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in `text` (`90`, `1m30s`, `250ms`); raises ValueError with the text."""
-    pos, total = 0, 0.0
-    text = text.strip()
-    while pos < len(text):
-        m = _DURATION_PART.match(text, pos)
-        if m is None or m.end() == pos:
-            raise ValueError(f"bad duration {text!r}: use e.g. 90, 90s, 5m, 1h, 1m30s, 250ms")
-        total += float(m.group(1)) * _UNIT_S[m.group(2)]
-        pos = m.end()
-    if not text:
-        raise ValueError("empty duration")
-    return total
+    """Seconds in `text` (`90`, `1m30s`, `250ms`): kokanee's one duration grammar; ValueError naming it."""
+    return duration_seconds(text)
 
 
 @dataclass(frozen=True)

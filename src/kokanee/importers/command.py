@@ -22,6 +22,7 @@ from kokanee.importers import rebase
 from kokanee.importers.detect import FORMATS, make_source
 from kokanee.importers.sender import HttpPoster, OtlpSender, SendError, SendStats
 from kokanee.importers.types import FaultLabel, ImportFailed, Problems, Source
+from kokanee.store.timeparse import DURATION_HELP, TIME_HELP, positive_seconds
 
 DEFAULT_BATCH_SIZE = 2000
 
@@ -56,8 +57,9 @@ def run_import(
     batch_size: int = DEFAULT_BATCH_SIZE,
     token: str | None = None,
     console: Console | None = None,
+    retry_for_s: float = 300.0,
 ) -> ImportReport:
-    """Reads `path`, sends it, posts its labels; raises ImportFailed or SendError."""
+    """Reads `path`, posts its labels, sends it; raises ImportFailed or SendError."""
     if batch_size < 1:
         raise ImportFailed("--batch-size must be at least 1")
     console = console or Console(stderr=True)
@@ -71,14 +73,15 @@ def run_import(
     if rebase_time is not None:
         target = rebase.target_ns(rebase_time)
         offset = target - _latest_ns(source, files, batch_size, labels, console)
-    poster = HttpPoster(token=token)
-    sender = OtlpSender(endpoint, poster)
+    poster = HttpPoster(token=token, max_elapsed=retry_for_s, warn=lambda m: console.print(f"[yellow]{m}[/]"))
+    sender = OtlpSender(endpoint, poster, flag="--endpoint")
     try:
-        _send_all(source, files, batch_size, offset, sender, console)
-        stats = sender.flush()
+        # Labels first: a wrong --api-url shows before the data is sent, not after.
         if labels:
             url = f"{(api_url or default_api_url(endpoint)).rstrip('/')}/api/v1/fault-labels"
-            poster.post_json(url, {"labels": [label.to_json(offset) for label in labels]})
+            poster.post_json(url, {"labels": [label.to_json(offset) for label in labels]}, "--api-url")
+        _send_all(source, files, batch_size, offset, sender, console)
+        stats = sender.flush()
     finally:
         sender.close()
         poster.close()
@@ -168,8 +171,8 @@ def import_command(
     rebase_time: Annotated[
         str | None,
         typer.Option(
-            help="Shift every timestamp by one offset so the recording ends at this time: 'now', "
-            "an ISO-8601 time or unix ns [default: keep the recorded times]."
+            help="Shift every timestamp by one offset so the recording ends at this time: "
+            f"{TIME_HELP} [default: keep the recorded times]."
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Spans, log records or metric points per request.")] = (
@@ -179,11 +182,17 @@ def import_command(
         str | None,
         typer.Option(help="Bearer token for the OTLP endpoint and the API.", envvar="KOKANEE_TOKEN"),
     ] = None,
+    retry_for: Annotated[
+        float,
+        typer.Option(
+            parser=positive_seconds, help=f"How long to retry a busy or unreachable server ({DURATION_HELP})."
+        ),
+    ] = 300.0,
 ) -> None:
     """Import recorded telemetry into a running kokanee over OTLP."""
     console = Console(stderr=True)
     try:
-        report = run_import(path, endpoint, api_url, format, rebase_time, batch_size, token, console)
+        report = run_import(path, endpoint, api_url, format, rebase_time, batch_size, token, console, retry_for)
     except (ImportFailed, SendError) as error:
         console.print(f"[red]import failed:[/] {error}")
         raise typer.Exit(1) from None

@@ -8,26 +8,21 @@ the requested time: with `now`, the data ends now and nothing is in the future.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from kokanee.importers.times import parse_iso_ns
 from kokanee.importers.types import Batch, ImportFailed
+from kokanee.store.timeparse import parse_time
 
 _POINT_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
 
 
 def target_ns(spec: str, now_ns: int | None = None) -> int:
-    """The time the recording's end moves to: `now`, an ISO-8601 time (UTC when no zone is
-    given) or unix nanoseconds."""
-    if spec == "now":
-        return time.time_ns() if now_ns is None else now_ns
-    if spec.isdigit():
-        return int(spec)
+    """The time the recording's end moves to, in kokanee's one time grammar (kokanee.store.timeparse):
+    `now`, `now-1h`, RFC 3339 (UTC when no zone is given) or a Unix time in s, ms or ns."""
     try:
-        return parse_iso_ns(spec)
-    except ValueError:
-        raise ImportFailed(f"--rebase-time {spec!r} is not 'now', an ISO-8601 time or unix nanoseconds") from None
+        return parse_time(spec, now_ns)
+    except ValueError as e:
+        raise ImportFailed(f"--rebase-time: {e}") from None
 
 
 def latest_ns(batch: Batch) -> int:

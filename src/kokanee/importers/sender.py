@@ -4,6 +4,8 @@ Retries follow the OTLP/HTTP specification's list (429, 502, 503, 504 and lost
 connections), waiting `Retry-After` when the server gives one and an exponential backoff
 with jitter otherwise, up to `max_elapsed` seconds per request. Any other error status
 stops the import with the server's own message: resending what it rejected cannot help.
+A server that cannot be reached at all is named at its first failure, with the flag that
+points elsewhere, so a wrong URL shows at once and not after the retry budget.
 https://opentelemetry.io/docs/specs/otlp/#otlphttp-throttling
 """
 
@@ -15,6 +17,7 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,15 +63,19 @@ class HttpPoster:
         timeout: float = 30.0,
         max_elapsed: float = 300.0,
         connections: int = 4,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         self.client = httpx.Client(headers=headers, timeout=timeout, limits=limits)
         self.max_elapsed = max_elapsed
         self.retries = 0
+        self.warn = warn
+        self._warned: set[str] = set()
         self._lock = threading.Lock()
 
-    def post(self, url: str, content: bytes, headers: dict[str, str]) -> httpx.Response:
+    def post(self, url: str, content: bytes, headers: dict[str, str], flag: str | None = None) -> httpx.Response:
+        """`flag`: the command-line option that sets this URL, named when it cannot be reached."""
         deadline = time.monotonic() + self.max_elapsed
         backoff = 0.5
         while True:
@@ -76,6 +83,7 @@ class HttpPoster:
                 response = self.client.post(url, content=content, headers=headers)
             except httpx.TransportError as error:
                 reason, wait = f"{type(error).__name__}: {error}", backoff
+                self._unreachable(url, reason, flag)
             else:
                 if response.is_success:
                     return response
@@ -85,16 +93,27 @@ class HttpPoster:
                 after = _retry_after(response)
                 wait = backoff if after is None else after
             if time.monotonic() + wait > deadline:
-                raise SendError(f"{url} still failing after {self.max_elapsed:.0f} s: {reason}")
+                hint = f" (is {flag} right?)" if flag and url in self._warned else ""
+                raise SendError(f"{url} still failing after {self.max_elapsed:g} s: {reason}{hint}")
             with self._lock:
                 self.retries += 1
             # ±20% jitter so parallel senders do not come back in lockstep (as the SDKs do).
             time.sleep(wait * random.uniform(0.8, 1.2))
             backoff = min(backoff * 2, 30.0)
 
-    def post_json(self, url: str, body: Any) -> Any:
-        response = self.post(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    def post_json(self, url: str, body: Any, flag: str | None = None) -> Any:
+        response = self.post(url, json.dumps(body).encode(), {"Content-Type": "application/json"}, flag)
         return response.json() if response.content else None
+
+    def _unreachable(self, url: str, reason: str, flag: str | None) -> None:
+        """Says once per URL, at its first failure, which URL is unreachable and how to change it."""
+        with self._lock:
+            if url in self._warned:
+                return
+            self._warned.add(url)
+        if self.warn is not None:
+            change = f"; if kokanee listens elsewhere, set {flag}" if flag else ""
+            self.warn(f"cannot reach {url} ({reason}){change}. Retrying for up to {self.max_elapsed:g} s.")
 
     def close(self) -> None:
         self.client.close()
@@ -108,9 +127,10 @@ class OtlpSender:
     by `flush`.
     """
 
-    def __init__(self, endpoint: str, poster: HttpPoster, in_flight: int = 4) -> None:
+    def __init__(self, endpoint: str, poster: HttpPoster, in_flight: int = 4, flag: str | None = None) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.poster = poster
+        self.flag = flag  # the option that set `endpoint`, named if it cannot be reached
         self.stats = SendStats()
         self._pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="kokanee-import")
         self._slots = threading.BoundedSemaphore(in_flight)
@@ -144,7 +164,7 @@ class OtlpSender:
     def _send(self, batch: Batch) -> None:
         body = gzip.compress(batch.request.SerializeToString(), compresslevel=1)
         headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
-        response = self.poster.post(f"{self.endpoint}/v1/{batch.signal}", body, headers)
+        response = self.poster.post(f"{self.endpoint}/v1/{batch.signal}", body, headers, self.flag)
         rejected, message = _partial_success(batch.signal, response)
         with self._lock:
             self.stats.requests += 1
