@@ -131,8 +131,16 @@ def _body(op: dict[str, Any]) -> Iterable[str]:
         yield ""
 
 
+# FastAPI's own wording for every route's 200 and 422: saying it under each route says nothing.
+_ROUTINE = {"Successful Response", "Validation Error"}
+
+
 def _responses(op: dict[str, Any]) -> Iterable[str]:
-    codes = [f"`{code}` {_cell(r.get('description', ''))}" for code, r in op.get("responses", {}).items()]
+    codes = [
+        f"`{code}` {_cell(r.get('description', ''))}"
+        for code, r in op.get("responses", {}).items()
+        if r.get("description") not in _ROUTINE
+    ]
     if codes:
         yield "Responses: " + "; ".join(codes) + "."
         yield ""
