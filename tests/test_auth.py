@@ -1,9 +1,13 @@
-"""Bearer tokens: off by default; when set, OTLP and API requests without them get 401."""
+"""Bearer tokens: off by default; when set, OTLP and API requests without them get 401. With auth on,
+the first start creates an admin whose password is printed once (tests/test_auth_users.py and
+test_auth_routes.py cover users, sessions and roles in-process)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 import httpx
@@ -60,9 +64,11 @@ def test_api_needs_the_api_token_except_health(guarded: KokaneeServer) -> None:
     for path in ("/api/v1/services", "/api/v1/traces", "/api/v1/logs", "/api/v1/metrics"):
         response = httpx.get(f"{base}{path}")
         assert response.status_code == 401, path
-        assert response.json() == {"error": "missing or wrong bearer token"}
+        assert response.json() == {"error": "not signed in: sign in, or send Authorization: Bearer <token>"}
     denied = httpx.post(f"{base}/api/v1/query", json={"sql": "SELECT 1"})
     assert denied.status_code == 401
+    wrong = httpx.get(f"{base}/api/v1/services", headers={"Authorization": f"Bearer {INGEST}"})
+    assert (wrong.status_code, wrong.json()) == (401, {"error": "missing or wrong bearer token"})
     allowed = httpx.get(f"{base}/api/v1/services", headers={"Authorization": f"Bearer {API}"})
     assert allowed.status_code == 200
     assert "services" in allowed.json()
@@ -70,3 +76,29 @@ def test_api_needs_the_api_token_except_health(guarded: KokaneeServer) -> None:
 
 def test_without_tokens_everything_is_open(kokanee_server: KokaneeServer) -> None:
     assert httpx.get(f"{kokanee_server.api_url}/api/v1/services").status_code == 200
+
+
+def _password_printed(server: KokaneeServer) -> str | None:
+    match = re.search(r"Created user 'admin' with password:\s+(\S+)", server.log())
+    return match.group(1) if match else None
+
+
+def test_the_first_admins_password_is_printed_once_and_signs_in(
+    start_kokanee: Callable[..., KokaneeServer], tmp_path: Path
+) -> None:
+    first = start_kokanee("--auth", "on", data_dir=tmp_path / "data")
+    password = _password_printed(first)
+    assert password is not None
+    base = first.api_url
+    assert httpx.get(f"{base}/api/v1/services").status_code == 401
+    signed_in = httpx.post(f"{base}/api/v1/auth/login", json={"user": "admin", "password": password})
+    assert signed_in.status_code == 200
+    me = httpx.get(f"{base}/api/v1/auth/me", cookies=signed_in.cookies)
+    assert me.json() == {"user": "admin", "role": "admin", "via": "session", "auth": True}
+    first.stop()
+
+    # Started again, the admin exists: nothing printed, and the variable does not change it.
+    again = start_kokanee("--auth", "on", data_dir=tmp_path / "data", env={"KOKANEE_ADMIN_PASSWORD": "other-password"})
+    assert _password_printed(again) == password  # the first start's line only (one log file)
+    assert again.log().count("with password:") == 1
+    assert httpx.post(f"{again.api_url}/api/v1/auth/login", json={"user": "admin", "password": password}).is_success

@@ -23,6 +23,7 @@ from kokanee.alerts.service import Alerting
 from kokanee.analysis.detector import Detector
 from kokanee.analysis.health import Slo
 from kokanee.api.app import create_app
+from kokanee.api.auth.bootstrap import start_auth
 from kokanee.api.meta import meta_app
 from kokanee.capture.objectstore import Locations
 from kokanee.capture.retention import Retention, load_policies
@@ -157,7 +158,8 @@ async def _serve(config: ServeConfig) -> None:
         http_app = otlp_http_app(pipeline, decoder, config.max_request_bytes, config.ingest_token)
         servers.append(_uvicorn(http_app, config.host, config.otlp_http_port))
     if parts.api:
-        api = create_app(store, config.api_token, status)
+        auth = start_auth(store, config.auth, config.host, config.api_token, config.admin_password)
+        api = create_app(store, config.api_token, status, auth=auth)
         api.state.slo = Slo(
             error_rate_critical=config.slo_error_rate,
             error_rate_degraded=config.slo_error_rate / 5,

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kokanee import __version__
-from kokanee.api.errors import error_body, install_handlers
+from kokanee.api.auth.access import install as install_auth
+from kokanee.api.auth.routes import router as auth_router
+from kokanee.api.errors import install_handlers
 from kokanee.api.routes_ai import router as ai_router
 from kokanee.api.routes_alerts import router as alerts_router
 from kokanee.api.routes_analysis import router as analysis_router
@@ -25,13 +26,15 @@ from kokanee.api.routes_topology import router as topology_router
 from kokanee.api.static import mount_ui
 from kokanee.store.client import Store
 
-# Paths anyone may read even when an API token is set: liveness for orchestrators, and docs.
-_OPEN_PATHS = ("/api/v1/health", "/docs", "/openapi.json", "/metrics")
-
 
 def create_app(
-    store: Store, api_token: str | None = None, status: Callable[[], dict[str, Any]] | None = None
+    store: Store,
+    api_token: str | None = None,
+    status: Callable[[], dict[str, Any]] | None = None,
+    auth: bool | None = None,
 ) -> FastAPI:
+    """`auth`: users, roles and sign-in on or off (default: on when `api_token` is set, which then
+    also signs in as an admin); see kokanee.api.auth."""
     app = FastAPI(
         title="kokanee",
         version=__version__,
@@ -40,18 +43,7 @@ def create_app(
     )
     app.state.store = store
     install_handlers(app)
-
-    if api_token:
-        expected = f"Bearer {api_token}".encode()
-
-        @app.middleware("http")
-        async def _auth(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-            path = request.url.path
-            if path.startswith("/api/") and not path.startswith(_OPEN_PATHS):
-                given = request.headers.get("authorization", "").encode()
-                if not hmac.compare_digest(given, expected):
-                    return error_body("missing or wrong bearer token", 401)
-            return await call_next(request)
+    install_auth(app, store, bool(api_token) if auth is None else auth, api_token)  # before any route
 
     @app.get("/api/v1/health", tags=["meta"])
     def health() -> JSONResponse:
@@ -80,5 +72,6 @@ def create_app(
     app.include_router(anomalies_router)
     app.include_router(capture_router)
     app.include_router(rca_router)
+    app.include_router(auth_router)
     mount_ui(app)  # last: it answers every other GET with the UI's page
     return app

@@ -29,6 +29,8 @@ from kokanee.ai.review import review
 from kokanee.ai.review_summary import summarize
 from kokanee.ai.router import Router
 from kokanee.ai.settings import AiSettings
+from kokanee.api.auth.access import requires
+from kokanee.api.auth.roles import Role as UserRole  # Role here is a dashboard's audience
 from kokanee.api.errors import BadRequest, NotFound
 from kokanee.api.params import hex_id, window
 from kokanee.api.routes_query import _json_value
@@ -53,7 +55,7 @@ class AskBody(BaseModel):
     question: str = Field(min_length=1, max_length=2000, description="A question about the telemetry, in words")
 
 
-@router.post("/ask", tags=["ai"])
+@router.post("/ask", tags=["ai"], dependencies=[requires(UserRole.viewer)])
 def ask_question(request: Request, body: AskBody) -> dict[str, Any]:
     """The answer: SQL, rows, a chart kind chosen from the result's shape, and a sentence.
 
@@ -138,7 +140,7 @@ def ai_config(request: Request) -> dict[str, Any]:
     return _config_body(_router(request), _source(request))
 
 
-@router.put("/ai/config", tags=["ai"])
+@router.put("/ai/config", tags=["ai"], dependencies=[requires(UserRole.admin)])
 def put_ai_config(request: Request, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """Saves AI settings (the `--ai-config` file's shape as JSON: providers, tasks, prices, repairs)
     and routes by them at once, no restart; they win over the file and environment from now on.
@@ -152,7 +154,7 @@ def put_ai_config(request: Request, body: Annotated[dict[str, Any], Body()]) -> 
     return _config_body(ai, settings.source)
 
 
-@router.delete("/ai/config", tags=["ai"])
+@router.delete("/ai/config", tags=["ai"], dependencies=[requires(UserRole.admin)])
 def delete_ai_config(request: Request) -> dict[str, Any]:
     """Forgets the settings saved here: back to `--ai-config` and the environment (read again)."""
     settings, ai = _live(request)
@@ -168,7 +170,7 @@ class ProbeBody(BaseModel):
     model: str = Field(min_length=1, description="a model it serves")
 
 
-@router.post("/ai/config/test", tags=["ai"])
+@router.post("/ai/config/test", tags=["ai"], dependencies=[requires(UserRole.admin)])
 def probe_provider(request: Request, body: ProbeBody) -> dict[str, Any]:
     """Sends one tiny chat request to a configured provider: `ok` with the reply, or the error, and
     the latency. Not recorded as an interaction and not counted against budgets."""
@@ -258,7 +260,7 @@ def dashboards(request: Request) -> dict[str, Any]:
     return {"dashboards": list_dashboards(_store(request))}
 
 
-@router.post("/dashboards/generate", tags=["dashboards"])
+@router.post("/dashboards/generate", tags=["dashboards"], dependencies=[requires(UserRole.editor)])
 def generate_dashboard(request: Request, body: GenerateBody) -> dict[str, Any]:
     """Generates a dashboard for a role from the data present (a model when one is routed for
     `dashboard`, heuristics otherwise), saves it and returns it."""
@@ -267,7 +269,7 @@ def generate_dashboard(request: Request, body: GenerateBody) -> dict[str, Any]:
     return {"id": dashboard_id, "source": source, "spec": spec.model_dump(), "model_problems": problems}
 
 
-@router.post("/dashboards", tags=["dashboards"])
+@router.post("/dashboards", tags=["dashboards"], dependencies=[requires(UserRole.editor)])
 def create_dashboard(request: Request, spec: DashboardSpec) -> dict[str, Any]:
     """Saves a new dashboard; every panel's query must pass the SQL sandbox."""
     return {"id": save(_store(request), spec), "spec": spec.model_dump()}
@@ -281,7 +283,7 @@ def get_dashboard(request: Request, dashboard_id: str) -> dict[str, Any]:
     return found
 
 
-@router.put("/dashboards/{dashboard_id}", tags=["dashboards"])
+@router.put("/dashboards/{dashboard_id}", tags=["dashboards"], dependencies=[requires(UserRole.editor)])
 def update_dashboard(request: Request, dashboard_id: str, spec: DashboardSpec) -> dict[str, Any]:
     """Replaces a dashboard's spec (validated as on create)."""
     if get_saved(_store(request), dashboard_id) is None:
@@ -290,7 +292,7 @@ def update_dashboard(request: Request, dashboard_id: str, spec: DashboardSpec) -
     return {"id": dashboard_id, "spec": spec.model_dump()}
 
 
-@router.delete("/dashboards/{dashboard_id}", tags=["dashboards"])
+@router.delete("/dashboards/{dashboard_id}", tags=["dashboards"], dependencies=[requires(UserRole.editor)])
 def delete_dashboard(request: Request, dashboard_id: str) -> dict[str, Any]:
     if not delete(_store(request), dashboard_id):
         raise NotFound(f"dashboard {dashboard_id!r} not found")

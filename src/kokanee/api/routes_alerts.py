@@ -17,6 +17,8 @@ from kokanee.alerts.evaluator import backtest
 from kokanee.alerts.model import CHANNEL_ADAPTER, RULE_ADAPTER, Channel, Report, Rule, Silence, masked, seconds
 from kokanee.alerts.reports import period_end_s
 from kokanee.alerts.service import Alerting
+from kokanee.api.auth.access import requires
+from kokanee.api.auth.roles import Role
 from kokanee.api.errors import ApiError, BadRequest, NotFound
 from kokanee.store.timeparse import rfc3339
 
@@ -88,7 +90,7 @@ def list_rules(request: Request) -> dict[str, Any]:
     }
 
 
-@router.post("/alert-rules", status_code=201)
+@router.post("/alert-rules", status_code=201, dependencies=[requires(Role.editor)])
 def create_rule(request: Request, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """A rule (JSON as in the alerts file); 409 when the id exists."""
     config = _config(request)
@@ -100,7 +102,7 @@ def create_rule(request: Request, body: Annotated[dict[str, Any], Body()]) -> di
     return _rule_json(rule, "api")
 
 
-@router.post("/alert-rules/test")
+@router.post("/alert-rules/test", dependencies=[requires(Role.editor)])
 def test_new_rule(request: Request, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """What a rule (not yet saved) would have done over the last hour."""
     alerting = _alerting(request)
@@ -116,7 +118,7 @@ def get_rule(request: Request, rule_id: str) -> dict[str, Any]:
     raise NotFound(f"no rule {rule_id!r}")
 
 
-@router.put("/alert-rules/{rule_id}")
+@router.put("/alert-rules/{rule_id}", dependencies=[requires(Role.editor)])
 def put_rule(request: Request, rule_id: str, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     config = _config(request)
     rule = _rule({**body, "id": rule_id} if "id" not in body else body)
@@ -130,7 +132,7 @@ def put_rule(request: Request, rule_id: str, body: Annotated[dict[str, Any], Bod
     return _rule_json(rule, "api")
 
 
-@router.delete("/alert-rules/{rule_id}")
+@router.delete("/alert-rules/{rule_id}", dependencies=[requires(Role.editor)])
 def delete_rule(request: Request, rule_id: str) -> dict[str, Any]:
     try:
         if not _config(request).delete("rule", rule_id):
@@ -140,7 +142,7 @@ def delete_rule(request: Request, rule_id: str) -> dict[str, Any]:
     return {"deleted": rule_id}
 
 
-@router.post("/alert-rules/{rule_id}/test")
+@router.post("/alert-rules/{rule_id}/test", dependencies=[requires(Role.editor)])
 def test_rule(request: Request, rule_id: str) -> dict[str, Any]:
     """What a saved rule would have done over the last hour, evaluated at every closed minute."""
     alerting = _alerting(request)
@@ -157,7 +159,7 @@ def list_channels(request: Request) -> dict[str, Any]:
     return {"channels": [masked(c) | {"source": sources.get(c.id, "api")} for c in config.channels()]}
 
 
-@router.post("/channels", status_code=201)
+@router.post("/channels", status_code=201, dependencies=[requires(Role.admin)])
 def create_channel(request: Request, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     config = _config(request)
     channel = _channel(body)
@@ -167,7 +169,7 @@ def create_channel(request: Request, body: Annotated[dict[str, Any], Body()]) ->
     return masked(channel) | {"source": "api"}
 
 
-@router.put("/channels/{channel_id}")
+@router.put("/channels/{channel_id}", dependencies=[requires(Role.admin)])
 def put_channel(request: Request, channel_id: str, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     config = _config(request)
     channel = _channel({**body, "id": channel_id} if "id" not in body else body)
@@ -180,7 +182,7 @@ def put_channel(request: Request, channel_id: str, body: Annotated[dict[str, Any
     return masked(channel) | {"source": "api"}
 
 
-@router.delete("/channels/{channel_id}")
+@router.delete("/channels/{channel_id}", dependencies=[requires(Role.admin)])
 def delete_channel(request: Request, channel_id: str) -> dict[str, Any]:
     try:
         if not _config(request).delete("channel", channel_id):
@@ -190,7 +192,7 @@ def delete_channel(request: Request, channel_id: str) -> dict[str, Any]:
     return {"deleted": channel_id}
 
 
-@router.post("/channels/{channel_id}/test")
+@router.post("/channels/{channel_id}/test", dependencies=[requires(Role.editor)])
 def test_channel(request: Request, channel_id: str) -> dict[str, Any]:
     """Sends a test message to the channel now (not through the outbox) and says what it answered."""
     config = _config(request)
@@ -229,7 +231,7 @@ def list_silences(request: Request, expired: bool = False) -> dict[str, Any]:
     return {"silences": [s.model_dump() | {"active": s.active(now)} for s in silences]}
 
 
-@router.post("/silences", status_code=201)
+@router.post("/silences", status_code=201, dependencies=[requires(Role.editor)])
 def create_silence(request: Request, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """`{"matchers": {"service": "cart"}, "ends_at": ..., "comment": ...}`; times as Unix ns."""
     try:
@@ -246,7 +248,7 @@ def create_silence(request: Request, body: Annotated[dict[str, Any], Body()]) ->
     return silence.model_dump() | {"active": silence.active(now)}
 
 
-@router.delete("/silences/{silence_id}")
+@router.delete("/silences/{silence_id}", dependencies=[requires(Role.editor)])
 def expire_silence(request: Request, silence_id: str) -> dict[str, Any]:
     if not _config(request).delete("silence", silence_id):
         raise NotFound(f"no silence {silence_id!r}")
@@ -311,7 +313,7 @@ def list_reports(request: Request) -> dict[str, Any]:
     return {"reports": [_report_json(r, sources.get(r.id, "api"), states.get(r.id)) for r in config.reports()]}
 
 
-@router.post("/reports", status_code=201)
+@router.post("/reports", status_code=201, dependencies=[requires(Role.editor)])
 def create_report(request: Request, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """A report (JSON as in the alerts file's `reports`); 409 when the id exists."""
     config = _config(request)
@@ -330,7 +332,7 @@ def get_report(request: Request, report_id: str) -> dict[str, Any]:
     return _report_json(report, config.sources("report").get(report_id, "api"), config.report_states().get(report_id))
 
 
-@router.put("/reports/{report_id}")
+@router.put("/reports/{report_id}", dependencies=[requires(Role.editor)])
 def put_report(request: Request, report_id: str, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     config = _config(request)
     report = _report(body, report_id)
@@ -342,7 +344,7 @@ def put_report(request: Request, report_id: str, body: Annotated[dict[str, Any],
     return _report_json(report, "api", config.report_states().get(report_id))
 
 
-@router.delete("/reports/{report_id}")
+@router.delete("/reports/{report_id}", dependencies=[requires(Role.editor)])
 def delete_report(request: Request, report_id: str) -> dict[str, Any]:
     config = _config(request)
     try:
@@ -354,7 +356,7 @@ def delete_report(request: Request, report_id: str) -> dict[str, Any]:
     return {"deleted": report_id}
 
 
-@router.post("/reports/{report_id}/send")
+@router.post("/reports/{report_id}/send", dependencies=[requires(Role.editor)])
 def send_report_now(request: Request, report_id: str) -> dict[str, Any]:
     """Builds the report over the window ending now and queues it in the outbox for its channels
     (delivered, retried and recorded like any notification); the schedule is unchanged."""

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from kokanee.analysis.detector import NAME as DETECTOR
+from kokanee.api.auth.access import requires
+from kokanee.api.auth.roles import Role
 from kokanee.api.errors import BadRequest, NotFound
 from kokanee.api.params import window
 from kokanee.store.client import Store
@@ -200,7 +202,7 @@ class CauseFeedback(BaseModel):
     comment: str = Field("", max_length=2000)
 
 
-@router.post("/incidents/{incident_id}/feedback", tags=["anomalies"])
+@router.post("/incidents/{incident_id}/feedback", tags=["anomalies"], dependencies=[requires(Role.editor)])
 def incident_feedback(request: Request, incident_id: str, body: CauseFeedback) -> dict[str, Any]:
     """Records whether a ranked cause of an incident was useful."""
     store = _store(request)

@@ -11,6 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from kokanee.api.auth.access import requires
+from kokanee.api.auth.roles import Role
 from kokanee.api.errors import ApiError, BadRequest, NotFound
 from kokanee.api.params import window
 from kokanee.capture import index, sessions
@@ -154,7 +156,7 @@ def list_sessions(request: Request) -> dict[str, Any]:
     return {"sessions": [_session_json(store, s) for s in sessions.list_sessions(store)]}
 
 
-@router.post("/sessions", status_code=201)
+@router.post("/sessions", status_code=201, dependencies=[requires(Role.editor)])
 def create_session(request: Request, body: SessionBody) -> dict[str, Any]:
     """Starts recording a session now, or, with `start` (and `end`), creates one after the fact."""
     store = _store(request)
@@ -178,7 +180,7 @@ def get_session(request: Request, session_id: str) -> dict[str, Any]:
     return {**_session_json(store, session), "segment_list": [m.to_json() for m in sessions.segments(store, session)]}
 
 
-@router.post("/sessions/{session_id}/stop")
+@router.post("/sessions/{session_id}/stop", dependencies=[requires(Role.editor)])
 def stop_session(request: Request, session_id: str) -> dict[str, Any]:
     store = _store(request)
     _session(store, session_id)
@@ -189,7 +191,7 @@ def stop_session(request: Request, session_id: str) -> dict[str, Any]:
     return _session_json(store, session)
 
 
-@router.delete("/sessions/{session_id}")
+@router.delete("/sessions/{session_id}", dependencies=[requires(Role.editor)])
 def delete_session(request: Request, session_id: str) -> dict[str, Any]:
     store = _store(request)
     _session(store, session_id)
@@ -220,7 +222,7 @@ def export_session(request: Request, session_id: str) -> StreamingResponse:
     return StreamingResponse(chunks(), media_type="application/x-tar", headers=headers)
 
 
-@router.post("/sessions/import", status_code=201)
+@router.post("/sessions/import", status_code=201, dependencies=[requires(Role.editor)])
 async def import_session(request: Request) -> dict[str, Any]:
     """Imports an exported session file (the request body) into this kokanee's capture store."""
     capture = _capture(request)
@@ -289,7 +291,7 @@ def replay_selection(store: Store, body: ReplayBody) -> tuple[list[SegmentMeta],
     return index.find(store, start, end, body.signals), start, end
 
 
-@router.post("/replays", status_code=202)
+@router.post("/replays", status_code=202, dependencies=[requires(Role.editor)])
 def start_replay(request: Request, body: ReplayBody) -> dict[str, Any]:
     """Starts re-sending a session or time range to `to` in the background; poll /replays/{id}."""
     store = _store(request)
@@ -335,7 +337,7 @@ def get_replay(request: Request, replay_id: str) -> dict[str, Any]:
     return {**job[2], **job[0].to_json()}
 
 
-@router.post("/replays/{replay_id}/stop")
+@router.post("/replays/{replay_id}/stop", dependencies=[requires(Role.editor)])
 def stop_replay(request: Request, replay_id: str) -> dict[str, Any]:
     replays = _replays(request)
     with replays.lock:
@@ -367,7 +369,7 @@ class RetentionRunBody(BaseModel):
     dry_run: bool = True
 
 
-@router.post("/retention/run")
+@router.post("/retention/run", dependencies=[requires(Role.admin)])
 def run_retention(request: Request, body: RetentionRunBody) -> dict[str, Any]:
     """Applies the policies now; with dry_run (the default) only lists what would happen."""
     return _retention(request).run(dry_run=body.dry_run).to_json()

@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from kokanee.api.auth.access import requires
+from kokanee.api.auth.roles import Role
 from kokanee.store.client import Store
 from kokanee.store.timeparse import rfc3339
 
@@ -26,7 +28,7 @@ class FaultLabels(BaseModel):
     labels: list[FaultLabel] = Field(max_length=10_000)
 
 
-@router.post("/fault-labels", tags=["labels"])
+@router.post("/fault-labels", tags=["labels"], dependencies=[requires(Role.editor)])
 def add_labels(request: Request, body: FaultLabels) -> dict[str, Any]:
     """Adds labels; a label posted again with its end replaces the open one (same start, service, kind)."""
     store: Store = request.app.state.store

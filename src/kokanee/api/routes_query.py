@@ -11,6 +11,8 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from kokanee.api.auth.access import requires
+from kokanee.api.auth.roles import Role
 from kokanee.api.errors import BadRequest
 from kokanee.store.client import Store
 from kokanee.store.sandbox import SandboxRefused, run_sql
@@ -38,7 +40,7 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-@router.post("/query", tags=["query"])
+@router.post("/query", tags=["query"], dependencies=[requires(Role.viewer)])
 def query(request: Request, body: QueryBody) -> dict[str, Any]:
     """Columns and rows, or a 400 saying why the statement was refused or failed."""
     store: Store = request.app.state.store

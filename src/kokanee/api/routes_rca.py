@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 
 from kokanee.analysis import autoencoder_store
 from kokanee.analysis.rca import rank_causes
+from kokanee.api.auth.access import requires
+from kokanee.api.auth.roles import Role
 from kokanee.api.errors import BadRequest, NotFound
 from kokanee.api.params import hex_id, window
 from kokanee.store.client import Store
@@ -43,7 +45,7 @@ def _text(value: Time | None) -> str | None:
     return None if value is None else str(value)
 
 
-@router.post("/rca", tags=["analysis"])
+@router.post("/rca", tags=["analysis"], dependencies=[requires(Role.viewer)])
 def rca(request: Request, body: RcaRequest) -> dict[str, Any]:
     """Candidate root-cause services (and operations) for what changed in [start, end) against a
     baseline, best first, each with its evidence (series, traces, log templates, edges)."""
@@ -95,7 +97,7 @@ class FeedbackRequest(BaseModel):
     note: str = ""
 
 
-@router.post("/models/train", tags=["analysis"])
+@router.post("/models/train", tags=["analysis"], dependencies=[requires(Role.editor)])
 def train_model(request: Request, body: WindowRequest) -> dict[str, Any]:
     """Trains the next version of the trace autoencoder on [start, end) (a normal period) plus the
     traces marked normal through feedback."""
@@ -113,7 +115,7 @@ def models(request: Request) -> dict[str, Any]:
     return {"models": [m.to_json() for m in autoencoder_store.list_models(request.app.state.store)]}
 
 
-@router.post("/models/score", tags=["analysis"])
+@router.post("/models/score", tags=["analysis"], dependencies=[requires(Role.viewer)])
 def score_traces(request: Request, body: ScoreRequest) -> dict[str, Any]:
     """The window's traces through a model: those flagged, worst first, each with the features
     that contributed most to its reconstruction error."""
@@ -124,7 +126,7 @@ def score_traces(request: Request, body: ScoreRequest) -> dict[str, Any]:
         raise NotFound(str(e)) from e
 
 
-@router.post("/models/feedback", tags=["analysis"])
+@router.post("/models/feedback", tags=["analysis"], dependencies=[requires(Role.editor)])
 def feedback(request: Request, body: FeedbackRequest) -> dict[str, Any]:
     """A verdict on a flagged trace; 'normal' ones are trained on as normal by the next model."""
     trace_id = hex_id(body.trace_id, 32, "trace_id")

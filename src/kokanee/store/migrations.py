@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from kokanee.api.auth import schema as auth_schema
 from kokanee.store import schema, schema_ai, schema_alerts, schema_anomaly, schema_capture, schema_derived
 from kokanee.store.client import Store
 from kokanee.store.schema_models import STATEMENTS as MODEL_STATEMENTS
@@ -114,6 +115,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "otel_traces: a compressed block per granule (parts written from now on, and merges)",
         (f"ALTER TABLE otel_traces MODIFY SETTING {schema.TRACES_BLOCKS}",),
     ),
+    Migration(13, "users and API tokens (sign-in sessions among them)", auth_schema.STATEMENTS),
 )
 
 _LEDGER = """
