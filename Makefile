@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: demo test setup lint typecheck docs bench clean constraints node-test-deps ui chromium llm-test-deps
+.PHONY: demo test setup lint typecheck docs bench clean constraints node-test-deps ui chromium compose llm-test-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is needed ($(PY) not found)"; exit 1; }
@@ -47,10 +47,14 @@ ui: $(UI_STAMP)
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
 
+# tests/test_deploy_manifests.py checks deploy/compose with Debian's docker-compose (`config` needs no daemon).
+compose:
+	@test -x /usr/bin/docker-compose || { apt-get update -qq && apt-get install -y -qq docker-compose; }
+
 demo: $(STAMP) ui
 	$(BIN)/kokanee serve --demo
 
-test: $(STAMP) node-test-deps llm-test-deps ui chromium
+test: $(STAMP) node-test-deps llm-test-deps ui chromium compose
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
