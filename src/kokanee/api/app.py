@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Response
-from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi import FastAPI
 
 from kokanee import __version__
 from kokanee.api.auth.access import install as install_auth
 from kokanee.api.auth.routes import router as auth_router
 from kokanee.api.errors import install_handlers
+from kokanee.api.meta import add_meta_routes
 from kokanee.api.routes_ai import router as ai_router
 from kokanee.api.routes_alerts import router as alerts_router
 from kokanee.api.routes_analysis import router as analysis_router
@@ -44,24 +43,7 @@ def create_app(
     app.state.store = store
     install_handlers(app)
     install_auth(app, store, bool(api_token) if auth is None else auth, api_token)  # before any route
-
-    @app.get("/api/v1/health", tags=["meta"])
-    def health() -> JSONResponse:
-        """Ready (200) only when the store answers; 503 otherwise."""
-        store_ok = store.ping()
-        body: dict[str, Any] = {
-            "status": "ok" if store_ok else "unavailable",
-            "store": store_ok,
-            "version": __version__,
-        }
-        if status is not None:
-            body.update(status())
-        return JSONResponse(body, status_code=200 if store_ok else 503)
-
-    @app.get("/metrics", tags=["meta"], include_in_schema=False)
-    def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
+    add_meta_routes(app, store, status)  # health and metrics, as on every role
     app.include_router(signals_router)
     app.include_router(query_router)
     app.include_router(labels_router)
