@@ -41,6 +41,12 @@ console = Console()
 def unpack(archive: str, marker: str) -> Path:
     target = SCRATCH / archive.split(".")[0]
     if not (target / marker).exists():
+        if not (DATASETS / archive).is_file():
+            # The full recordings are not in the repository (tests use trimmed copies in tests/testdata).
+            raise SystemExit(
+                f"bench: {DATASETS / archive} is missing. The benchmarks read the full datasets from "
+                "../shared/datasets/ beside the project (see tests/testdata/README.md for their sources)."
+            )
         target.mkdir(parents=True, exist_ok=True)
         subprocess.run(["tar", "-xJf", str(DATASETS / archive), "-C", str(target)], check=True)
     return target

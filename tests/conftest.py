@@ -9,8 +9,6 @@ from kokanee.store.client import Store
 from kokanee.store.migrations import migrate
 from tests.server import KokaneeServer
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-
 
 @pytest.fixture(scope="session")
 def kokanee_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KokaneeServer]:

@@ -1,14 +1,15 @@
-"""The Nezha reader on the real Train Ticket day, and the whole day imported into a server.
+"""The Nezha reader on the real Train Ticket day, and that recording imported into a server.
 
-The recording is unpacked once per session from ../shared/datasets/; expected values are
-read from the CSVs with the csv module, independently of the importer.
+The recording is tests/testdata/nezha: the Nezha artifact's day cut down to one minute of spans,
+two log files that hold its oddities and a few metric files (tests/testdata/README.md says how).
+Expected values are read from those CSVs with the csv module, independently of the importer;
+the 28 fault labels are the day's whole fault list, kept as it is.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,17 +23,14 @@ from kokanee.importers.command import run_import
 from kokanee.importers.detect import detect
 from kokanee.importers.nezha import NezhaSource
 from kokanee.importers.types import Batch, Problems
-from tests.conftest import SHARED
 from tests.server import KokaneeServer
 
-ARCHIVE = SHARED / "datasets" / "nezha-trainticket-2023-01-29.tar.xz"
+NEZHA = Path(__file__).parent / "testdata" / "nezha"
 
 
 @pytest.fixture(scope="session")
-def nezha_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("nezha")
-    subprocess.run(["tar", "-xJf", str(ARCHIVE), "-C", str(root)], check=True)
-    return root
+def nezha_root() -> Path:
+    return NEZHA
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from kokanee.ingest.otlp_json import parse_json
 from kokanee.ingest.validate import validate
 from kokanee.store.client import Store
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "otlp-examples"
+EXAMPLES = Path(__file__).parent / "testdata" / "otlp-examples"  # the OTLP spec's (Apache-2.0)
 T0 = 1_763_800_000_123_456_789
 
 

@@ -1,6 +1,7 @@
 """The service map of the real Train Ticket day (Nezha), against edges counted from its CSVs.
 
-The whole day is imported into a `kokanee serve` of its own, moved to end five minutes ago
+The recording (tests/testdata/nezha: one whole minute of the day's spans, 08:43, with 49
+service-to-service calls) is imported into a `kokanee serve` of its own, moved to end five minutes ago
 (`rebase_time`) so every minute is due for the server's Deriver and inside the span index's one
 day. Expected edges are read from the trace CSVs with the csv module: the parent span's service
 to the child span's service, wherever they differ. Services are pod names without their
@@ -10,7 +11,6 @@ ReplicaSet and pod hash suffixes (the importer's `service_from_pod`).
 from __future__ import annotations
 
 import csv
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,10 +20,9 @@ import pytest
 
 from kokanee.importers.command import run_import
 from kokanee.importers.otlp import service_from_pod
-from tests.conftest import SHARED
 from tests.server import KokaneeServer
 
-ARCHIVE = SHARED / "datasets" / "nezha-trainticket-2023-01-29.tar.xz"
+NEZHA = Path(__file__).parent / "testdata" / "nezha"
 NS = 1_000_000_000
 GATEWAY = "ts-gateway-service"
 USER = "user"
@@ -44,10 +43,8 @@ class Recording:
 
 
 @pytest.fixture(scope="session")
-def nezha_day_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("nezha-topology")
-    subprocess.run(["tar", "-xJf", str(ARCHIVE), "-C", str(root)], check=True)
-    return root
+def nezha_day_root() -> Path:
+    return NEZHA
 
 
 def read_recording(root: Path) -> Recording:

@@ -10,7 +10,7 @@ from kokanee.ingest.decode import decode
 from kokanee.ingest.otlp_json import parse_json
 from kokanee.ingest.types import DecodeError, Signal
 
-EXAMPLES = Path("/work/shared/otlp-examples")
+EXAMPLES = Path(__file__).parent / "testdata" / "otlp-examples"  # the OTLP spec's (Apache-2.0)
 TESTDATA = Path(__file__).parent / "testdata"
 
 
