@@ -75,10 +75,11 @@ def test_api_routes_win_over_the_page(tmp_path: Path) -> None:
     assert _app(_build(tmp_path / "web")).get("/api/v1/health").json() == {"status": "ok"}
 
 
-def test_a_missing_build_warns_and_redirects_to_the_docs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_missing_build_warns_and_says_so_at_the_root(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="kokanee.api.static"):
         client = _app(tmp_path / "nowhere")
     assert "make ui" in caplog.text
     r = client.get("/", follow_redirects=False)
-    assert r.status_code == 307 and r.headers["location"] == "/docs"
+    assert r.status_code == 503 and r.headers["content-type"].startswith("text/html")
+    assert "no web UI" in r.text and "make ui" in r.text and 'href="/docs"' in r.text
     assert client.get("/api/v1/health").status_code == 200

@@ -3,8 +3,9 @@
 `index.html` is rendered from the build's `.vite/manifest.json` with absolute asset URLs, so a
 client route such as `/services/cart` loads the same page as `/`. Any other GET that is not an
 API path answers with that page (the UI routes in the browser). API-like paths keep their JSON 404.
-Without a build (a source checkout where `make ui` has not run) the API still serves, `/`
-redirects to the API docs, and a warning says how to build the UI.
+Without a build (a source checkout where `make ui` has not run, or a wheel built with
+KOKANEE_BUILD_WITHOUT_UI=1) the API still serves, and `/` answers a page that says the UI is
+missing, how to get it, and where the API docs are (as does the server log).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from kokanee.api.errors import error_body
@@ -40,6 +41,21 @@ _PAGE = """<!doctype html>
   </head>
   <body>
     <div id="root"></div>
+  </body>
+</html>
+"""
+
+
+# Said at `/` when this install has no UI: a blank redirect to /docs left people guessing.
+_NO_UI = """<!doctype html>
+<html lang="en">
+  <head><meta charset="UTF-8" /><title>kokanee: no web UI in this install</title></head>
+  <body style="font-family: sans-serif; max-width: 40em; margin: 3em auto; line-height: 1.5">
+    <h1>kokanee is running, but this install has no web UI</h1>
+    <p>The UI is built from <code>ui/</code> with Node.js. From a source checkout, run
+    <code>make ui</code> and reload this page. A wheel built with Node.js carries the UI;
+    one built with <code>KOKANEE_BUILD_WITHOUT_UI=1</code> does not.</p>
+    <p>The API works without it: see <a href="/docs">/docs</a>.</p>
   </body>
 </html>
 """
@@ -91,8 +107,8 @@ def mount_ui(app: FastAPI, web_dir: Path = WEB_DIR) -> None:
     if page.html() is None:
 
         @app.get("/", include_in_schema=False)
-        def docs_redirect() -> RedirectResponse:
-            return RedirectResponse("/docs")
+        def no_ui() -> HTMLResponse:
+            return HTMLResponse(_NO_UI, status_code=503, headers={"Cache-Control": "no-cache"})
 
         return
 
