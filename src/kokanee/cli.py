@@ -28,6 +28,7 @@ def _opt(name: str, **kwargs: Any) -> Any:
 def serve(
     data_dir: Annotated[Path | None, _opt("data_dir")] = None,
     store: Annotated[str | None, _opt("store")] = None,
+    cluster: Annotated[str | None, _opt("cluster")] = None,
     role: Annotated[str | None, _opt("role")] = None,
     host: Annotated[str | None, _opt("host")] = None,
     otlp_grpc_port: Annotated[int | None, _opt("otlp_grpc_port")] = None,
@@ -120,6 +121,20 @@ def check_alerts(path: Annotated[Path, typer.Argument(help="The alerts YAML file
         typer.echo(f"kokanee: bad alerts file: {e}", err=True)
         raise typer.Exit(2) from e
     typer.echo(f"{path}: {len(parsed.rules)} rules, {len(parsed.channels)} channels")
+
+
+@app.command()
+def schema(
+    cluster: Annotated[
+        str | None, typer.Option(envvar="KOKANEE_CLUSTER", help="Render it for this ClickHouse cluster.")
+    ] = None,
+) -> None:
+    """Print the DDL kokanee runs on an empty store (for review, or to run by hand), ON CLUSTER with --cluster."""
+    from kokanee.store.cluster import Cluster
+    from kokanee.store.migrations import schema_statements
+
+    for statement in schema_statements(Cluster(cluster) if cluster else None):
+        typer.echo(f"{statement};\n")
 
 
 def _register_optional() -> None:

@@ -6,6 +6,7 @@ that the README lists every setting.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +31,11 @@ class ServeConfig(BaseModel):
         "",
         description="chdb:///path (default: DATA_DIR/store) or http(s)://user:pass@host:8123/db "
         "for a ClickHouse server.",
+    )
+    cluster: str | None = Field(
+        None,
+        description="Name of the ClickHouse cluster (remote_servers) the store's server belongs to: tables "
+        "are made ON CLUSTER, replicated per shard and sharded behind Distributed tables (see docs/clickhouse.md).",
     )
     role: Role = Field(
         "all",
@@ -184,6 +190,19 @@ class ServeConfig(BaseModel):
         ports = [p for p in (self.otlp_grpc_port, self.otlp_http_port, self.http_port) if p]
         if len(ports) != len(set(ports)):
             raise ValueError("otlp_grpc_port, otlp_http_port and http_port must differ")
+        return self
+
+    @field_validator("cluster")
+    @classmethod
+    def _cluster(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
+            raise ValueError("must be a cluster name as the servers' remote_servers spell it (letters, digits, _)")
+        return v
+
+    @model_validator(mode="after")
+    def _cluster_needs_server(self) -> ServeConfig:
+        if self.cluster and not self.store.startswith(("http://", "https://")):
+            raise ValueError("cluster needs a ClickHouse server: set store to http(s)://user:pass@host:8123/db")
         return self
 
     @property

@@ -92,7 +92,7 @@ def run(config: ServeConfig) -> None:
 
 async def _serve(config: ServeConfig) -> None:
     parts = role_parts(config.role)
-    store = Store(config.store_url)
+    store = Store(config.store_url, config.cluster)
     migrate(store)
     native = NATIVE_SIGNALS if config.decoder == "native" and store.supports_native_otlp() else frozenset()
     decoder = Decoder(native)

@@ -2,12 +2,19 @@
 
 Both go through clickhouse-connect, so every query and DDL here runs on either. A client is not
 safe for concurrent queries, so each thread gets its own (chDB clients on one path share the
-engine and its data).
+engine and its data). Over HTTP each client is its own server session (clickhouse-connect names
+one per client), and every setting kokanee sends rides on its query, never on the session.
+
+On a cluster (`cluster=NAME`) DDL is rendered for it as it is sent (kokanee.store.cluster), so
+migrations and every component's DDL serve both; inserts wait for the shards
+(`distributed_foreground_insert`), so an acknowledged WAL batch is in its shards' replicated
+tables, where the deduplication token of a replay finds it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -22,6 +29,9 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
 
 from kokanee.store import otlp_native
+from kokanee.store.cluster import Cluster
+
+log = logging.getLogger(__name__)
 
 
 class StoreUnavailable(RuntimeError):
@@ -53,9 +63,11 @@ def _connect(url: str) -> Client:
 class Store:
     """A ClickHouse reachable at `url`; `embedded` when kokanee's own process holds the data."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, cluster: str | Cluster | None = None) -> None:
         self.url = url
         self.embedded = url.startswith("chdb:")
+        self.cluster = Cluster(cluster) if isinstance(cluster, str) else cluster
+        self._dropped_settings: set[str] = set()
         self._local = threading.local()
         self._lock = threading.Lock()
         self._clients: list[Client] = []
@@ -82,10 +94,15 @@ class Store:
     def command(
         self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
     ) -> Any:
+        """Runs a statement (on a cluster: the statements it renders to); returns the last result."""
+        client = self.client()
+        result = None
         try:
-            return self.client().command(sql, parameters=parameters, settings=settings)
+            for statement in self.cluster.render(sql) if self.cluster else [sql]:
+                result = client.command(statement, parameters=parameters, settings=self._settable(client, settings))
         except OperationalError as e:
             raise StoreUnavailable(str(e)) from e
+        return result
 
     def query(
         self,
@@ -93,8 +110,9 @@ class Store:
         parameters: dict[str, Any] | None = None,
         settings: dict[str, Any] | None = None,
     ) -> QueryResult:
+        client = self.client()
         try:
-            result = self.client().query(sql, parameters=parameters, settings=settings)
+            result = client.query(sql, parameters=parameters, settings=self._settable(client, settings))
         except OperationalError as e:
             raise StoreUnavailable(str(e)) from e
         except (DatabaseError, ClickHouseError) as e:
@@ -102,13 +120,15 @@ class Store:
         columns = list(result.column_names)
         if not columns and not result.result_rows and _READS.match(sql):
             # The embedded engine reports no columns for an empty result; ask ClickHouse for them.
-            described = self.client().query(f"DESCRIBE ({sql})", parameters=parameters, settings=settings)
+            described = client.query(
+                f"DESCRIBE ({sql})", parameters=parameters, settings=self._settable(client, settings)
+            )
             columns = [str(row[0]) for row in described.result_rows]
         return QueryResult(columns, list(result.result_rows))
 
     def insert_arrow(self, table: str, data: pa.Table, token: str | None = None) -> None:
         """Inserts a columnar batch; a repeated `token` is dropped by MergeTree (exactly-once replay)."""
-        settings: dict[str, Any] = {"deduplicate_blocks_in_dependent_materialized_views": 1}
+        settings: dict[str, Any] = {"deduplicate_blocks_in_dependent_materialized_views": 1, **self._insert_settings}
         if token is not None:
             settings["insert_deduplication_token"] = token
         with _writing():
@@ -125,6 +145,7 @@ class Store:
             **otlp_native.format_settings(signal),
             "insert_deduplication_token": token,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
+            **self._insert_settings,
         }
         with _writing():
             if self.embedded:
@@ -137,6 +158,24 @@ class Store:
                     path.unlink(missing_ok=True)
             else:
                 self.client().command(otlp_native.insert_from_input(signal), data=data, settings=settings)
+
+    @property
+    def _insert_settings(self) -> dict[str, Any]:
+        # Through a Distributed table: written to the shards before the insert returns (an error
+        # comes back to the pipeline, which retries with the same token) instead of queued on this node.
+        return {"distributed_foreground_insert": 1} if self.cluster else {}
+
+    def _settable(self, client: Client, settings: dict[str, Any] | None) -> dict[str, Any] | None:
+        """`settings` less those the server says this user cannot change (a readonly profile, a
+        constraint): clickhouse-connect would refuse the query. The server's own value applies,
+        and a readonly user's is stricter than the sandbox's `readonly = 2`."""
+        if not settings or self.embedded:
+            return settings
+        fixed = {k for k in settings if (d := client.server_settings.get(k)) is not None and d.readonly}
+        for name in fixed - self._dropped_settings:
+            log.warning("the store's user cannot change the setting %s; the server's value applies", name)
+        self._dropped_settings |= fixed
+        return {k: v for k, v in settings.items() if k not in fixed}
 
     def supports_native_otlp(self) -> bool:
         """Whether ClickHouse can take an inline protobuf schema (format_schema_source, 24.x+)."""

@@ -1,13 +1,28 @@
-"""Versioned schema migrations, applied in order at start; each runs once per store."""
+"""Versioned schema migrations, applied in order at start; each runs once per store.
+
+Several kokanee processes may start at once against one server or cluster (N ingest nodes, a
+worker, query nodes). One of them migrates while the others wait: the lock is a table, since
+ClickHouse creates a table exactly once (a second CREATE fails, also through ON CLUSTER's queue),
+which needs no coordinator beyond the store itself.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from kokanee.api.auth import schema as auth_schema
 from kokanee.store import schema, schema_ai, schema_alerts, schema_anomaly, schema_capture, schema_derived
 from kokanee.store.client import Store
+from kokanee.store.cluster import Cluster
 from kokanee.store.schema_models import STATEMENTS as MODEL_STATEMENTS
 
 log = logging.getLogger(__name__)
@@ -138,8 +153,15 @@ def migrate(store: Store, migrations: tuple[Migration, ...] = MIGRATIONS) -> lis
     row only means the migration runs again.
     """
     store.command(_LEDGER)
-    store.command(schema_derived.QUANTILES_FUNCTION)
-    done = applied_versions(store)
+    _create_function(store)
+    if all(m.version in applied_versions(store) for m in migrations):
+        return []
+    with schema_lock(store):
+        return _apply(store, migrations)
+
+
+def _apply(store: Store, migrations: tuple[Migration, ...]) -> list[int]:
+    done = applied_versions(store)  # read again under the lock: another process may have finished
     applied = []
     for migration in migrations:
         if migration.version in done:
@@ -153,3 +175,72 @@ def migrate(store: Store, migrations: tuple[Migration, ...] = MIGRATIONS) -> lis
         log.info("applied migration %d: %s", migration.version, migration.name)
         applied.append(migration.version)
     return applied
+
+
+def _create_function(store: Store) -> None:
+    """kokanee_quantiles is for people writing SQL; a user without the CREATE FUNCTION grant goes on without it
+    (SQL functions are server-wide, not per database)."""
+    try:
+        store.command(schema_derived.QUANTILES_FUNCTION)
+    except DatabaseError as e:
+        log.warning("cannot create the SQL function kokanee_quantiles (%s); queries that use it will fail", e)
+
+
+SCHEMA_LOCK = "kokanee_schema_lock"
+LOCK_LEASE_S = 600.0  # a holder that died mid-migration blocks the others this long at most
+
+
+@contextlib.contextmanager
+def schema_lock(store: Store, lease_s: float = LOCK_LEASE_S, poll_s: float = 0.5) -> Iterator[None]:
+    """Held by one process of all those sharing a store. The table's comment names its holder and
+    the end of its lease; a lock whose lease ended is taken over (its holder is gone). An embedded
+    store has one process by construction and takes no lock, so a crash leaves nothing behind."""
+    if store.embedded:
+        yield
+        return
+    holder = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+    waited_for = ""
+    while True:
+        until = time.time() + lease_s
+        try:
+            comment = f"{holder} until {until:.0f}".replace("\\", "").replace("'", "")
+            store.command(f"CREATE TABLE {SCHEMA_LOCK} (Holder String) ENGINE = Memory COMMENT '{comment}'")
+            break
+        except DatabaseError as e:
+            if "TABLE_ALREADY_EXISTS" not in str(e) and "already exists" not in str(e):
+                raise
+        other, other_until = _lock_holder(store)
+        if other and other_until < time.time():
+            log.warning("taking over the schema lock of %s, whose lease ended", other)
+            with contextlib.suppress(DatabaseError):
+                store.command(f"RENAME TABLE {SCHEMA_LOCK} TO {SCHEMA_LOCK}_stale_{uuid.uuid4().hex[:8]}")
+            continue
+        if other != waited_for:
+            log.info("waiting for %s to finish migrating the schema", other or "another process")
+            waited_for = other
+        time.sleep(poll_s)
+    try:
+        yield
+    finally:
+        store.command(f"DROP TABLE IF EXISTS {SCHEMA_LOCK}")
+
+
+def _lock_holder(store: Store) -> tuple[str, float]:
+    rows = store.query(
+        "SELECT comment FROM system.tables WHERE database = currentDatabase() AND name = {n:String}",
+        parameters={"n": SCHEMA_LOCK},
+    ).rows
+    holder, _, until = str(rows[0][0]).rpartition(" until ") if rows else ("", "", "0")
+    try:
+        return holder, float(until)
+    except ValueError:
+        return holder, 0.0
+
+
+def schema_statements(cluster: Cluster | None = None, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[str]:
+    """Every statement `migrate` runs on an empty store, in order (rendered for `cluster`)."""
+    statements = [_LEDGER, schema_derived.QUANTILES_FUNCTION]
+    statements += [s for m in migrations for s in m.statements]
+    if cluster is None:
+        return [s.strip() for s in statements]
+    return [r.strip() for s in statements for r in cluster.render(s)]
