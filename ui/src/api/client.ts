@@ -1,6 +1,7 @@
 // Fetching from /api/v1 with TanStack Query. Errors keep the API's message ({"error": "..."}).
 import { useQuery, type UseQueryResult } from "@tanstack/react-query";
 import { useTimeRange } from "../app/timeRange";
+import { cookieValue } from "../lib/auth";
 
 export class ApiError extends Error {
   constructor(
@@ -13,6 +14,22 @@ export class ApiError extends Error {
 }
 
 type Params = Record<string, string | number | undefined | null>;
+
+// Sign-in (ui/src/app/auth.tsx) listens for 401s: any call refused for want of a session shows the
+// sign-in page. Writes echo the CSRF cookie the server set at sign-in in X-CSRF-Token.
+let onUnauthorized: () => void = () => {};
+export function setUnauthorizedHandler(handler: () => void): void {
+  onUnauthorized = handler;
+}
+
+function refused401(response: Response): void {
+  if (response.status === 401) onUnauthorized();
+}
+
+function writeHeaders(): Record<string, string> {
+  const csrf = cookieValue(document.cookie, "kokanee_csrf"); // set at sign-in, readable by the page
+  return { "Content-Type": "application/json", Accept: "application/json", ...(csrf ? { "X-CSRF-Token": csrf } : {}) };
+}
 
 export function apiUrl(path: string, params: Params = {}): string {
   const qs = new URLSearchParams();
@@ -50,6 +67,7 @@ export async function getJson<T>(path: string, params: Params = {}): Promise<T> 
   }
   const text = await response.text();
   const body = parseBody(text);
+  refused401(response);
   if (!response.ok) throw refusal(response, text, path, body);
   if (body === null || typeof body !== "object") {
     throw new ApiError(`expected JSON from the API, got: ${text.slice(0, 120)}`, response.status, path);
@@ -75,24 +93,26 @@ export function useApi<T>(path: string | null, params: Params = {}, opts: { wind
 export async function postJson<T>(path: string, body: unknown): Promise<T> {
   const response = await fetch(apiUrl(path), {
     method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    headers: writeHeaders(),
     body: JSON.stringify(body),
   });
   const text = await response.text();
   const parsed = parseBody(text);
+  refused401(response);
   if (!response.ok) throw refusal(response, text, path, parsed);
   return parsed as T;
 }
 
-/** PUT or DELETE with a JSON answer (alert rules, channels, silences); errors like getJson's. */
-export async function sendJson<T>(method: "PUT" | "DELETE", path: string, body?: unknown): Promise<T> {
+/** PUT, PATCH or DELETE with a JSON answer (alert rules, channels, users); errors like getJson's. */
+export async function sendJson<T>(method: "PUT" | "PATCH" | "DELETE", path: string, body?: unknown): Promise<T> {
   const response = await fetch(apiUrl(path), {
     method,
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    headers: writeHeaders(),
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
   const parsed: unknown = text ? JSON.parse(text) : null;
+  refused401(response);
   if (!response.ok) throw refusal(response, text, path, parsed);
   return parsed as T;
 }

@@ -2,6 +2,7 @@
 import { useIsFetching } from "@tanstack/react-query";
 import { lazy, Suspense, type ReactNode } from "react";
 import { ErrorBoundary } from "../components/ErrorBoundary";
+import { AuthGate, UserMenu } from "./auth";
 import { href, Link, useLocation } from "./router";
 import { CUSTOM, RANGES, REFRESHES, setBound, setRange, setRefresh, toLocalInput, useTimeRange } from "./timeRange";
 
@@ -23,6 +24,7 @@ const ServicePage = lazy(() => import("../views/ServicePage").then((m) => ({ def
 const Services = lazy(() => import("../views/Services").then((m) => ({ default: m.Services })));
 const TraceView = lazy(() => import("../views/TraceView").then((m) => ({ default: m.TraceView })));
 const Traces = lazy(() => import("../views/Traces").then((m) => ({ default: m.Traces })));
+const Users = lazy(() => import("../views/Users").then((m) => ({ default: m.Users })));
 
 const NAV = [
   { path: "/", label: "Service map" },
@@ -68,6 +70,8 @@ function route(path: string): ReactNode {
       return <Review />;
     case "ai":
       return id === "settings" ? <AiSettings /> : <AiInteractions />;
+    case "users":
+      return <Users />;
     case "metric-explorer":  // not /metrics: that is the server's Prometheus endpoint
       return <Metrics />;
     default:
@@ -119,6 +123,7 @@ function TimeControls() {
 export function App() {
   const { path } = useLocation();
   return (
+    <AuthGate>
     <div className="layout">
       <nav className="sidebar">
         <Link to={href("/")} className="brand">
@@ -130,6 +135,7 @@ export function App() {
           </Link>
         ))}
         <div className="sidebar-foot">
+          <UserMenu />
           <a href="/docs">API docs</a>
         </div>
       </nav>
@@ -144,5 +150,6 @@ export function App() {
         </main>
       </div>
     </div>
+    </AuthGate>
   );
 }

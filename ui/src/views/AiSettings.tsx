@@ -6,6 +6,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { postJson, sendJson, useApi } from "../api/client";
 import { href, Link } from "../app/router";
 import { ErrorBox, Guard } from "../components/States";
+import { Can } from "../app/auth";
 
 const TASKS = ["default", "analysis", "sql", "summary", "dashboard", "naming"];
 const SOURCES: Record<string, string> = {
@@ -91,7 +92,7 @@ function ProviderTest({ provider, model }: { provider: string; model: string | u
   };
   return (
     <span>
-      <button type="button" className="ghost" disabled={busy} onClick={() => void run()} data-testid={`ai-provider-test-${provider}`}>Test {model}</button>{" "}
+      <Can role="admin"><button type="button" className="ghost" disabled={busy} onClick={() => void run()} data-testid={`ai-provider-test-${provider}`}>Test {model}</button>{" "}</Can>
       {result && <span className="small" data-testid={`ai-provider-test-result-${provider}`}>{result}</span>}
     </span>
   );
@@ -226,6 +227,7 @@ function Editor({ config }: { config: AiConfigBody }) {
 
       <ErrorBox error={error} />
       {notice && <div className="state muted" data-testid="ai-settings-notice">{notice}</div>}
+      <Can role="admin">
       <div className="chips">
         <button type="submit" className="primary" disabled={busy} data-testid="ai-settings-save">Save</button>
         <button type="button" disabled={busy || saved.source !== "ui"} onClick={() => void act("revert")} data-testid="ai-settings-revert"
@@ -234,6 +236,7 @@ function Editor({ config }: { config: AiConfigBody }) {
         </button>
         <button type="button" className="ghost" disabled={busy} onClick={() => setForm(toForm(saved))}>Discard changes</button>
       </div>
+      </Can>
     </form>
   );
 }

@@ -13,6 +13,7 @@ import type {
 } from "../api/types";
 import { Link } from "../app/router";
 import { ErrorBox, Guard } from "../components/States";
+import { Can } from "../app/auth";
 
 const REFRESH_MS = 5000;
 
@@ -81,7 +82,7 @@ function FiringAlerts() {
                   </td>
                   <td>{a.why}</td>
                   <td className="nowrap small">{when(a.state === "resolved" ? a.resolved_at : a.fired_at ?? a.active_since)}</td>
-                  <td>{a.state !== "resolved" && !a.silenced && <button className="ghost" onClick={() => void silence(a)}>Silence 1h</button>}</td>
+                  <td>{a.state !== "resolved" && !a.silenced && <Can role="editor"><button className="ghost" onClick={() => void silence(a)}>Silence 1h</button></Can>}</td>
                 </tr>
               ))}
             </tbody>
@@ -310,9 +311,11 @@ function Rules() {
       <div className="panel" data-testid="alert-rules">
         <div className="details-head">
           <h2>Rules</h2>
+          <Can role="editor">
           <button className="primary" onClick={() => setEditor({ form: { ...NEW_RULE }, key: Date.now() })} data-testid="new-rule">
             New rule
           </button>
+          </Can>
         </div>
         {query.data?.file_error && <div className="state error">Alerts file not reloaded: {query.data.file_error}</div>}
         <ErrorBox error={error} />
@@ -334,6 +337,7 @@ function Rules() {
                       {!r.enabled ? "disabled" : r.status?.error ? <span className="bad">{r.status.error}</span> : r.status ? `${r.status.series} series` : "not evaluated yet"}
                     </td>
                     <td className="nowrap">
+                      <Can role="editor">
                       <button className="ghost" onClick={() => void act(async () => setTested(await postJson<RuleTestResult>(`alert-rules/${encodeURIComponent(r.id)}/test`, {})))}>Test</button>
                       {r.source === "api" && (
                         <>
@@ -348,6 +352,7 @@ function Rules() {
                           })}>Delete</button>
                         </>
                       )}
+                      </Can>
                     </td>
                   </tr>
                 ))}
@@ -389,12 +394,14 @@ function Silences() {
   return (
     <div className="panel" data-testid="silences">
       <h2>Silences</h2>
+      <Can role="editor">
       <form className="filters" onSubmit={create}>
         <label className="field">matchers<input value={matchers} onChange={(e) => setMatchers(e.target.value)} placeholder="service=cart, rule…" data-testid="silence-matchers" /></label>
         <label className="field">hours<input value={hours} onChange={(e) => setHours(e.target.value)} size={4} /></label>
         <label className="field">comment<input value={comment} onChange={(e) => setComment(e.target.value)} /></label>
         <button type="submit" className="primary">Silence</button>
       </form>
+      </Can>
       <ErrorBox error={error} />
       <Guard query={query} what="silences" isEmpty={(d) => d.silences.length === 0} empty={<>No active silences.</>} hint={false}>
         {(d) => (
@@ -406,7 +413,7 @@ function Silences() {
                   <td>{labelText(s.matchers)}</td>
                   <td className="nowrap small">{new Date(s.ends_at / 1_000_000).toISOString().slice(0, 19).replace("T", " ")}</td>
                   <td>{s.comment}</td>
-                  <td><button className="ghost" onClick={() => void act(() => sendJson("DELETE", `silences/${s.id}`))}>Expire</button></td>
+                  <td><Can role="editor"><button className="ghost" onClick={() => void act(() => sendJson("DELETE", `silences/${s.id}`))}>Expire</button></Can></td>
                 </tr>
               ))}
             </tbody>
@@ -466,7 +473,7 @@ function ScheduledReports() {
                   <td className="small">{r.channels.join(", ")}</td>
                   <td className="nowrap small" data-testid={`report-last-sent-${r.id}`}>{r.last_sent ? when(r.last_sent) : "never"}</td>
                   <td className="nowrap small">{r.enabled ? when(r.next_at) : "disabled"}</td>
-                  <td><button className="ghost" onClick={() => void sendNow(r)} data-testid={`send-report-${r.id}`}>Send now</button></td>
+                  <td><Can role="editor"><button className="ghost" onClick={() => void sendNow(r)} data-testid={`send-report-${r.id}`}>Send now</button></Can></td>
                 </tr>
               ))}
             </tbody>

@@ -16,6 +16,7 @@ import type {
 import { AXIS, Chart, TOOLTIP } from "../components/Chart";
 import { SortableTable, type Column } from "../components/SortableTable";
 import { ErrorBox, Guard } from "../components/States";
+import { Can } from "../app/auth";
 
 const SIGNALS: CaptureSignal[] = ["traces", "logs", "metrics"];
 const COLORS: Record<CaptureSignal, string> = { traces: "#5b8def", logs: "#f2a93b", metrics: "#3fb950" };
@@ -206,20 +207,22 @@ function SessionsPanel() {
     { key: "bytes", label: "Size", value: (s) => s.bytes, render: (s) => bytes(s.bytes), numeric: true },
     { key: "actions", label: "", value: () => 0, render: (s) => (
       <span className="nowrap">
-        {s.recording && <button onClick={() => void act(() => postJson(`capture/sessions/${s.id}/stop`, {}))}>Stop</button>}{" "}
+        <Can role="editor">{s.recording && <button onClick={() => void act(() => postJson(`capture/sessions/${s.id}/stop`, {}))}>Stop</button>}{" "}</Can>
         <a className="button" href={apiUrl(`capture/sessions/${s.id}/export`)}>Export</a>{" "}
-        <button onClick={() => setReplaying(s)}>Replay…</button>
+        <Can role="editor"><button onClick={() => setReplaying(s)}>Replay…</button></Can>
       </span>
     ) },
   ];
   return (
     <div className="panel">
       <h2>Sessions</h2>
+      <Can role="editor">
       <form className="filters" onSubmit={start} data-testid="session-form">
         <label className="field">Name<input value={name} onChange={(e) => setName(e.target.value)} placeholder="fault: payment failure" /></label>
         <label className="field">Labels<input value={labels} onChange={(e) => setLabels(e.target.value)} placeholder="env=prod, ticket=123" /></label>
         <button type="submit" disabled={!name.trim()}>Start session</button>
       </form>
+      </Can>
       {error && <div className="state error">{error}</div>}
       {replaying && <ReplayForm session={replaying} onDone={() => setReplaying(null)} />}
       <Guard query={query} what="sessions" isEmpty={(d) => d.sessions.length === 0} empty="No sessions yet: start one above." hint={false}>
@@ -311,7 +314,7 @@ function RetentionPanel() {
           </>
         )}
       </Guard>
-      <button onClick={() => void act(async () => setDry(await postJson<RetentionRun>("capture/retention/run", { dry_run: true })))}>Dry run</button>
+      <Can role="admin"><button onClick={() => void act(async () => setDry(await postJson<RetentionRun>("capture/retention/run", { dry_run: true })))}>Dry run</button></Can>
       {error && <ErrorBox error={new Error(error)} />}
       {dry && <RunSummary run={dry} />}
     </div>

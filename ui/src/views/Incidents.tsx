@@ -9,6 +9,7 @@ import { ExplainPanel } from "../components/ExplainPanel";
 import { ErrorBox, Guard } from "../components/States";
 import { fmtDateTime, fmtMs, fmtPct } from "../lib/format";
 import { positions } from "../lib/mapLayout";
+import { Can } from "../app/auth";
 
 const SEVERITY_COLOR: Record<string, string> = { info: "#8b949e", warning: "#f2a93b", critical: "#e5534b" };
 
@@ -286,8 +287,10 @@ function CauseRow({ incidentId, cause, rank, given, window }: { incidentId: stri
         <span className="muted"> · score {cause.score.toFixed(3)}</span>
         <span className="feedback">
           {sent ? <span className="muted">Marked {sent}. </span> : null}
+          <Can role="editor">
           <button type="button" onClick={() => void send(true)}>Useful</button>{" "}
           <button type="button" onClick={() => void send(false)}>Not useful</button>
+          </Can>
         </span>
       </div>
       <ul className="evidence">
