@@ -30,6 +30,7 @@ from kokanee.store.migrations import migrate
 from kokanee.store.timeparse import now_ns
 from tests.chstandin import Standin, start_standin
 from tests.server import KokaneeServer
+from tests.test_alert_e2e import _send_errors
 from tests.test_servicegraph import NS, T0, S, request
 from tests.test_topology_api import EDGES, shop_trace
 
@@ -75,12 +76,13 @@ def nodes(standin: Standin, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 @pytest.fixture
-def start_worker(standin: Standin, tmp_path: Path) -> Iterator[Callable[[], KokaneeServer]]:
+def start_worker(standin: Standin, tmp_path: Path) -> Iterator[Callable[..., KokaneeServer]]:
     workers: list[KokaneeServer] = []
 
-    def start() -> KokaneeServer:
-        workers.append(KokaneeServer(tmp_path / f"worker{len(workers)}", "--role", "worker", "--store", standin.url))
-        return workers[-1].start(timeout=180)
+    def start(*args: str) -> KokaneeServer:
+        worker = KokaneeServer(tmp_path / f"worker{len(workers)}", "--role", "worker", "--store", standin.url, *args)
+        workers.append(worker)
+        return worker.start(timeout=180)
 
     yield start
     for worker in workers:
@@ -97,7 +99,7 @@ def _status(node: KokaneeServer, path: str) -> int:
 
 
 def test_each_role_runs_only_its_parts(
-    nodes: dict[str, KokaneeServer], start_worker: Callable[[], KokaneeServer]
+    nodes: dict[str, KokaneeServer], start_worker: Callable[..., KokaneeServer]
 ) -> None:
     ingest, query, worker = nodes["ingest_a"], nodes["query"], start_worker()
     for node, role in ((ingest, "ingest"), (query, "query"), (worker, "worker")):
@@ -173,7 +175,7 @@ def _settled(node: KokaneeServer, window: tuple[int, int]) -> dict[str, Any]:
 
 
 def test_split_roles_over_one_store_match_one_process(
-    nodes: dict[str, KokaneeServer], start_worker: Callable[[], KokaneeServer]
+    nodes: dict[str, KokaneeServer], start_worker: Callable[..., KokaneeServer]
 ) -> None:
     """Two ingest nodes (traces routed by id), one worker and one query node over the stand-in show
     the same map, RED and operations as one `--role all` process given the same spans."""
@@ -208,3 +210,28 @@ def test_split_roles_over_one_store_match_one_process(
     assert cart["red"]["requests"] == 40 and cart["red"]["errors"] == 8
     assert split == single
     assert worker.get("/api/v1/health")["role"] == "worker"
+
+
+def test_the_worker_fires_rules_made_on_a_query_node_and_the_query_node_shows_them(
+    nodes: dict[str, KokaneeServer], start_worker: Callable[..., KokaneeServer]
+) -> None:
+    ingest, query = nodes["ingest_b"], nodes["query"]
+    rule = {
+        "id": "roles-errors", "kind": "threshold", "signal": "error_rate", "service": "roles-pay",
+        "op": ">", "value": 0.5, "window": "1m", "severity": "critical",
+    }  # fmt: skip
+    created = httpx.post(f"{query.api_url}/api/v1/alert-rules", json=rule, timeout=30)
+    assert created.status_code == 201, created.text
+    start_worker("--alert-interval-s", "1")
+    # Errors in the last closed minute (closed 10 s after it ends), with at least 30 s of it left.
+    while (time.time() - 10) % 60 > 30:
+        time.sleep(1)
+    last_closed = int((time.time() - 10) // 60 * 60)
+    _send_errors(ingest, "roles-pay", (last_closed - 30) * NS)
+    deadline = time.monotonic() + 90
+    firing: list[dict[str, Any]] = []
+    while not firing and time.monotonic() < deadline:
+        alerts = query.get("/api/v1/alerts", state="active")["alerts"]
+        firing = [a for a in alerts if a["rule_id"] == "roles-errors" and a["state"] == "firing"]
+        time.sleep(1)
+    assert firing and firing[0]["labels"] == {"service": "roles-pay"}

@@ -62,6 +62,7 @@ class Evaluator:
         self.states: dict[tuple[str, str], AlertState] = {}
         self.status: dict[str, RuleStatus] = {}
         self.loaded = False
+        self.evaluating = False  # whether this process evaluates (else alerts() reads the stored states)
 
     def load(self) -> None:
         rows = self.store.query(
@@ -81,6 +82,7 @@ class Evaluator:
 
     def run_once(self, now_ns: int) -> int:
         """Evaluates every enabled rule; returns how many notifications were enqueued."""
+        self.evaluating = True
         if not self.loaded:
             self.load()
         at_s = closed_boundary_s(now_ns, self.settle_s)
@@ -251,6 +253,9 @@ class Evaluator:
         self.states[(state.rule_id, state.fingerprint)] = state
 
     def alerts(self, include_resolved: bool = False) -> list[dict[str, Any]]:
+        if not self.evaluating:  # a query node: the worker evaluates, and its states are in the store
+            self.states.clear()
+            self.load()
         silences = [s for s in self.config.silences() if s.active(time.time_ns())]
         out = []
         for state in sorted(
