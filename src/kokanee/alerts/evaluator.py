@@ -65,6 +65,11 @@ class Evaluator:
         self.evaluating = False  # whether this process evaluates (else alerts() reads the stored states)
 
     def load(self) -> None:
+        self.states.update(self._stored_states())
+        self.loaded = True
+
+    def _stored_states(self) -> dict[tuple[str, str], AlertState]:
+        states: dict[tuple[str, str], AlertState] = {}
         rows = self.store.query(
             """SELECT RuleId, Fingerprint, Labels, State, Severity, Episode, toUnixTimestamp64Milli(ActiveSince) AS a,
             if(isNull(FiredAt), NULL, toUnixTimestamp64Milli(assumeNotNull(FiredAt))) AS f,
@@ -77,8 +82,8 @@ class Evaluator:
                 int(row["Episode"]), int(row["a"]), None if row["f"] is None else int(row["f"]),
                 None if row["r"] is None else int(row["r"]), float(row["Value"]), row["Why"], bool(row["Notified"]),
             )  # fmt: skip
-            self.states[(state.rule_id, state.fingerprint)] = state
-        self.loaded = True
+            states[(state.rule_id, state.fingerprint)] = state
+        return states
 
     def run_once(self, now_ns: int) -> int:
         """Evaluates every enabled rule; returns how many notifications were enqueued."""
@@ -253,13 +258,12 @@ class Evaluator:
         self.states[(state.rule_id, state.fingerprint)] = state
 
     def alerts(self, include_resolved: bool = False) -> list[dict[str, Any]]:
-        if not self.evaluating:  # a query node: the worker evaluates, and its states are in the store
-            self.states.clear()
-            self.load()
+        # A query node: the worker evaluates, and its states are in the store.
+        states = self.states if self.evaluating else self._stored_states()
         silences = [s for s in self.config.silences() if s.active(time.time_ns())]
         out = []
         for state in sorted(
-            list(self.states.values()), key=lambda s: (-severity_rank(s.severity), s.rule_id, s.fingerprint)
+            list(states.values()), key=lambda s: (-severity_rank(s.severity), s.rule_id, s.fingerprint)
         ):
             if state.state == "resolved" and not include_resolved:
                 continue
