@@ -29,8 +29,12 @@ Generated at build time from kokanee's OpenAPI schema (the one a running server 
   the last hour. Durations in the data are nanoseconds.
 - Errors are `{"error": "..."}` with a 4xx status that says what was wrong; 422 is a parameter
   of the wrong type or out of range.
-- When the server is protected (see [Security](security.md)), send credentials as the
-  security page describes; `/api/v1/health` stays open.
+- With auth on (see [Security](security.md)), a request signs in with `Authorization: Bearer
+  TOKEN` (an API token or `--api-token`) or the UI's session cookie, and each route needs the role
+  named beside it: a **viewer** reads everything, asks and runs sandboxed SQL; an **editor** also
+  changes dashboards, alert rules, silences, reports, capture sessions and feedback; an **admin**
+  also manages users, tokens, AI providers, channels and retention. Without a session or token a
+  route answers 401, with too low a role 403. With auth off everyone may call every route.
 """
 
 
@@ -41,13 +45,35 @@ class _NoStore:
         raise RuntimeError(f"the API reference build touched the store ({name}); routes must reach it per request")
 
 
-def openapi_schema() -> dict[str, Any]:
+def _app() -> Any:
     from kokanee.api.app import create_app
 
     # Only the store is passed: every other parameter keeps its default, whatever is added later.
     first = next(iter(inspect.signature(create_app).parameters))
-    schema: dict[str, Any] = create_app(**{first: _NoStore()}).openapi()
+    return create_app(**{first: _NoStore()})
+
+
+def openapi_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = _app().openapi()
     return schema
+
+
+def route_roles(app: Any) -> dict[tuple[str, str], str]:
+    """(method, path) → the role the route needs when auth is on, or "anyone": the same
+    declaration the server enforces (kokanee.api.auth.access.needed)."""
+    from kokanee.api.auth.access import needed, served_routes
+
+    roles: dict[tuple[str, str], str] = {}
+    for path, route in served_routes(app):
+        for method in route.methods or ():
+            access = needed(route, method, path)
+            roles[(method.lower(), path)] = str(access.role) if access.role is not None else "anyone"
+    return roles
+
+
+def page() -> str:
+    app = _app()
+    return render(app.openapi(), route_roles(app))
 
 
 def _cell(text: Any) -> str:
@@ -146,12 +172,13 @@ def _responses(op: dict[str, Any]) -> Iterable[str]:
         yield ""
 
 
-def _operation(method: str, path: str, op: dict[str, Any]) -> Iterable[str]:
+def _operation(method: str, path: str, op: dict[str, Any], role: str | None) -> Iterable[str]:
     slug = re.sub(r"[^a-z0-9]+", "-", f"{method} {path}".lower()).strip("-")
     yield f"### `{method.upper()} {path}` {{#{slug}}}"
     yield ""
     if op.get("summary"):
-        yield f"**{op['summary']}**"
+        who = f" · needs **{role}**" if role and role != "anyone" else " · open to anyone" if role else ""
+        yield f"**{op['summary']}**{who}"
         yield ""
     if op.get("description"):
         yield op["description"].strip()
@@ -163,8 +190,9 @@ def _operation(method: str, path: str, op: dict[str, Any]) -> Iterable[str]:
     yield from _responses(op)
 
 
-def render(schema: dict[str, Any]) -> str:
-    """The whole page: operations grouped by tag (in the order tags first appear), then schemas."""
+def render(schema: dict[str, Any], roles: dict[tuple[str, str], str] | None = None) -> str:
+    """The whole page: operations grouped by tag (in the order tags first appear), each with the
+    role it needs when `roles` are given, then schemas."""
     by_tag: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
     for path, methods in schema.get("paths", {}).items():
         for method, op in methods.items():
@@ -175,7 +203,7 @@ def render(schema: dict[str, Any]) -> str:
     for tag, ops in by_tag.items():
         lines += [f"## {tag.capitalize()}", ""]
         for method, path, op in ops:
-            lines += list(_operation(method, path, op))
+            lines += list(_operation(method, path, op, (roles or {}).get((method, path))))
     schemas = schema.get("components", {}).get("schemas", {})
     if schemas:
         lines += ["## Schemas", ""]
@@ -194,9 +222,9 @@ def on_files(files: Any, config: Any) -> Any:
     """mkdocs event: adds the generated page before the nav is built, so the nav can name it."""
     from mkdocs.structure.files import File
 
-    files.append(File.generated(config, API_PAGE, content=render(openapi_schema())))
+    files.append(File.generated(config, API_PAGE, content=page()))
     return files
 
 
 if __name__ == "__main__":
-    print(render(openapi_schema()))
+    print(page())

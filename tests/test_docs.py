@@ -37,8 +37,17 @@ def test_the_readmes_links_into_docs_lead_to_pages() -> None:
 def test_the_api_reference_lists_every_route() -> None:
     hooks = _hooks()
     schema = hooks.openapi_schema()
-    page = hooks.render(schema)
+    page = hooks.page()
     for path, methods in schema["paths"].items():
         for method in methods:
             assert f"`{method.upper()} {path}`" in page, f"{method.upper()} {path} is missing from the API reference"
     assert "## Schemas" in page
+
+
+def test_the_api_reference_names_the_role_each_route_needs() -> None:
+    page = _hooks().page()
+    block = page[page.index("### `PUT /api/v1/ai/config`") :]
+    assert block[: block.index("###", 3)].count("needs **admin**") == 1
+    block = page[page.index("### `GET /api/v1/traces`") :]
+    assert block[: block.index("###", 3)].count("needs **viewer**") == 1
+    assert page.count("· needs **") + page.count("· open to anyone") == page.count("\n### `")
