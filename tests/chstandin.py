@@ -19,10 +19,10 @@ What it re-creates, as https://clickhouse.com/docs/interfaces/http describes:
 - X-ClickHouse-Summary, X-ClickHouse-Format, X-ClickHouse-Timezone, X-ClickHouse-Exception-Code,
   and errors as the server writes them: `Code: NNN. DB::Exception: ... (NAME) (version ...)`.
 
-Not there: the native TCP protocol, progress headers, external data, async inserts, TLS (the
-tests that need HTTPS put a TLS proxy in front), clusters. One process owns its chDB data
-directory (chDB is process-global), so tests start it as a subprocess on loopback, like
-moto_server:
+HTTPS with `--tls-cert`/`--tls-key` (start_standin(tls=True) makes a self-signed certificate).
+Not there: the native TCP protocol, progress headers, external data, async inserts, clusters.
+One process owns its chDB data directory (chDB is process-global), so tests start it as a
+subprocess on loopback, like moto_server:
 
     standin = start_standin(tmp_path)      # a Standin; standin.url is http://kokanee:secret@127.0.0.1:PORT/kokanee
     ...
@@ -37,9 +37,11 @@ import argparse
 import base64
 import contextlib
 import gzip
+import ipaddress
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -460,14 +462,20 @@ class Standin:
     proc: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    ca_cert: Path | None = None  # with TLS: the self-signed certificate, which clients trust
 
     @property
     def url(self) -> str:
-        return f"http://{USER}:{PASSWORD}@127.0.0.1:{self.port}/{DATABASE}"
+        return self._url(USER, PASSWORD)
 
     @property
     def readonly_url(self) -> str:
-        return f"http://{READER}:{READER_PASSWORD}@127.0.0.1:{self.port}/{DATABASE}"
+        return self._url(READER, READER_PASSWORD)
+
+    def _url(self, user: str, password: str) -> str:
+        if self.ca_cert is None:
+            return f"http://{user}:{password}@127.0.0.1:{self.port}/{DATABASE}"
+        return f"https://{user}:{password}@127.0.0.1:{self.port}/{DATABASE}?ca_cert={self.ca_cert}"
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -479,14 +487,17 @@ class Standin:
                 self.proc.wait()
 
 
-def start_standin(tmp_path: Path, timeout: float = 30.0) -> Standin:
-    """Starts the stand-in on a free loopback port with its chDB data under `tmp_path`."""
+def start_standin(tmp_path: Path, timeout: float = 30.0, tls: bool = False) -> Standin:
+    """Starts the stand-in on a free loopback port with its chDB data under `tmp_path` (over HTTPS
+    with a self-signed certificate for 127.0.0.1 when `tls`)."""
     data = tmp_path / "chstandin"
     data.mkdir(parents=True, exist_ok=True)
     log_path = tmp_path / "chstandin.log"
     root = Path(__file__).resolve().parents[1]
+    cert = _self_signed(tmp_path) if tls else None
+    tls_args = ["--tls-cert", str(cert), "--tls-key", str(cert.with_suffix(".key"))] if cert else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.chstandin", "--port", "0", "--data", str(data)],
+        [sys.executable, "-m", "tests.chstandin", "--port", "0", "--data", str(data), *tls_args],
         cwd=root, stdout=subprocess.PIPE, stderr=open(log_path, "ab"),  # noqa: SIM115 - the child owns it
         env={**os.environ, "PYTHONPATH": str(root)},
     )  # fmt: skip
@@ -500,7 +511,35 @@ def start_standin(tmp_path: Path, timeout: float = 30.0) -> Standin:
     if not line.startswith(b"listening on "):
         proc.kill()
         raise RuntimeError("the ClickHouse stand-in did not start")
-    return Standin(proc, int(line.split()[-1]), log_path)
+    return Standin(proc, int(line.split()[-1]), log_path, cert)
+
+
+def _self_signed(directory: Path) -> Path:
+    """A certificate (and its .key) for 127.0.0.1, valid for a day."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "chstandin")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    path = directory / "chstandin-cert.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    path.with_suffix(".key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return path
 
 
 def main() -> None:
@@ -509,6 +548,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8123, help="0 picks a free port (printed)")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "chstandin")
     parser.add_argument("--database", default=DATABASE, help="created at start")
+    parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this PEM certificate (and --tls-key)")
+    parser.add_argument("--tls-key", type=Path)
     args = parser.parse_args()
     engine = Engine(args.data.resolve(), args.database)
     users = {
@@ -517,6 +558,10 @@ def main() -> None:
         READER: User(READER_PASSWORD, readonly=True),
     }
     server = _StandinServer((args.host, args.port), engine, users)
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print(f"listening on {server.server_address[1]}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

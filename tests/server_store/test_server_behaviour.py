@@ -17,7 +17,7 @@ import httpx
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from kokanee.store.client import Store
+from kokanee.store.client import Store, StoreUnavailable
 from kokanee.store.migrations import MIGRATIONS, SCHEMA_LOCK, migrate
 from kokanee.store.sandbox import run_sql
 from tests.chstandin import PASSWORD, USER, Standin, start_standin
@@ -106,3 +106,21 @@ def test_the_native_decoder_reads_the_request_body_on_a_server(kokanee_server: K
     INSERT ... SELECT FROM input(), and ClickHouse flattens them (tests/test_otlp_sdk.py, re-run here,
     checks the rows field by field)."""
     assert "flattening logs, traces in ClickHouse" in kokanee_server.log()
+
+
+def test_a_server_over_tls_is_reached_with_its_ca_and_refused_without(tmp_path: Path) -> None:
+    """`--store https://...?ca_cert=PATH`: clickhouse-connect's options ride in the URL."""
+    secure = start_standin(tmp_path, tls=True)
+    try:
+        store = Store(secure.url)
+        migrate(store)
+        ingest_trace = "INSERT INTO kokanee_fault_labels (Start, ServiceName, Kind, Source, Detail) VALUES "
+        store.command(ingest_trace + "(now64(9), 'tls', 'k', 's', 'd')")
+        assert store.query("SELECT ServiceName FROM kokanee_fault_labels").rows == [("tls",)]
+        store.close()
+        untrusted = Store(secure.url.split("?")[0])
+        with pytest.raises(StoreUnavailable, match="cannot reach"):
+            untrusted.query("SELECT 1")
+        untrusted.close()
+    finally:
+        secure.stop()

@@ -57,7 +57,9 @@ def _connect(url: str) -> Client:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"store URL must start with chdb://, http:// or https://, got {url!r}")
-    return clickhouse_connect.get_client(dsn=url)
+    # clickhouse-connect takes TLS from the port (443, 8443), not from the scheme: without this,
+    # https://host:8123/db would be spoken in plain HTTP, password and all.
+    return clickhouse_connect.get_client(dsn=url, interface=parts.scheme)
 
 
 class Store:
