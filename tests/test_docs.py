@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 from types import ModuleType
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 
@@ -51,3 +53,21 @@ def test_the_api_reference_names_the_role_each_route_needs() -> None:
     block = page[page.index("### `GET /api/v1/traces`") :]
     assert block[: block.index("###", 3)].count("needs **viewer**") == 1
     assert page.count("· needs **") + page.count("· open to anyone") == page.count("\n### `")
+
+
+def _pages(nav: object) -> list[str]:
+    if isinstance(nav, str):
+        return [nav]
+    if isinstance(nav, list):
+        return [page for item in nav for page in _pages(item)]
+    if isinstance(nav, dict):
+        return [page for value in nav.values() for page in _pages(value)]
+    return []
+
+
+def test_every_page_is_in_the_nav_once() -> None:
+    # mkdocs --strict fails on a page left out of the nav, but not on one listed twice.
+    pages = _pages(yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"])
+    assert len(pages) == len(set(pages)), f"listed twice: {sorted({p for p in pages if pages.count(p) > 1})}"
+    on_disk = {p.name for p in (ROOT / "docs").glob("*.md")}
+    assert on_disk <= set(pages), f"not in the nav: {sorted(on_disk - set(pages))}"
