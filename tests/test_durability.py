@@ -91,7 +91,9 @@ def test_replaying_records_already_in_the_store_does_not_double_them(
 ) -> None:
     """A crash between the insert and the checkpoint: the restart re-inserts the same batch,
     and the store drops it by its deduplication token."""
-    server = start_kokanee()
+    # The replay batches every record after the checkpoint together; a flush interval longer
+    # than the sends makes the first run batch them the same way (same records, same token).
+    server = start_kokanee("--flush-interval-s", "5")
     service = f"replay-{uuid.uuid4().hex[:8]}"
     exporter = OTLPSpanExporter(endpoint=f"{server.otlp_http_url}/v1/traces", timeout=10)
     spans = make_spans(service, 500)

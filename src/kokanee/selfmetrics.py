@@ -38,3 +38,8 @@ QUARANTINED = Counter(
     "Items in WAL records the store refused outright, kept under DATA_DIR/quarantine instead.",
     ["target"],
 )
+DUPLICATES = Counter(
+    "kokanee_duplicate_requests_total",
+    "Resent requests (same bytes, already durable) acknowledged without storing them twice.",
+    ["signal"],
+)

@@ -48,7 +48,9 @@ def parse_json(signal: Signal, body: bytes) -> Message:
     message = _MESSAGES[signal]()
     try:
         json_format.ParseDict(document, message, ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError) as exc:
+    except (json_format.ParseError, ValueError, TypeError, OverflowError, SystemError) as exc:
+        # OverflowError: 1e400 where an integer belongs; SystemError: upb refusing a lone
+        # surrogate ("\ud800") as a field name. Both are the body's fault, not ours.
         raise DecodeError(f"invalid OTLP/JSON {signal} request: {exc}") from exc
     return message
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from kokanee import selfmetrics
 from kokanee.ingest.decode import decode as decode_message
-from kokanee.ingest.decode import parse_protobuf
+from kokanee.ingest.decode import parse_canonical, parse_protobuf
 from kokanee.ingest.otlp_json import parse_json
 from kokanee.ingest.types import Decoded, DecodeError, Rows, Signal
 from kokanee.ingest.validate import validate
@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 class Sink(Protocol):
     """Where accepted requests go: the pipeline, or a recording sink in tests."""
 
-    async def submit(self, signal: str, payload: bytes, rows: Rows, encoding: str, source: str) -> int: ...
+    async def submit(self, signal: str, payload: bytes, rows: Rows, encoding: str, source: str) -> int:
+        """Makes the request durable; returns its WAL sequence, or 0 for a resend already durable."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,20 @@ class Decoder:
         return decode_message(signal, message)
 
     def payload(self, signal: Signal, body: bytes, encoding: str) -> tuple[Decoded, bytes]:
-        """Parses a body (`protobuf` or `json`); returns the result and the request as protobuf."""
+        """Parses a body (`protobuf` or `json`); returns the result and the request as protobuf.
+
+        For the signals the store flattens, that protobuf is canonical (see `parse_canonical`):
+        the store reads exactly what was validated here.
+        """
         if encoding == "json":
             message = parse_json(signal, body)
             decoded = self._decode(signal, message)
-            return decoded, message.SerializeToString() if decoded.accepted else b""
-        return self._decode(signal, parse_protobuf(signal, body)), body
+            return decoded, message.SerializeToString() if decoded.accepted and decoded.native else b""
+        if signal in self.native:
+            message, canonical = parse_canonical(signal, body)
+            decoded = validate(signal, message)
+            return decoded, canonical if decoded.accepted else b""
+        return decode_message(signal, parse_protobuf(signal, body)), body
 
     def rows(self, decoded: Decoded, payload: bytes) -> Rows:
         native = (decoded.signal, payload) if decoded.native else None
@@ -86,11 +96,14 @@ async def export(
     if decoded.accepted:
         try:
             # The WAL keeps the body as received; the store gets protobuf.
-            await sink.submit(signal, body, decoder.rows(decoded, payload), encoding, source)
+            seq = await sink.submit(signal, body, decoder.rows(decoded, payload), encoding, source)
         except Exception:
             selfmetrics.REQUESTS.labels(signal, transport, "throttled").inc()
             selfmetrics.ITEMS_REJECTED.labels(signal, "throttled").inc(decoded.accepted)
             raise
+        if seq == 0:  # a resend of a request already durable: same answer, nothing stored twice
+            selfmetrics.REQUESTS.labels(signal, transport, "duplicate").inc()
+            return Outcome(decoded.accepted, decoded.rejected, decoded.error_message)
         selfmetrics.ITEMS_ACCEPTED.labels(signal).inc(decoded.accepted)
     outcome = "ok" if not decoded.rejected else ("partial" if decoded.accepted else "rejected")
     selfmetrics.REQUESTS.labels(signal, transport, outcome).inc()

@@ -41,6 +41,8 @@ def export_response(signal: Signal, outcome: Outcome) -> Message:
 
 def status(code: int, message: str, retry_after_s: int | None = None) -> status_pb2.Status:
     """A google.rpc.Status; with `retry_after_s` it carries RetryInfo, which OTLP clients honour."""
+    # The message may quote the request (a JSON string with a lone surrogate): keep it encodable.
+    message = message.encode("utf-8", "replace").decode("utf-8")
     result = status_pb2.Status(code=code, message=message)
     if retry_after_s is not None:
         info = error_details_pb2.RetryInfo(retry_delay=Duration(seconds=retry_after_s))

@@ -60,6 +60,18 @@ def _build() -> dict[str, Any]:
     return classes
 
 
+_FULL: dict[str, Any] = {
+    "traces": trace_service_pb2.ExportTraceServiceRequest,
+    "logs": logs_service_pb2.ExportLogsServiceRequest,
+    "metrics": metrics_service_pb2.ExportMetricsServiceRequest,
+}
+
+
+def full_class(signal: str) -> Any:
+    """The regular OTLP request class of a signal (every field typed, attributes included)."""
+    return _FULL[signal]
+
+
 _CLASSES = _build()
 RawTraces: Any = _CLASSES["ExportTraceServiceRequest"]
 RawLogs: Any = _CLASSES["ExportLogsServiceRequest"]

@@ -8,7 +8,10 @@
                                                          one dedup token per batch)
 
 Memory is bounded by `max_pending_bytes`: past it, or while the store refuses inserts, new
-requests are refused with a retryable error and exporters retry.
+requests are refused with a retryable error and exporters retry. A request resent after its
+acknowledgement was lost is recognised by its digest (see `dedup`) and acknowledged again
+without being written twice. A record the store refuses is found by halving its batch and set
+aside alone (quarantine), so it costs one record and a few inserts, not the pipeline.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +31,7 @@ import pyarrow as pa
 from kokanee import selfmetrics
 from kokanee.ingest.errors import PipelineFull, StoreDown
 from kokanee.ingest.types import Rows
+from kokanee.pipeline.dedup import request_digest
 from kokanee.pipeline.wal import WalError, WalRecord, WriteAheadLog
 from kokanee.store.client import Store, StoreUnavailable
 from kokanee.store.otlp_native import NATIVE_SIGNALS as NATIVE_TARGETS
@@ -75,6 +80,7 @@ class Pipeline:
         self._store_ok = True
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._inflight: dict[bytes, Future[int]] = {}  # digest → append not yet durable (event loop only)
         self.wal.on_durable = self._on_durable
 
     # -- start and recovery --------------------------------------------------------------------
@@ -100,12 +106,22 @@ class Pipeline:
     async def submit(
         self, signal: str, payload: bytes, rows: Rows, encoding: str = "protobuf", source: str = ""
     ) -> int:
-        """Makes a decoded request durable and queues it for the store; returns its WAL sequence.
+        """Makes a decoded request durable and queues it for the store; returns its WAL sequence,
+        or 0 when the same bytes were made durable within the retry horizon (a resend, not stored
+        again).
 
         Raises PipelineFull or StoreDown (both retryable) when the request must wait, and
         WalError when the log cannot be written.
         """
-        nbytes = rows.nbytes + (0 if rows.native and encoding == "protobuf" else len(payload))
+        digest = request_digest(signal, encoding, payload) if self.wal.recent.enabled else None
+        if digest is not None and (self.wal.recent.get(digest) is not None or digest in self._inflight):
+            pending = self._inflight.get(digest)
+            if pending is not None:
+                await asyncio.wrap_future(pending)  # the first copy's outcome is this one's
+            selfmetrics.DUPLICATES.labels(signal).inc()
+            return 0
+        # The store's protobuf is usually the body itself (see Decoder.payload): count it once.
+        nbytes = rows.nbytes + (0 if rows.native and rows.native[1] is payload else len(payload))
         with self._cond:
             if not self._store_ok and self._pending_bytes > 0:
                 raise StoreDown("the store is not accepting writes; retry later")
@@ -113,12 +129,19 @@ class Pipeline:
                 raise PipelineFull("kokanee is busy writing earlier data; retry later")
             self._pending_bytes += nbytes
             selfmetrics.QUEUE_BYTES.set(self._pending_bytes)
-        future = self.wal.append(signal, payload, _Staged(rows, nbytes), encoding=encoding, source=source)
+        future = self.wal.append(
+            signal, payload, _Staged(rows, nbytes), encoding=encoding, source=source, digest=digest
+        )
+        if digest is not None:
+            self._inflight[digest] = future
         try:
             return await asyncio.wrap_future(future)
         except WalError:
             self._release(nbytes)
             raise
+        finally:
+            if digest is not None:
+                self._inflight.pop(digest, None)
 
     def _release(self, nbytes: int) -> None:
         with self._cond:
@@ -183,10 +206,7 @@ class Pipeline:
         self.wal.begin_batch(first, last)
         token = f"{self.wal.epoch}-{first}-{last}"
         for target, items in _targets(batch).items():
-            try:
-                self._retrying(target, items, token)
-            except _Rejected:
-                self._one_by_one(target, items, token)
+            self._store_or_split(target, items, token, token)
         self.wal.mark_stored(last)
 
     def _insert(self, target: str, items: list[_Item], token: str) -> None:
@@ -206,7 +226,7 @@ class Pipeline:
             started = time.perf_counter()
             try:
                 self._insert(target, items, token)
-            except StoreUnavailable as e:
+            except (StoreUnavailable, OSError) as e:  # OSError: the spool file could not be written
                 self._set_store_ok(False)
                 selfmetrics.INSERT_FAILURES.labels("unavailable").inc()
                 log.warning("insert into %s failed, retrying in %.1fs: %s", target, delay, e)
@@ -227,13 +247,24 @@ class Pipeline:
                 self._cond.wait(delay)
             delay = min(delay * 2, 5.0)
 
-    def _one_by_one(self, target: str, items: list[_Item], token: str) -> None:
-        """Finds the request the store will not take: each alone, the refused ones set aside."""
-        for item in items:
-            try:
-                self._retrying(target, [item], f"{token}-{item.seq}")
-            except _Rejected as e:
-                self._quarantine(target, item, str(e))
+    def _store_or_split(self, target: str, items: list[_Item], token: str, batch_token: str) -> None:
+        """Inserts `items`; if the store refuses them, inserts each half the same way, so a refused
+        record ends up alone and is set aside while the rest are stored.
+
+        One bad record among n costs about 2·log2(n) inserts. A part is refused after one try; a
+        record alone gets three (in case the refusal was transient) before quarantine. Splits are
+        deterministic and each part has its own token (`batch_token.first-last`), so a replay
+        after a crash mid-split repeats the same inserts and the store drops those it has.
+        """
+        try:
+            self._retrying(target, items, token, attempts_for_rejects=3 if len(items) == 1 else 1)
+        except _Rejected as e:
+            if len(items) == 1:
+                self._quarantine(target, items[0], str(e))
+                return
+            half = len(items) // 2
+            for part in (items[:half], items[half:]):
+                self._store_or_split(target, part, f"{batch_token}.{part[0].seq}-{part[-1].seq}", batch_token)
 
     def _quarantine(self, target: str, item: _Item, error: str) -> None:
         """Keeps a request the store refuses (its WAL bytes and the reason), so nothing acknowledged

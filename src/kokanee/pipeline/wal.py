@@ -7,6 +7,8 @@ same rows. Segments are named by their first sequence number::
     wal/checkpoint.json                 {"stored": S, "batch": [A, B] or null}
     wal/00000000000000000001.wal        records 1 .. (next segment's first - 1)
     wal/00000000000000000932.wal        the open segment
+    wal/recent-digests                  digests of requests in deleted segments, within the
+                                        retry horizon (see `dedup`)
 
     record = magic "KW02" | length u32 | crc32 u32 | seq u64 | signal u8 | received_ns u64
              | encoding u8 | source length u16 | source | payload (length bytes)
@@ -35,9 +37,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from signal import SIGKILL
 
 from kokanee import selfmetrics
 from kokanee.ingest.errors import NotDurable
+from kokanee.pipeline.dedup import RecentDigests, request_digest
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,11 @@ _MAGIC = b"KW02"
 _HEADER = struct.Struct("<4sIIQBQBH")
 _SIGNALS = ("traces", "metrics", "logs")
 _ENCODINGS = ("protobuf", "json")
+_DIGESTS = "recent-digests"
+# Test failpoint: with this set, the process kills itself (SIGKILL) right after the first group
+# of records is fsynced and before any of them is acknowledged, which is the moment whose retry
+# `dedup` exists for. Tests set it; nothing else should.
+FAILPOINT_ENV = "KOKANEE_TEST_FAILPOINT"
 
 
 class WalError(NotDurable):
@@ -72,6 +81,7 @@ class _Pending:
     record: WalRecord  # seq 0 until written
     context: object
     future: Future[int]
+    digest: bytes | None = None
 
 
 class WriteAheadLog:
@@ -81,7 +91,7 @@ class WriteAheadLog:
     record's fsync and before its future resolves, so downstream sees records in log order.
     """
 
-    def __init__(self, directory: Path, segment_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, directory: Path, segment_bytes: int = 64 * 1024 * 1024, dedup_horizon_s: float = 300.0) -> None:
         self.dir = directory
         self.segment_bytes = segment_bytes
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -98,6 +108,9 @@ class WriteAheadLog:
         # Other readers of the log (raw capture) say how far they have got; no segment they
         # still need is deleted. Each returns the last sequence number it no longer needs.
         self._floors: list[Callable[[], int]] = []
+        # Digests of durable requests, to acknowledge a resent one without writing it twice.
+        self.recent = RecentDigests(dedup_horizon_s)
+        self._failpoint = os.environ.get(FAILPOINT_ENV, "")
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -121,11 +134,16 @@ class WriteAheadLog:
     def recover(self) -> Iterator[WalRecord]:
         """Yields the records not yet stored, in order, and truncates a torn tail.
 
-        Must be called once, before `start()`.
+        Must be called once, before `start()`. Also remembers the digests of every record in
+        the log (and those saved from deleted segments) that is within the retry horizon.
         """
+        self.recent.load(self.dir / _DIGESTS)
+        oldest = time.time_ns() - self.recent.horizon_ns
         for path in self.segments():
             for record in self._read_segment(path):
                 self.last_seq = max(self.last_seq, record.seq)
+                if self.recent.enabled and record.received_ns >= oldest:
+                    self.recent.add(record_digest(record), record.received_ns, record.seq)
                 if record.seq > self.checkpoint.stored:
                     yield record
 
@@ -158,10 +176,12 @@ class WriteAheadLog:
         encoding: str = "protobuf",
         source: str = "",
         received_ns: int | None = None,
+        digest: bytes | None = None,
     ) -> Future[int]:
         """Queues a record; the future resolves to its sequence number once it is on disk.
 
-        `context` travels with the record to `on_durable` (the decoded tables, say).
+        `context` travels with the record to `on_durable` (the decoded tables, say); `digest`
+        (`record_digest` of it) is remembered once the record is durable.
         """
         record = WalRecord(0, signal, payload, received_ns or time.time_ns(), encoding, source[:200])
         future: Future[int] = Future()
@@ -169,7 +189,7 @@ class WriteAheadLog:
             if self._closed:
                 future.set_exception(WalError("the write-ahead log is closed"))
                 return future
-            self._queue.append(_Pending(record, context, future))
+            self._queue.append(_Pending(record, context, future, digest))
             self._cond.notify()
         return future
 
@@ -187,6 +207,11 @@ class WriteAheadLog:
                 for pending in batch:
                     pending.future.set_exception(WalError(f"write-ahead log: {e.strerror or e}"))
                 continue
+            for record, pending in zip(records, batch, strict=True):
+                if pending.digest is not None:
+                    self.recent.add(pending.digest, record.received_ns, record.seq)
+            if self._failpoint == "kill-after-wal-fsync":
+                os.kill(os.getpid(), SIGKILL)  # test failpoint: durable, never acknowledged
             for record, pending in zip(records, batch, strict=True):
                 self.on_durable(record, pending.context)
                 pending.future.set_result(record.seq)
@@ -252,9 +277,13 @@ class WriteAheadLog:
         """Drops whole segments every consumer (the store and each floor) has passed."""
         done = min([self.checkpoint.stored, *(floor() for floor in self._floors)])
         segments = self.segments()
-        for path, following in itertools.pairwise(segments):
-            if int(following.stem) - 1 <= done:
-                path.unlink(missing_ok=True)
+        gone = [path for path, following in itertools.pairwise(segments) if int(following.stem) - 1 <= done]
+        if gone and self.recent.enabled:
+            # Their digests must outlive them, for a retry that comes after a crash.
+            self.recent.save(self.dir / _DIGESTS)
+            fsync_dir(self.dir)
+        for path in gone:
+            path.unlink(missing_ok=True)
         selfmetrics.WAL_BYTES.set(self.size_bytes())
 
     def tail(self, after: int) -> WalTail:
@@ -354,6 +383,10 @@ class WalTail:
             return False
         self._path, self._offset = later[0], 0
         return True
+
+
+def record_digest(record: WalRecord) -> bytes:
+    return request_digest(record.signal, record.encoding, record.payload)
 
 
 def _parse(data: bytes) -> Iterator[tuple[WalRecord, int]]:
