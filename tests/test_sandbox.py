@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from kokanee.ai.dashboards import heuristic
-from kokanee.store.client import Store
+from kokanee.store.client import QueryError, Store
 from kokanee.store.sandbox import Limits, SandboxRefused, _allowed, check_sql, run_sql
 from kokanee.store.sandbox_functions import AGGREGATE_FUNCTIONS, SCALAR_FUNCTIONS
 from tests.server import KokaneeServer
@@ -166,6 +166,27 @@ def test_the_built_in_dashboards_pass_the_sandbox_and_run(role: str, chdb_store:
     spec = heuristic(role, {"services": ["cart", "pay'ment"], "gauges": ["cpu"], "log_rows_24h": 10})
     for panel in spec.panels:
         run_sql(chdb_store, panel.sql)
+
+
+def test_functions_clickhouse_calls_without_parentheses_are_refused_bare(chdb_store: Store) -> None:
+    """ClickHouse runs a few functions named bare (`SELECT currentUser`): try every function name
+    outside the allowlist that way; each one that runs must be refused, also in any letter case."""
+    listed = AGGREGATE_FUNCTIONS | SCALAR_FUNCTIONS
+    names = [str(row[0]) for row in chdb_store.query("SELECT name FROM system.functions").rows]
+    bare = []
+    for name in (n for n in names if n.lower() not in listed and re.fullmatch(r"\w+", n)):
+        try:
+            chdb_store.query(f"SELECT {name}")
+        except QueryError:
+            continue
+        bare.append(name)
+    assert {"currentUser", "currentDatabase", "user"} <= set(bare)
+    for name in bare + [n.upper() for n in bare]:
+        with pytest.raises(SandboxRefused, match=r"calls the function|function \w+\(\) is not allowed"):
+            check_sql(f"SELECT {name}")
+    # A name the statement defines is its own: an alias, a lambda's argument.
+    check_sql("SELECT JSONExtractString(Body, 'user') AS user FROM otel_logs ORDER BY user")
+    check_sql("SELECT arrayMap(user -> length(user), ['a'])")
 
 
 def test_deep_nesting_is_refused_not_a_crash() -> None:
