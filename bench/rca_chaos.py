@@ -16,6 +16,7 @@ chosen on train only; the test half is what is reported.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ from kokanee.demo.chaos.topologies import topologies
 from kokanee.store.client import Store
 from kokanee.store.migrations import migrate
 
-DATA_DIR = Path("/tmp/kokanee-rca-bench/chaos-data")
+DATA_DIR = Path(os.environ.get("RCA_BENCH_SCRATCH", "/tmp/kokanee-rca-bench")) / "chaos-data"
 MANIFEST = DATA_DIR / "manifest.json"
 NS = 1_000_000_000
 SEEDS = 4  # per topology: 0, 1 train; 2, 3 test

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -43,7 +44,7 @@ from kokanee.store.migrations import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ROOT.parent / "shared" / "datasets"
-SCRATCH = Path("/tmp/kokanee-rca-bench")
+SCRATCH = Path(os.environ.get("RCA_BENCH_SCRATCH", "/tmp/kokanee-rca-bench"))
 console = Console()
 
 

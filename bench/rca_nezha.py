@@ -20,6 +20,7 @@ the ranking at all; services without evidence are not ranked).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections import defaultdict
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from kokanee.analysis.rca import rank_causes  # noqa: E402
 from kokanee.store.client import Store  # noqa: E402
 
-DATA_DIR = Path("/tmp/kokanee-rca-bench/nezha-data")
+DATA_DIR = Path(os.environ.get("RCA_BENCH_SCRATCH", "/tmp/kokanee-rca-bench")) / "nezha-data"
 MARKER = DATA_DIR / "imported.json"
 NS = 1_000_000_000
 WINDOW_S = 120

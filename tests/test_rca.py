@@ -480,8 +480,9 @@ def test_an_error_naming_another_service_is_a_witness_not_a_suspect(chdb_store: 
     assert services_of(causes) == ["t13-stock"], [(c.service, c.evidence) for c in causes]
 
     # The same burst naming no other service is the shop's own error.
-    causes = _shop_and_stock(chdb_store, 14, "nested exception is IllegalStateException: stock level below zero")
-    assert services_of(causes)[0] == "t14-shop", [(c.service, c.score) for c in causes]
+    # (Day 17: day 14 is test_a_call_the_caller_stopped_making_is_the_callers_change's.)
+    causes = _shop_and_stock(chdb_store, 17, "nested exception is IllegalStateException: stock level below zero")
+    assert services_of(causes)[0] == "t17-shop", [(c.service, c.score) for c in causes]
     assert any(e.get("signal") == "new" for e in causes[0].evidence)
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from kokanee.analysis import autoencoder_store
-from kokanee.analysis.rca import rank_causes
+from kokanee.analysis.rca.ranker import rank_window
 from kokanee.api.auth.access import requires
 from kokanee.api.auth.roles import Role
 from kokanee.api.errors import BadRequest, NotFound
@@ -30,7 +30,9 @@ class RcaRequest(BaseModel):
     start: Time = Field(description="Window start: RFC 3339, Unix ns, or now-15m")
     end: Time = Field(description="Window end: RFC 3339, Unix ns, or now")
     baseline_start: Time | None = Field(
-        default=None, description="Baseline start (default: the window's length x4 just before it)"
+        default=None,
+        description="Baseline start (default: recent windows of the window's length that were clean, "
+        "and the same time the day before; the answer's `baselines` says which)",
     )
     baseline_end: Time | None = Field(default=None, description="Baseline end (default: the window's start)")
     baselines: list[Interval] | None = Field(
@@ -70,12 +72,15 @@ def rca(request: Request, body: RcaRequest) -> dict[str, Any]:
             baseline.append((one.start_ns, one.end_ns))
     store: Store = request.app.state.store
     try:
-        causes = rank_causes(store, w.start_ns, w.end_ns, baseline=baseline)
+        causes, used = rank_window(store, w.start_ns, w.end_ns, baseline=baseline)
     except ValueError as e:
         raise BadRequest(str(e)) from e
     return {
         "start_time_unix_nano": w.start_ns,
         "end_time_unix_nano": w.end_ns,
+        # The windows the change was judged against: those given, or the recent clean ones picked.
+        "baselines": [{"start_time_unix_nano": lo, "end_time_unix_nano": hi} for lo, hi in used],
+        "baselines_picked": baseline is None,
         "causes": [c.to_json() for c in causes],
     }
 

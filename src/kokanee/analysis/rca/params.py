@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RcaParams:
-    # Baseline when the caller gives none: the window's length this many times over, just before it.
-    baseline_factor: float = 4.0
+    # Baseline when the caller gives none (`baselines.choose_baselines`): this many clean windows of
+    # the window's length, from those of the last `baseline_lookback_s` and the day before.
+    baseline_windows: int = 4
+    baseline_lookback_s: float = 3600.0
     # Metrics are slow (one point a minute is common): their baseline is the baseline window plus
     # this much just before the window, so a median and an IQR are computed from enough points.
     metric_baseline_min_s: float = 1800.0
@@ -66,5 +68,12 @@ class RcaParams:
     # Dependency walk: a service whose callee (transitively) is at least this anomalous, relative to
     # itself, is a symptom and keeps (1 - symptom_discount) of its score.
     symptom_discount: float = 0.5
+    # With this many baseline windows or more, a change is judged by its median over them (one
+    # poisoned window is outvoted); with fewer it must hold against each.
+    robust_baselines_min: int = 3
+    # Evidence units (log2 of the effect over its threshold) stop growing here: 2^10 = 1000x.
+    units_cap: float = 10.0
+    # A service's kinds of evidence combine as strongest + decay x next + decay^2 x ...
+    corroboration: float = 0.5
     # How many causes to return.
     top: int = 10

@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 
 from kokanee.analysis.rca import graph
+from kokanee.analysis.rca.baselines import choose_baselines
 from kokanee.analysis.rca.cause import Cause, Evidence, KindScores
 from kokanee.analysis.rca.log_scorer import read_logs, score_logs
 from kokanee.analysis.rca.metric_reads import series_pairs
@@ -29,10 +30,14 @@ from kokanee.store.client import Store
 
 Window = tuple[int, int]
 
+# A cause scoring at most this is "just unusual": one kind of evidence at its own threshold (1
+# unit, see `units`) or a little past it. A fault-free window should rank nothing above it.
+JUST_UNUSUAL = 1.5
+
 
 def default_baseline(start_ns: int, end_ns: int, params: RcaParams) -> Window:
-    length = int((end_ns - start_ns) * params.baseline_factor)
-    return start_ns - length, start_ns
+    """The stretch the baselines are picked from when the caller gives none (the day before aside)."""
+    return start_ns - int(params.baseline_lookback_s * 1e9), start_ns
 
 
 def metric_detector(store: Store, window: Window, baselines: Sequence[Window], params: RcaParams) -> list[KindScores]:
@@ -82,14 +87,15 @@ def trace_and_log_detectors(
     return kinds, calls
 
 
-# The "just unusual" level of each kind's raw score, and its weight in the sum. Ratios enter as
-# log2 (structure, logs) or as ratio - 1 (latency, edges).
+# The "just unusual" level of each kind's raw score, and its weight. Ratios enter as log2
+# (structure, logs) or as ratio - 1 (latency, network).
 def _scale(kind: str, params: RcaParams) -> tuple[float, float]:
     log_surge = math.log2(params.surge_ratio)
     return {
         "metric": (1.0, params.weight_metric),
         "latency": (params.latency_ratio_min - 1.0, params.weight_latency),
         "edge": (params.latency_ratio_min - 1.0, params.weight_edge),
+        "network": (1.0, params.weight_edge),
         "error": (params.metric_z_min, params.weight_error),
         "structure": (log_surge, params.weight_structure),
         "log_error": (log_surge, params.weight_log),
@@ -98,22 +104,62 @@ def _scale(kind: str, params: RcaParams) -> tuple[float, float]:
     }.get(kind, (1.0, 1.0))
 
 
-def strength(raw: float, threshold: float) -> float:
-    return raw * raw / (raw * raw + threshold * threshold) if raw > 0 else 0.0
+def units(raw: float, threshold: float, cap: float) -> float:
+    """Evidence in comparable units: log2(1 + raw / threshold), so the kind's "just unusual" level
+    is 1 unit and each doubling of the effect past it adds about one; capped at `cap` (an effect
+    beyond 2^cap times its threshold says no more). Unlike a squashed strength it keeps growing
+    with the effect: 430x slower calls outweigh a 2x shift however many weak signs join the latter."""
+    return min(cap, math.log2(1.0 + raw / threshold)) if raw > 0 else 0.0
 
 
-def combine(kinds: list[KindScores], calls: graph.Calls, params: RcaParams) -> list[Cause]:
-    """Weighted strengths per service, the dependency walk, then causes best first."""
-    total: dict[str, float] = {}
-    raw_total: dict[str, float] = {}
+def corroborated(values: Sequence[float], decay: float) -> float:
+    """Kinds of evidence for one service, combined: the strongest counts in full, the next
+    `decay` times, the next `decay`^2 ... Agreeing signals add, but several weak ones never
+    outvote one overwhelming one."""
+    return sum(v * decay**i for i, v in enumerate(sorted(values, reverse=True)))
+
+
+# Kinds a callee's trouble shows up in for its callers: its errors fail them (they log it, their
+# calls vanish), its slowness moves their request-level series. A caller's own time (self time,
+# net of its children) and its pod's resources are its own: no callee explains them.
+_PROPAGATES = {"error", "log_error", "log_vanish", "structure", "metric", "anomaly"}
+
+
+def service_units(kinds: Sequence[KindScores], params: RcaParams) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
     for k in kinds:
         threshold, weight = _scale(k.kind, params)
         for service, raw in k.scores.items():
-            total[service] = total.get(service, 0.0) + weight * strength(raw, threshold)
-            raw_total[service] = raw_total.get(service, 0.0) + raw
-    final = graph.discount_symptoms(total, calls, params.symptom_discount)
+            u = weight * units(raw, threshold, params.units_cap)
+            if u > 0:
+                out.setdefault(service, {})[k.kind] = u
+    return out
+
+
+def explained(per_service: dict[str, dict[str, float]], calls: graph.Calls, params: RcaParams) -> dict[str, float]:
+    """Each service's score after explain-away: the part of each propagating kind that a service it
+    calls (through calls actually made) shows as much of, in the same kind's units, is discounted;
+    what the service's callees cannot account for stays."""
+    final: dict[str, float] = {}
+    for service, kinds in per_service.items():
+        below = graph.downstream(calls, service)
+        kept = []
+        for kind, u in kinds.items():
+            if kind in _PROPAGATES:
+                callee = max((per_service.get(s, {}).get(kind, 0.0) for s in below), default=0.0)
+                u *= 1.0 - params.symptom_discount * min(1.0, callee / u)
+            kept.append(u)
+        final[service] = corroborated(kept, params.corroboration)
+    return final
+
+
+def combine(kinds: list[KindScores], calls: graph.Calls, params: RcaParams) -> list[Cause]:
+    """Units per service and kind, explain-away, then causes best first."""
+    per_service = service_units(kinds, params)
+    total = {s: corroborated(list(k.values()), params.corroboration) for s, k in per_service.items()}
+    final = explained(per_service, calls, params)
     # Only services some detector flagged: a service with no evidence is not a candidate.
-    ranked = sorted((s for s in final if final[s] > 0), key=lambda s: (-final[s], -raw_total.get(s, 0.0), s))
+    ranked = sorted((s for s in final if final[s] > 0), key=lambda s: (-final[s], -total.get(s, 0.0), s))
     causes = []
     for service in ranked[: params.top]:
         evidence: list[Evidence] = []
@@ -121,12 +167,11 @@ def combine(kinds: list[KindScores], calls: graph.Calls, params: RcaParams) -> l
         best_kind = 0.0
         for k in kinds:
             evidence.extend(k.evidence.get(service, []))
-            threshold, weight = _scale(k.kind, params)
-            contribution = weight * strength(k.scores.get(service, 0.0), threshold)
+            contribution = per_service[service].get(k.kind, 0.0)
             if service in k.operations and contribution > best_kind:
                 best_kind, operation = contribution, k.operations[service]
         callee = graph.explaining_callee(total, calls, service)
-        if callee is not None and final[service] < total[service]:
+        if callee is not None and final[service] < total[service] - 1e-9:
             evidence.append(
                 {
                     "kind": "edge",
@@ -155,13 +200,26 @@ def rank_causes(
     baseline: Window | Sequence[Window] | None = None,
     params: RcaParams | None = None,
 ) -> list[Cause]:
-    """Candidate root causes of what changed in [start, end) against `baseline` (default: the
-    `baseline_factor` window lengths before it), best first. `baseline` may also be several
-    windows (a known fault-free period and the minutes just before), taken together."""
+    """Candidate root causes of what changed in [start, end) against `baseline`, best first (see
+    `rank_window`)."""
+    return rank_window(store, start_ns, end_ns, baseline, params)[0]
+
+
+def rank_window(
+    store: Store,
+    start_ns: int,
+    end_ns: int,
+    baseline: Window | Sequence[Window] | None = None,
+    params: RcaParams | None = None,
+) -> tuple[list[Cause], list[Window]]:
+    """Candidate root causes of what changed in [start, end), best first, and the baseline windows
+    they were judged against. `baseline` may be one window or several (a known fault-free period
+    and the minutes just before), taken together; without one, recent clean windows are picked
+    (`baselines.choose_baselines`)."""
     if end_ns <= start_ns:
         raise ValueError("the window's start must be before its end")
     params = params or RcaParams()
-    bases = _baselines(baseline) or [default_baseline(start_ns, end_ns, params)]
+    bases = _baselines(baseline) or choose_baselines(store, start_ns, end_ns, params)
     for lo, hi in bases:
         if hi <= lo:
             raise ValueError("a baseline's start must be before its end")
@@ -174,4 +232,4 @@ def rank_causes(
         calls = graph.edges_from_store(store, min(start_ns, *(b[0] for b in bases)), end_ns)
     causes = combine(kinds, calls, params)
     add_path_shifts(causes, spans.base, spans.window)
-    return causes
+    return causes, bases

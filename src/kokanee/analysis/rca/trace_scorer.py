@@ -56,6 +56,9 @@ class SpanStats:
     spans: Counter[str] = field(default_factory=Counter)
     self_times: dict[Op, list[Timed]] = field(default_factory=lambda: defaultdict(list))
     edge_times: dict[tuple[str, str], list[Timed]] = field(default_factory=lambda: defaultdict(list))
+    # Calls answered by a server span that did not fail, yet failed at the caller: the response was
+    # lost or rewritten between them (a proxy, the network).
+    edge_failures: Counter[tuple[str, str]] = field(default_factory=Counter)
     error_origins: Counter[str] = field(default_factory=Counter)
     parents: Counter[Op] = field(default_factory=Counter)
     parent_kind: dict[Op, str] = field(default_factory=dict)
@@ -118,9 +121,11 @@ def span_stats(spans: Sequence[RSpan]) -> SpanStats:
         if s.kind in _CALLERS and remote:
             for callee in {k.service for k in remote}:
                 stats.edge_times[(s.service, callee)].append((own, trace))
+                if s.error and not any(k.error for k in remote):
+                    stats.edge_failures[(s.service, callee)] += 1
         else:
             stats.self_times[(s.service, s.name)].append((own, trace))
-        if s.error and not any(k.error for k in kids):
+        if s.error and not any(k.error for k in kids) and not (s.kind in _CALLERS and remote):
             stats.error_origins[s.service] += 1
             _keep(stats.error_traces[s.service], (s.start_ns, s.trace_id))
         op = (s.service, s.name)
@@ -226,8 +231,9 @@ def _least_ratio(
 ) -> float | None:
     """The shift's ratio, lowered to the smallest against any one baseline window (`alone`: each
     window's times per group) that holds enough spans to judge; None when that falls under
-    `latency_ratio_min`, the change being already there in that window. Only the ratio is
-    compared: a minute's few spans rarely pass the binomial test, which the pooled shift has."""
+    `latency_ratio_min`, the change being already there in that window (a drift through the day
+    against a distant reference). Only the ratio is compared: a minute's few spans rarely pass
+    the binomial test, which the pooled shift has."""
     ratio = shift.ratio
     for times in alone:
         pairs = {key: (times.get(key, []), win) for key, (_, win) in groups.items()}
@@ -237,31 +243,45 @@ def _least_ratio(
     return ratio if ratio >= params.latency_ratio_min else None
 
 
+def _median_shift(
+    groups: Mapping[Any, tuple[list[Timed], list[Timed]]],
+    alone: Sequence[Mapping[Any, list[Timed]]],
+    params: RcaParams,
+) -> Shift | None:
+    """The shift against each baseline window alone, the median one (by ratio); None when fewer
+    than `robust_baselines_min` windows hold enough spans to judge."""
+    shifts = []
+    for times in alone:
+        pairs = {key: (times.get(key, []), win) for key, (_, win) in groups.items()}
+        s = pooled_shift(pairs, params.self_time_quantile, params.min_spans)
+        if s is not None:
+            shifts.append(s)
+    if len(shifts) < params.robust_baselines_min:
+        return None
+    shifts.sort(key=lambda s: s.ratio)
+    return shifts[(len(shifts) - 1) // 2]
+
+
 def _lasting_shift(
     groups: Mapping[Any, tuple[list[Timed], list[Timed]]],
     alone: Sequence[Mapping[Any, list[Timed]]],
     params: RcaParams,
 ) -> tuple[Shift, float] | None:
-    """The pooled shift of `groups` and its ratio held against each baseline window alone; None
-    when there is no shift or one of the windows already had it."""
+    """A shift of `groups` that holds against the baseline, or None.
+
+    With one or two baseline windows (a reference stretch and the minutes before) the pooled shift
+    must also hold against each window alone. With `robust_baselines_min` or more (windows kokanee
+    picked, several), the shift against each is taken and the median one judged: one window that
+    held an earlier fault of the same service (its repeat then looks like no change), or an odd
+    spike, is outvoted by the others."""
+    robust = _median_shift(groups, alone, params) if len(alone) >= params.robust_baselines_min else None
+    if robust is not None:
+        return (robust, robust.ratio) if _shifted(robust, params) else None
     shift = pooled_shift(groups, params.self_time_quantile, params.min_spans)
     if not _shifted(shift, params):
         return None
     ratio = _least_ratio(shift, groups, alone, params)
     return None if ratio is None else (shift, ratio)
-
-
-def _lone_slow_caller(groups: Mapping[Any, tuple[list[Timed], list[Timed]]], params: RcaParams) -> Any:
-    """The one caller whose calls into a service slowed while at least one other caller, with
-    enough spans in both windows, saw no slowdown; None when the slowdown is shared (a delay into
-    the callee shows on every caller's calls) or cannot be told apart."""
-    judged = {
-        caller: _ratio(base, win, params.self_time_quantile)[0]
-        for caller, (base, win) in groups.items()
-        if len(base) >= params.min_spans and len(win) >= params.min_spans
-    }
-    slow = [caller for caller, r in judged.items() if r >= params.latency_ratio_min]
-    return slow[0] if len(judged) >= 2 and len(slow) == 1 else None
 
 
 def score_traces(
@@ -273,7 +293,7 @@ def score_traces(
     parts: Sequence[SpanStats] = (),
 ) -> list[KindScores]:
     """`parts`: the baseline windows' stats one by one, when the baseline is several windows."""
-    latency, edge, error, structure = (KindScores(k) for k in ("latency", "edge", "error", "structure"))
+    latency, edge, error, structure = (KindScores(k) for k in ("latency", "network", "error", "structure"))
     q = params.self_time_quantile
     own: dict[str, dict[Any, tuple[list[Timed], list[Timed]]]] = defaultdict(dict)
     for op, times in win.self_times.items():
@@ -291,35 +311,7 @@ def score_traces(
             "ratio": round(shift.ratio, 3), "p": shift.p,
             "trace_ids": win.slowest(win.self_times.get((service, shift.key), [])),
         }, operation=str(shift.key))  # fmt: skip
-    into: dict[str, dict[Any, tuple[list[Timed], list[Timed]]]] = defaultdict(dict)
-    for (caller, callee), times in win.edge_times.items():
-        into[callee][caller] = (base.edge_times.get((caller, callee), []), times)
-    for callee, groups in into.items():
-        alone = [{c: part.edge_times.get((c, callee), []) for c in groups} for part in parts]
-        if (found := _lasting_shift(groups, alone, params)) is None:
-            continue
-        shift, ratio = found
-        caller = _lone_slow_caller(groups, params)
-        if caller is not None:
-            r, qb, qw = _ratio(*groups[caller], q)
-            edge.add(caller, ratio - 1.0, {
-                "kind": "edge", "caller": caller, "callee": callee,
-                "detail": f"calls from {caller} into {callee} spend {r:.1f}x the baseline's p{round(q * 100)} "
-                          f"outside both services ({qw / 1e6:.1f} ms against {qb / 1e6:.1f} ms) while "
-                          f"{callee}'s other callers see no delay: the wait is on {caller}'s side "
-                          f"(its connections, threads or CPU)",
-                "ratio": round(r, 3), "p": shift.p,
-                "trace_ids": win.slowest(win.edge_times.get((caller, callee), [])),
-            })  # fmt: skip
-            continue
-        edge.add(callee, ratio - 1.0, {
-            "kind": "edge", "caller": shift.key, "callee": callee,
-            "detail": f"calls into {callee} spend {shift.ratio:.1f}x the baseline's p{round(q * 100)} outside "
-                      f"both services (p={shift.p:.1g}); most from {shift.key}: {shift.key_win_ns / 1e6:.1f} ms "
-                      f"against {shift.key_base_ns / 1e6:.1f} ms: network or connection delay into {callee}",
-            "ratio": round(shift.ratio, 3), "p": shift.p,
-            "trace_ids": win.slowest(win.edge_times.get((shift.key, callee), [])),
-        })  # fmt: skip
+    score_network(base, win, parts, params, edge)
     for service, observed in win.error_origins.items():
         rate = base.error_origins.get(service, 0) / max(1, base.spans.get(service, 0))
         expected = rate * win.spans[service]
@@ -333,6 +325,109 @@ def score_traces(
             })  # fmt: skip
     _structure(base, win, params, structure, parts)
     return [latency, edge, error, structure]
+
+
+@dataclass(frozen=True)
+class EdgeChange:
+    caller: str
+    callee: str
+    effect: float  # in units of the "just unusual" level: (ratio - 1) / (latency_ratio_min - 1), or z / metric_z_min
+    detail: str
+    trace_ids: list[str]
+
+
+def edge_changes(
+    base: SpanStats, win: SpanStats, parts: Sequence[SpanStats], params: RcaParams
+) -> tuple[list[EdgeChange], dict[str, int]]:
+    """Each remote call edge (caller, callee) judged on its time outside both services and on its
+    failures that the callee's own span does not show; returns the edges that changed, and per
+    service how many of its edges (either direction) had enough calls to judge."""
+    q = params.self_time_quantile
+    judged: dict[str, int] = defaultdict(int)
+    changed: list[EdgeChange] = []
+    for (caller, callee), times in win.edge_times.items():
+        base_times = base.edge_times.get((caller, callee), [])
+        if len(base_times) < params.min_spans or len(times) < params.min_spans:
+            continue
+        judged[caller] += 1
+        judged[callee] += 1
+        groups = {caller: (base_times, times)}
+        alone = [{caller: part.edge_times.get((caller, callee), [])} for part in parts]
+        effect, detail, ids = 0.0, "", []
+        if (found := _lasting_shift(groups, alone, params)) is not None:
+            shift, ratio = found
+            effect = (ratio - 1.0) / (params.latency_ratio_min - 1.0)
+            detail = (
+                f"calls from {caller} into {callee} spend {shift.ratio:.1f}x the baseline's p{round(q * 100)} outside "
+                f"both services ({shift.key_win_ns / 1e6:.1f} ms against {shift.key_base_ns / 1e6:.1f} ms, "
+                f"p={shift.p:.1g})"
+            )
+            ids = win.slowest(times)
+        rate = base.edge_failures.get((caller, callee), 0) / len(base_times)
+        observed = win.edge_failures.get((caller, callee), 0)
+        z = poisson_z(observed, rate * len(times))
+        if z >= params.metric_z_min and z / params.metric_z_min > effect:
+            effect = z / params.metric_z_min
+            detail = (
+                f"{observed} of {len(times)} calls from {caller} into {callee} failed although {callee} answered "
+                f"them without error ({rate * len(times):.1f} expected): lost or rewritten between them"
+            )
+            ids = win.slowest(times)
+        if effect > 0:
+            changed.append(EdgeChange(caller, callee, effect, detail, ids))
+    return changed, dict(judged)
+
+
+def score_network(
+    base: SpanStats, win: SpanStats, parts: Sequence[SpanStats], params: RcaParams, out: KindScores
+) -> None:
+    """Network and connection faults, judged on the whole set of changed edges.
+
+    A delay or loss injected on a pod (netem on its interface) hits every packet leaving it: its
+    callers' calls into it come back late, and its own calls out leave late. Blaming the callee of
+    each slow edge would blame a neighbour for the calls the faulty pod makes. Instead each service
+    explains the changed edges it is an end of, in either direction: its score is the sum of their
+    effects times the share of its judged edges that changed (a pod with a fault slows all of
+    them; a neighbour has other edges that did not change), and each edge counts only for the end
+    that explains more of the whole set. A single slow caller of a healthy
+    callee that others call without delay is thus the caller's (its threads, pool or CPU), and a
+    service all of whose callers and callees see slow calls is the service's network.
+    """
+    changed, judged = edge_changes(base, win, parts, params)
+    touching: dict[str, list[EdgeChange]] = defaultdict(list)
+    for e in changed:
+        touching[e.caller].append(e)
+        touching[e.callee].append(e)
+
+    def explains(service: str, edges: list[EdgeChange]) -> float:
+        return (
+            len(touching[service]) / max(judged.get(service, 0), len(touching[service])) * sum(e.effect for e in edges)
+        )
+
+    # Each changed edge is explained once: by the end that explains the more of the whole set.
+    best = {s: explains(s, edges) for s, edges in touching.items()}
+    owned: dict[str, list[EdgeChange]] = defaultdict(list)
+    for e in changed:
+        for end in (e.caller, e.callee):
+            if best[end] >= max(best[e.caller], best[e.callee]):
+                owned[end].append(e)
+    for service, edges in owned.items():
+        raw = explains(service, edges)
+        callers = {e.caller for e in edges if e.callee == service}
+        callees = {e.callee for e in edges if e.caller == service}
+        if callers and callees:
+            where = f"both ways: calls into {service} and {service}'s own calls out changed: {service}'s network"
+        elif callers:
+            where = f"network or connection delay into {service}"
+        else:
+            where = f"the wait is on {service}'s side (its connections, threads or CPU)"
+        for e in sorted(edges, key=lambda e: -e.effect)[:5]:
+            out.add(service, raw, {
+                "kind": "edge", "caller": e.caller, "callee": e.callee,
+                "detail": f"{e.detail}; {len(edges)} of the {judged.get(service, len(edges))} edges of {service} "
+                          f"changed: {where}",
+                "effect": round(e.effect, 3), "trace_ids": e.trace_ids,
+            })  # fmt: skip
 
 
 def _vanished_from_each(

@@ -1,0 +1,82 @@
+"""Baselines for a window-only question, picked as an SRE would: recent windows that were clean.
+
+Candidates are the window's length over and over before it, back to `baseline_lookback_s`, and the
+same time on the day before. A candidate with no traffic says nothing and is skipped. One is not
+clean when the anomaly detector flagged a service in it (warning or worse), or when a service's
+p90 latency or error count in it stands out against the same service in the other candidates
+(their median: a robust normal that one earlier fault cannot move). The `baseline_windows` most
+recent clean ones are used; the ranking then judges a change against their median
+(`trace_scorer._least_ratio`), so a window the screen let through still cannot hide a repeat fault.
+
+Pure: `pick` takes each candidate's figures; `choose_baselines` reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from kokanee.analysis.rca.params import RcaParams
+from kokanee.analysis.rca.trace_scorer import poisson_z
+from kokanee.store.client import Store
+from kokanee.store.reads.rca_baselines import WindowHealth, candidate_health, flagged_services
+
+Window = tuple[int, int]
+DAY_NS = 86_400 * 1_000_000_000
+
+
+def candidates(start_ns: int, end_ns: int, params: RcaParams) -> list[Window]:
+    """The windows of the question's length before it, most recent first, then the day before."""
+    length = end_ns - start_ns
+    count = max(1, int(params.baseline_lookback_s * 1e9 // length))
+    out = [(start_ns - k * length, start_ns - (k - 1) * length) for k in range(1, count + 1)]
+    yesterday = (start_ns - DAY_NS, end_ns - DAY_NS)
+    if yesterday[1] <= out[-1][0]:
+        out.append(yesterday)
+    return out
+
+
+def _off(health: Sequence[dict[str, WindowHealth]], params: RcaParams) -> list[set[str]]:
+    """Per candidate, the services whose latency or errors stand out against their median over the
+    candidates with traffic (a service seen in fewer than 3 cannot be judged)."""
+    off: list[set[str]] = [set() for _ in health]
+    services = {s for h in health for s in h}
+    for service in services:
+        seen = [(i, h[service]) for i, h in enumerate(health) if h.get(service, WindowHealth(0, 0, 0)).requests]
+        judged = [(i, w) for i, w in seen if w.requests >= params.min_spans]
+        if len(judged) < 3:
+            continue
+        p90 = float(np.median([w.p90_ns for _, w in judged]))
+        rate = float(np.median([w.errors / w.requests for _, w in judged]))
+        for i, w in judged:
+            slow = (w.p90_ns + 1e6) / (p90 + 1e6) >= params.latency_ratio_min
+            failing = poisson_z(w.errors, rate * w.requests) >= params.metric_z_min
+            if slow or failing:
+                off[i].add(service)
+    return off
+
+
+def pick(
+    windows: Sequence[Window],
+    health: Sequence[dict[str, WindowHealth]],
+    flagged: Sequence[set[str]],
+    params: RcaParams,
+) -> list[Window]:
+    """The most recent clean candidates with traffic (`baseline_windows` of them); when fewer are
+    clean, the least troubled fill up to `baseline_windows`."""
+    off = _off(health, params)
+    live = [i for i, h in enumerate(health) if sum(w.requests for w in h.values()) > 0]
+    if not live:
+        return [windows[0]]
+    trouble = {i: len(off[i] | flagged[i]) for i in live}
+    clean = [i for i in live if trouble[i] == 0][: params.baseline_windows]
+    if len(clean) < params.baseline_windows:
+        rest = sorted((i for i in live if i not in clean), key=lambda i: (trouble[i], i))
+        clean += rest[: params.baseline_windows - len(clean)]
+    return sorted(windows[i] for i in clean)
+
+
+def choose_baselines(store: Store, start_ns: int, end_ns: int, params: RcaParams) -> list[Window]:
+    windows = candidates(start_ns, end_ns, params)
+    return pick(windows, candidate_health(store, windows), flagged_services(store, windows), params)
