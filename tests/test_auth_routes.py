@@ -131,3 +131,15 @@ def test_with_auth_off_everyone_acts_as_the_local_admin(chdb_store: Store) -> No
     refused = client.post("/api/v1/auth/login", json={"user": "admin", "password": "whatever1"})
     assert refused.status_code == 400
     assert "sign-in is off" in refused.json()["error"]
+
+
+def test_the_api_reference_says_who_may_call_each_route(app_client: TestClient) -> None:
+    schema = app_client.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for method, path, route in _routes(_app(app_client)):
+        operation = schema["paths"][path][method.lower()]
+        role = needed(route, method, path).role
+        assert operation["x-kokanee-role"] == (role.value if role else "anyone"), f"{method} {path}"
+        first_line = f"Needs the {role.value} role." if role else "Open to anyone, signed in or not."
+        assert operation["description"].startswith(first_line), f"{method} {path}"
+    assert schema["paths"]["/api/v1/alert-rules"]["post"]["x-kokanee-role"] == "editor"

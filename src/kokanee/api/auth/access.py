@@ -210,6 +210,35 @@ def install(app: FastAPI, store: Store, enabled: bool, api_token: str | None) ->
         return response
 
     app.add_exception_handler(Unauthorized, unauthorized)
+    _document_roles(app)
+
+
+def _document_roles(app: FastAPI) -> None:
+    """Says in the OpenAPI schema (so /docs and the API reference) who may call each operation:
+    `x-kokanee-role` and a line in its description, and the bearer scheme /docs can send."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "an API token (kok_…) or --api-token"}
+        }
+        for path, route in served_routes(app):
+            for method in route.methods:
+                operation = schema["paths"].get(path, {}).get(method.lower())
+                if operation is None:
+                    continue
+                role = needed(route, method, path).role
+                operation["x-kokanee-role"] = role.value if role else "anyone"
+                who = f"Needs the {role.value} role." if role else "Open to anyone, signed in or not."
+                operation["description"] = f"{who}\n\n{operation.get('description', '')}".strip()
+                if role:
+                    operation["security"] = [{"bearer": []}]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _article(word: str) -> str:
