@@ -226,7 +226,7 @@ def _document_roles(app: FastAPI) -> None:
             "bearer": {"type": "http", "scheme": "bearer", "description": "an API token (kok_…) or --api-token"}
         }
         for path, route in served_routes(app):
-            for method in route.methods:
+            for method in route.methods or ():
                 operation = schema["paths"].get(path, {}).get(method.lower())
                 if operation is None:
                     continue
