@@ -163,3 +163,68 @@ def test_the_non_replicated_equivalent_runs_on_chdb_through_distributed_tables(t
     # The replayed batch was dropped by its token; the views on the local table counted it once.
     assert (result["spans"], result["local"], result["trace"]) == (3, 3, 3)
     assert result["red"] == {"cart": 2, "frontend": 1}
+
+
+_TWO_SHARDS = """
+<clickhouse>
+  <remote_servers><kokanee>
+    <shard><replica><host>127.0.0.2</host><port>1</port></replica></shard>
+    <shard><replica><host>127.0.0.3</host><port>1</port></replica></shard>
+  </kokanee></remote_servers>
+</clickhouse>
+"""
+
+# Two shards that cannot be reached: ClickHouse plans each read in full (and refuses a JOIN or IN
+# of one Distributed table inside another, code 288) before it connects, so a read that fails only
+# for want of a connection would run on a real cluster of two shards.
+_PLAN_SCRIPT = """
+import json, sys
+from pathlib import Path
+import chdb
+data, config = Path(sys.argv[1]), sys.argv[2]
+engine = chdb.connect(f"file:{data}/store?config-file={config}")
+from kokanee.derive.servicegraph import run_minute
+from kokanee.store.client import Store
+from kokanee.store.cluster import Cluster
+from kokanee.store.migrations import schema_statements
+from kokanee.store.reads.red import service_red
+from kokanee.store.reads.traces import get_trace, list_services
+
+store = Store(f"chdb://{data}/store", Cluster("kokanee", replicated=False))
+for statement in schema_statements(store.cluster):
+    if not statement.startswith("INSERT"):  # backfills read the shards
+        store.command(statement)
+reads = {
+    "trace by id": lambda: get_trace(store, "0" * 31 + "1"),
+    "service RED": lambda: service_red(store, 0, 60 * 10**9),
+    "services": lambda: list_services(store, 0, 60 * 10**9),
+    "service-graph pairing": lambda: run_minute(store, 0, 10**9),
+}
+outcome = {}
+for name, read in reads.items():
+    try:
+        read()
+        outcome[name] = "ran"
+    except Exception as e:
+        outcome[name] = "refused" if "DISTRIBUTED_IN_JOIN_SUBQUERY_DENIED" in str(e) else "no connection"
+try:
+    store.query("SELECT count() FROM otel_traces WHERE TraceId IN (SELECT TraceId FROM kokanee_trace_keys)",
+                settings={"distributed_product_mode": "deny"})
+except Exception as e:
+    outcome["control"] = "refused" if "DISTRIBUTED_IN_JOIN_SUBQUERY_DENIED" in str(e) else str(e)[:200]
+print(json.dumps(outcome))
+"""
+
+
+def test_kokanee_s_reads_pass_clickhouse_s_planning_on_two_shards(tmp_path: Path) -> None:
+    config = tmp_path / "config.xml"
+    config.write_text(_TWO_SHARDS)
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_PLAN_SCRIPT), str(tmp_path), str(config)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    outcome = json.loads(out.stdout.strip().splitlines()[-1])
+    # The same kind of query without the store's distributed_product_mode is refused.
+    assert outcome.pop("control") == "refused"
+    assert outcome == {name: "no connection" for name in outcome}

@@ -171,6 +171,11 @@ class Store:
         """`settings` less those the server says this user cannot change (a readonly profile, a
         constraint): clickhouse-connect would refuse the query. The server's own value applies,
         and a readonly user's is stricter than the sandbox's `readonly = 2`."""
+        if self.cluster is not None:
+            # A read of a Distributed table whose JOIN or IN reads another is refused on a cluster
+            # of several shards unless told how to run the inner one: once, shipped to every shard
+            # (GLOBAL) is right whatever the sharding (pairing a trace's spans, trace lookups).
+            settings = {"distributed_product_mode": "global", **(settings or {})}
         if not settings or self.embedded:
             return settings
         fixed = {k for k in settings if (d := client.server_settings.get(k)) is not None and d.readonly}
