@@ -90,7 +90,7 @@ def check_sql(sql: str, allowed: frozenset[str] = ALLOWED_TABLES) -> exp.Query:
     for node in tree.find_all(exp.In):
         if node.args.get("field") is not None:
             raise SandboxRefused("IN needs a list or a subquery, not a table name")
-    _check_bare_calls(tree)
+    _check_identifiers(tree)
     for func in tree.find_all(exp.Func):
         if isinstance(func, (exp.Connector, exp.Collate)):  # AND, OR, XOR, COLLATE: operators, not calls
             continue
@@ -136,15 +136,20 @@ def _function_name(func: exp.Func) -> str:
     return head.group(1) if head else type(func).__name__
 
 
-def _check_bare_calls(tree: exp.Query) -> None:
-    """ClickHouse runs a few functions named without parentheses (`SELECT currentUser`): such a
-    name is refused unless the statement itself defines it (an alias, a CTE, a lambda argument)."""
+def _check_identifiers(tree: exp.Query) -> None:
+    """ClickHouse runs a few functions named without parentheses (`SELECT currentUser`), and its
+    virtual columns (`_part`, `_disk_name`, ...) describe storage, not data: both are refused unless
+    the statement itself defines the name (an alias, a CTE, a lambda argument)."""
     defined = {node.alias.lower() for node in tree.find_all(exp.Alias, exp.TableAlias, exp.CTE) if node.alias}
     defined |= {p.name.lower() for lam in tree.find_all(exp.Lambda) for p in lam.expressions}
     for column in tree.find_all(exp.Column):
         name = column.name.lower()
-        if not column.table and name in _BARE_CALLS and name not in defined:
+        if name in defined:
+            continue
+        if not column.table and name in _BARE_CALLS:
             raise SandboxRefused(f"{column.name} calls the function {column.name}(), which is not allowed")
+        if name.startswith("_"):
+            raise SandboxRefused(f"virtual columns such as {column.name} describe storage; they are not allowed")
 
 
 def _check_named_aggregate(func: exp.Func, name: str) -> None:
