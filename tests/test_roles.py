@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,9 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
+from kokanee.config import ConfigError, load_config
 from kokanee.derive.servicegraph import MINUTE_NS
-from kokanee.store.client import Store
-from kokanee.store.migrations import migrate
 from kokanee.store.timeparse import now_ns
 from tests.chstandin import Standin, start_standin
 from tests.server import KokaneeServer
@@ -39,12 +36,9 @@ PROTOBUF = {"Content-Type": "application/x-protobuf"}
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standin]:
-    """The stand-in, migrated once before the nodes start side by side (as an orchestrator starts
-    them all at once, after a migration job, or the first node, has run)."""
+    """The stand-in, empty: the nodes start side by side, as an orchestrator starts them, and one of
+    them migrates the schema while the others wait for it."""
     server = start_standin(tmp_path_factory.mktemp("clickhouse"))
-    store = Store(server.url)
-    migrate(store)
-    store.close()
     yield server
     server.stop()
 
@@ -127,12 +121,13 @@ def test_each_role_runs_only_its_parts(
     assert _status(worker, "/metrics") == 200
 
 
-def test_the_demo_needs_every_role(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "kokanee", "serve", "--role", "query", "--demo", "--data-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert run.returncode == 2 and "role all" in run.stderr
+def test_a_role_is_checked_and_the_demo_needs_every_role() -> None:
+    """The settings `kokanee serve` validates before it starts anything (it exits 2 with the message)."""
+    assert load_config({"role": "worker"}).role == "worker"
+    with pytest.raises(ConfigError, match="role: Input should be 'all', 'ingest', 'query' or 'worker'"):
+        load_config({"role": "ingester"})
+    with pytest.raises(ConfigError, match="the demo runs only with role all"):
+        load_config({"role": "query", "demo": True})
 
 
 def _by_trace(spans: list[S]) -> dict[int, list[S]]:
