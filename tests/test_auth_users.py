@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from kokanee.api.app import create_app
 from kokanee.api.auth import bootstrap, routes, users
 from kokanee.api.auth.roles import Role
+from kokanee.config import ConfigError, load_config
 from kokanee.store.client import Store
 
 STATIC = "static-api-token"
@@ -256,3 +257,9 @@ def test_listening_beyond_loopback_without_auth_warns(store: Store, caplog: pyte
         assert bootstrap.start_auth(store, "off", "0.0.0.0", None, None) is False
     assert "auth is off and the API listens on 0.0.0.0" in caplog.text
     assert users.count(store) == 0
+
+
+def test_auth_off_with_an_api_token_is_refused_at_start() -> None:
+    with pytest.raises(ConfigError, match="auth off leaves the API open, so --api-token would guard nothing"):
+        load_config({"auth": "off", "api_token": "t"})
+    assert load_config({"auth": "on", "api_token": "t"}).auth == "on"

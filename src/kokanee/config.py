@@ -53,8 +53,8 @@ class ServeConfig(BaseModel):
     )
     auth: Literal["auto", "on", "off"] = Field(
         "auto",
-        description="Users, roles and sign-in: on, off, or auto (on unless --host is a loopback address "
-        "or --api-token is unset and it is).",
+        description="Users, roles and sign-in: on, off, or auto (on where --host is not a loopback "
+        "address or --api-token is set; off otherwise).",
     )
     admin_password: str | None = Field(
         None,
@@ -183,6 +183,12 @@ class ServeConfig(BaseModel):
     def _demo_role(self) -> ServeConfig:
         if self.demo and self.role != "all":
             raise ValueError("the demo runs only with role all (it needs receivers, the API and the jobs)")
+        return self
+
+    @model_validator(mode="after")
+    def _auth_with_token(self) -> ServeConfig:
+        if self.auth == "off" and self.api_token:
+            raise ValueError("auth off leaves the API open, so --api-token would guard nothing: drop one of them")
         return self
 
     @model_validator(mode="after")
