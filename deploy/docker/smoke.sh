@@ -24,17 +24,22 @@ if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
 fi
 # Debian's docker CLI speaks BuildKit itself (a newer CLI elsewhere on PATH may want the buildx plugin).
 export DOCKER=/usr/bin/docker DOCKER_BUILDKIT=1
+dockerd_pid=""
+cleanup() {
+    "$DOCKER" rm -f -v "$NAME" >/dev/null 2>&1 || true
+    if [ -n "$dockerd_pid" ]; then  # the daemon this script started (its images stay for the next run)
+        kill "$dockerd_pid" 2>/dev/null || true
+        wait "$dockerd_pid" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
 if ! "$DOCKER" info >/dev/null 2>&1; then
     step "starting dockerd"
     nohup dockerd >/tmp/kokanee-smoke-dockerd.log 2>&1 &
+    dockerd_pid=$!
     for _ in $(seq 60); do "$DOCKER" info >/dev/null 2>&1 && break; sleep 1; done
     "$DOCKER" info >/dev/null || { cat /tmp/kokanee-smoke-dockerd.log; exit 1; }
 fi
-
-cleanup() {
-    "$DOCKER" rm -f -v "$NAME" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
 
 step "base image"
 deploy/docker/build-base.sh kokanee-base:bookworm
