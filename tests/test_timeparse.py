@@ -96,14 +96,20 @@ runner = CliRunner()
 
 
 def test_demo_takes_a_duration_with_units() -> None:
-    """`kokanee demo --duration 90s` is parsed (and a bad one refused naming the flag) before the demo runs:
-    with --endpoint pointing at nothing and --fault bad, the parse error proves --duration got through."""
+    """`kokanee demo --duration 90s` is read (a bad one is refused naming the flag) before the demo
+    starts: with an unknown --fault the command stops at that, which shows --duration got through."""
     bad = runner.invoke(app, ["demo", "--duration", "ninety"])
     assert bad.exit_code == 2
     assert "--duration" in bad.output and "'ninety' is not a duration" in bad.output
     ok = runner.invoke(app, ["demo", "--duration", "90s", "--fault", "no_such_kind"])
     assert ok.exit_code == 2
     assert "--duration" not in ok.output and "no_such_kind" in ok.output
+
+
+def test_serve_refuses_a_bad_duration_naming_the_flag_before_starting() -> None:
+    result = runner.invoke(app, ["serve", "--flush-interval-s", "soon"])
+    assert result.exit_code == 2
+    assert "--flush-interval-s" in result.output and "'soon' is not a duration" in result.output
 
 
 def test_the_commands_refuse_a_bad_time_naming_the_flag() -> None:
