@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.neural_network import MLPRegressor
+
+if TYPE_CHECKING:  # scikit-learn (with scipy and pandas) takes seconds to import: only when training
+    from sklearn.neural_network import MLPRegressor
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,9 @@ def fit(x: np.ndarray, features: list[str], params: AutoencoderParams) -> TraceM
     z = (x - mean) / scale
     width = max(2, min(params.hidden, x.shape[1]))
     middle = max(1, min(params.bottleneck, width // 2))
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPRegressor
+
     net = MLPRegressor(
         hidden_layer_sizes=(width, middle, width),
         activation="tanh",
