@@ -228,3 +228,13 @@ def test_kokanee_s_reads_pass_clickhouse_s_planning_on_two_shards(tmp_path: Path
     # The same kind of query without the store's distributed_product_mode is refused.
     assert outcome.pop("control") == "refused"
     assert outcome == {name: "no connection" for name in outcome}
+
+
+def test_statements_other_than_ddl_run_as_written() -> None:
+    """Inserts and backfills go through the Distributed tables unchanged (the deriver's insert
+    has a `NOT IN (SELECT ...)`, which must stay as it is)."""
+    from kokanee.derive.servicegraph import INSERT_EDGES
+    from kokanee.store.schema_derived import TRACE_KEYS_BACKFILL
+
+    for statement in (INSERT_EDGES, TRACE_KEYS_BACKFILL, "INSERT INTO kokanee_derive_state (Name) VALUES ('x')"):
+        assert CLUSTER.render(statement) == [statement]

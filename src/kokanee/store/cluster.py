@@ -61,8 +61,6 @@ _TRUNCATE = re.compile(r"\s*TRUNCATE TABLE (IF EXISTS )?(\w+)\s*$")
 _ALTER = re.compile(r"\s*ALTER TABLE (\w+)\s+(.*)", re.DOTALL)
 _RENAME = re.compile(r"\s*RENAME TABLE (\w+) TO (\w+)\s*$")
 _FUNCTION = re.compile(r"\s*CREATE FUNCTION (IF NOT EXISTS )?(\w+)\s+AS\b(.*)", re.DOTALL)
-_INSERT_SELECT = re.compile(r"\s*INSERT INTO \w+\s.*\bSELECT\b", re.DOTALL | re.IGNORECASE)
-_IN_SUBQUERY = re.compile(r"(?<!GLOBAL )\bIN\s*\(\s*SELECT\b")
 _DDL = re.compile(r"\s*(CREATE|DROP|TRUNCATE|ALTER|RENAME)\b", re.IGNORECASE)
 
 
@@ -95,10 +93,8 @@ class Cluster:
         ):
             if m := pattern.match(sql):
                 return render(m)
-        if _INSERT_SELECT.match(sql):
-            # Run once through the Distributed tables; a subquery over a Distributed table inside a
-            # distributed read is sent along whole (GLOBAL), not run again on every shard.
-            return [_IN_SUBQUERY.sub("GLOBAL IN (SELECT", sql)]
+        # Anything else (inserts, backfills) runs as written through the Distributed tables; the store
+        # sends distributed_product_mode = 'global' for the subqueries in it.
         return [sql]
 
     @property

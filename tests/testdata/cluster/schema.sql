@@ -889,7 +889,7 @@ SELECT
     if(length(groupUniqArray(257)((ServiceName, SpanName)) AS pairs) > 256, [], pairs)
         AS Keys
 FROM otel_traces
-WHERE TraceId GLOBAL IN (SELECT TraceId FROM otel_traces_trace_id_ts WHERE End >= now() - INTERVAL 1 HOUR)
+WHERE TraceId IN (SELECT TraceId FROM otel_traces_trace_id_ts WHERE End >= now() - INTERVAL 1 HOUR)
 GROUP BY TraceId;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS kokanee_trace_keys_mv ON CLUSTER kokanee TO kokanee_trace_keys_local AS 
