@@ -4,6 +4,14 @@ Two clocks: in real time (`realtime=True`, the CLI's default) journeys are paced
 run until `duration` or `stop`; in a backfill (`realtime=False`, what tests and bulk loads use) the run
 covers [now - duration, now] as fast as the exporters take it, with the same seeded sequence, so the
 stored data does not depend on how fast the machine is.
+
+A real-time run may start with `history_s` of fault-free history: its simulated clock starts that far
+in the past and runs as fast as the exporters take it until it meets the wall clock, then paces on it.
+It is one run, so load, caches and counters carry on across the catch-up; the fault schedule counts
+from the wall-clock start. An anomaly detector then has baselines when the first fault comes.
+
+    history_s       start        start + fault offsets
+    |====catch-up=====|----real time---[fault]----->
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ log = logging.getLogger(__name__)
 
 # In a backfill the exporters' queues are drained this often (in spans): back-pressure instead of drops.
 _BACKFILL_FLUSH_SPANS = 4000
+# A real-time run this far behind the wall clock is catching up, and is flushed like a backfill.
+_CATCH_UP_SLACK_NS = 2_000_000_000
 
 
 class DemoConfig(BaseModel):
@@ -59,6 +69,12 @@ class DemoConfig(BaseModel):
         default="", description="kokanee.demo.run resource attribute; empty: derived from seed and start."
     )
     realtime: bool = Field(default=True, description="Pace on the wall clock; False backfills [now - duration, now].")
+    history_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Real time only: seconds of fault-free history before the start, sent as fast as the "
+        "endpoint takes it, so a detector has baselines when the first fault comes.",
+    )
     export_interval_s: float = Field(default=10.0, gt=0, description="Metric export interval, seconds.")
     period_s: float = Field(default=1200.0, gt=0, description="Period of the load swing (a compressed day), seconds.")
 
@@ -66,6 +82,14 @@ class DemoConfig(BaseModel):
     def _backfill_needs_duration(self) -> DemoConfig:
         if not self.realtime and self.duration_s is None:
             raise ValueError("a backfill (realtime=False) needs duration_s: it covers [now - duration, now]")
+        if not self.realtime and self.history_s:
+            raise ValueError("history_s is for real-time runs; a backfill already covers [now - duration, now]")
+        for f in self.faults:
+            if f.start_s < -self.history_s:
+                raise ValueError(
+                    f"fault {f.kind} starts {-f.start_s:g}s before the start, "
+                    f"but the run has {self.history_s:g}s of history"
+                )
         return self
 
 
@@ -76,9 +100,11 @@ class DemoRun:
         self.config = config
         now = time.time_ns()
         span = int((config.duration_s or 0) * 1e9)
-        self.origin_ns = now if config.realtime else now - span
-        self.end_ns = self.origin_ns + span if config.duration_s else None
-        self.run_id = config.run_id or f"{config.seed}-{self.origin_ns // 1_000_000_000:x}"
+        # start_ns: where the schedule and the duration count from; origin_ns: the first journey.
+        self.start_ns = now if config.realtime else now - span
+        self.origin_ns = self.start_ns - int(config.history_s * 1e9)
+        self.end_ns = self.start_ns + span if config.duration_s else None
+        self.run_id = config.run_id or f"{config.seed}-{self.start_ns // 1_000_000_000:x}"
         self.labels = LabelWriter(self.run_id, config.labels_file, config.api_url)
         self.board = FaultBoard(on_change=self.labels)
         self.state = ShopState(self.board, now_ns=self.origin_ns)
@@ -86,7 +112,7 @@ class DemoRun:
         exporters = exporters or otlp_exporters(config.endpoint, config.protocol, config.export_interval_s)
         self.telemetry = Telemetry(exporters, self.state, self.run_id, config.environment, config.seed)
         self.sim = Sim(self.telemetry, self.board, self.state, self.rng)
-        self.schedule = Schedule(list(config.faults), self.origin_ns)
+        self.schedule = Schedule(list(config.faults), self.start_ns)
         self.arrivals = Arrivals(self.rng, config.rate, self.origin_ns, config.period_s)
         self.control: ControlServer | None = None
         if config.control_port is not None:
@@ -98,7 +124,9 @@ class DemoRun:
 
     # Controls, called from the control API's threads.
     def now_ns(self) -> int:
-        return time.time_ns() if self.config.realtime else self.state.now_ns
+        # While a run catches up, "now" for a manual fault is where its data is, not the wall clock.
+        live = self.config.realtime and not self.catching_up(self.state.now_ns)
+        return time.time_ns() if live else self.state.now_ns
 
     def fault_on(self, kind: str, service: str | None, value: float | None) -> ActiveFault:
         return self.board.start(kind, self.now_ns(), service, value, source="manual")
@@ -115,6 +143,10 @@ class DemoRun:
             "run_id": self.run_id,
             "elapsed_s": (self.state.now_ns - self.origin_ns) / 1e9,
         }
+
+    def catching_up(self, t: int) -> bool:
+        """Whether simulated time `t` is behind the wall clock: a backfill, or a run's history."""
+        return not self.config.realtime or t < time.time_ns() - _CATCH_UP_SLACK_NS
 
     def step(self, t: int) -> None:
         """Everything due at simulated time `t`: schedule, gauges' clock, one journey (and a flood's)."""
@@ -138,7 +170,7 @@ class DemoRun:
                 if self.config.realtime and stop.wait(max(0.0, (t - time.time_ns()) / 1e9)):
                     break
                 self.step(t)
-                if not self.config.realtime and self.sim.stats.spans - last_flush >= _BACKFILL_FLUSH_SPANS:
+                if self.catching_up(t) and self.sim.stats.spans - last_flush >= _BACKFILL_FLUSH_SPANS:
                     self.telemetry.flush()
                     last_flush = self.sim.stats.spans
                 if on_progress is not None and time.monotonic() - last_progress > 0.25:

@@ -2,7 +2,8 @@
 
 Examples: `payment_failure@+5m:10m` (at 5 minutes, for 10), `network_delay/cart=400@+1m:2m`
 (400 ms on calls into cart), `ad_high_cpu` (from the start to the end). Durations are `90`, `90s`,
-`5m`, `1h`, `1m30s`, `250ms`.
+`5m`, `1h`, `1m30s`, `250ms`. A run that starts with history (`DemoConfig.history_s`) may place a
+fault in it: `network_delay/cart@-20m:4m` runs from 20 minutes before the start, for 4.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from kokanee.store.timeparse import duration_seconds
 
 _SPEC = re.compile(
     r"^(?P<kind>[a-z_]+)(?:/(?P<service>[a-z0-9-]+))?(?:=(?P<value>\d+(?:\.\d+)?))?"
-    r"(?:@\+?(?P<start>[0-9.a-z]+)(?::(?P<duration>[0-9.a-z]+))?)?$"
+    r"(?:@(?P<sign>[+-])?(?P<start>[0-9.a-z]+)(?::(?P<duration>[0-9.a-z]+))?)?$"
 )
 
 # What `make demo` and a bare `kokanee demo` run: two faults in the first minutes, each long enough to
@@ -33,7 +34,7 @@ class ScheduledFault:
     kind: str
     service: str
     value: float
-    start_s: float  # offset from the demo's start
+    start_s: float  # offset from the demo's start; negative: in the history before it
     duration_s: float | None  # None: until the demo ends
 
     @property
@@ -46,11 +47,13 @@ def parse_fault(spec: str) -> ScheduledFault:
     m = _SPEC.match(spec.strip())
     if m is None:
         raise ValueError(
-            f"bad --fault {spec!r}: expected KIND[/SERVICE][=VALUE][@+START[:DURATION]], "
+            f"bad --fault {spec!r}: expected KIND[/SERVICE][=VALUE][@[+|-]START[:DURATION]], "
             "e.g. payment_failure@+5m:10m or network_delay/cart=400@+1m:2m"
         )
     service, value = resolve(m["kind"], m["service"], float(m["value"]) if m["value"] else None)
     start = parse_duration(m["start"]) if m["start"] else 0.0
+    if m["sign"] == "-":
+        start = -start
     duration = parse_duration(m["duration"]) if m["duration"] else None
     if duration is not None and duration <= 0:
         raise ValueError(f"bad --fault {spec!r}: the duration must be positive")
