@@ -105,7 +105,13 @@ def test_alters_and_drops_reach_the_local_tables() -> None:
 _CONFIG = """
 <clickhouse>
   <tcp_port>19000</tcp_port>
-  <remote_servers><kokanee><shard><replica><host>localhost</host><port>19000</port></replica></shard></kokanee></remote_servers>
+  <remote_servers>
+    <kokanee><shard><replica><host>localhost</host><port>19000</port></replica></shard></kokanee>
+    <twice>
+      <shard><replica><host>localhost</host><port>19000</port></replica></shard>
+      <shard><replica><host>127.0.0.1</host><port>19000</port></replica></shard>
+    </twice>
+  </remote_servers>
   <macros><shard>01</shard><replica>a</replica></macros>
 </clickhouse>
 """
@@ -136,6 +142,12 @@ engines = dict(store.query(
     "SELECT name, engine FROM system.tables WHERE database = currentDatabase() AND name LIKE 'otel_traces%'"
 ).rows)
 red = service_red(store, T0, T0 + 600 * NS)
+# Two shards that are both this engine hold the same rollup rows: read through a Distributed table
+# over them, each shard aggregates its rows and the reader merges the two partial results.
+store.command("CREATE TABLE red_twice AS kokanee_service_red_1m_local "
+              "ENGINE = Distributed(twice, currentDatabase(), kokanee_service_red_1m_local)")
+merged = "SELECT ServiceName, sum(Requests), sumMap(DurationHistogram) FROM {} GROUP BY ServiceName ORDER BY 1"
+one, two = (store.query(merged.format(t)).rows for t in ("kokanee_service_red_1m_local", "red_twice"))
 print(json.dumps({
     "applied": applied == [m.version for m in MIGRATIONS],
     "engines": engines,
@@ -143,6 +155,10 @@ print(json.dumps({
     "local": store.query("SELECT count() FROM otel_traces_local").rows[0][0],
     "trace": len(get_trace(store, trace)),
     "red": {name: stats.requests for name, stats in red.items()},
+    "two shards merge": [
+        (s2, 2 * n1, [2 * c for c in h1[1]]) == (s1, n2, list(h2[1])) and list(h1[0]) == list(h2[0])
+        for (s1, n1, h1), (s2, n2, h2) in zip(one, two, strict=True)
+    ],
 }))
 """
 
@@ -163,6 +179,8 @@ def test_the_non_replicated_equivalent_runs_on_chdb_through_distributed_tables(t
     # The replayed batch was dropped by its token; the views on the local table counted it once.
     assert (result["spans"], result["local"], result["trace"]) == (3, 3, 3)
     assert result["red"] == {"cart": 2, "frontend": 1}
+    # Each shard's partial sums and sumMap histograms merge into the whole (here: twice one shard's).
+    assert result["two shards merge"] == [True, True]
 
 
 _TWO_SHARDS = """
