@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from kokanee.config import ConfigError, load_config
 from kokanee.store.client import Store
 from kokanee.store.cluster import SHARDED, Cluster, UnshardedView
 from kokanee.store.migrations import schema_statements
@@ -125,6 +126,7 @@ from pathlib import Path
 import chdb
 data, config = Path(sys.argv[1]), sys.argv[2]
 engine = chdb.connect(f"file:{data}/store?config-file={config}")  # held: the engine lives while a handle does
+from kokanee.config import ConfigError, load_config
 from kokanee.store.client import Store
 from kokanee.store.cluster import Cluster
 from kokanee.store.migrations import MIGRATIONS, migrate
@@ -202,6 +204,7 @@ import chdb
 data, config = Path(sys.argv[1]), sys.argv[2]
 engine = chdb.connect(f"file:{data}/store?config-file={config}")
 from kokanee.derive.servicegraph import run_minute
+from kokanee.config import ConfigError, load_config
 from kokanee.store.client import Store
 from kokanee.store.cluster import Cluster
 from kokanee.store.migrations import schema_statements
@@ -256,3 +259,22 @@ def test_statements_other_than_ddl_run_as_written() -> None:
 
     for statement in (INSERT_EDGES, TRACE_KEYS_BACKFILL, "INSERT INTO kokanee_derive_state (Name) VALUES ('x')"):
         assert CLUSTER.render(statement) == [statement]
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"cluster": "kokanee"}, "cluster needs a ClickHouse server"),
+        ({"cluster": "a-b", "store": "http://h:8123/db"}, "cluster: Value error, must be a cluster name"),
+    ],
+    ids=["a cluster on the embedded store", "a name ClickHouse would not take"],
+)
+def test_bad_cluster_settings_are_named(values: dict[str, object], problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        load_config(values)
+
+
+def test_a_cluster_setting_reaches_the_store_s_rendering() -> None:
+    config = load_config({"cluster": "kokanee", "store": "http://kokanee:secret@ch-1:8123/kokanee"})
+    assert config.cluster == "kokanee"
+    assert Store(config.store_url, config.cluster).cluster == CLUSTER
