@@ -194,14 +194,23 @@ def markdown(results: Sequence[dict[str, Any]], against: Sequence[dict[str, Any]
     return "\n".join(lines)
 
 
-def table(save: str | None, against: str | None, sets: Sequence[str]) -> None:
-    results: list[dict[str, Any]] = []
-    for name in sets:
+def load(names: str) -> list[dict[str, Any]]:
+    """Saved results, several runs' (comma-separated names or JSON paths) together."""
+    out: list[dict[str, Any]] = []
+    for name in names.split(","):
+        path = Path(name) if name.endswith(".json") else RESULTS / f"{name}.json"
+        out.extend(json.loads(path.read_text()))
+    return out
+
+
+def table(save: str | None, against: str | None, sets: Sequence[str], saved: str | None = None) -> None:
+    results: list[dict[str, Any]] = load(saved) if saved else []
+    for name in [] if saved else sets:
         results.extend(run_set(name))
     if save:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"{save}.json").write_text(json.dumps(results))
-    old = json.loads((RESULTS / f"{against}.json").read_text()) if against else []
+    old = load(against) if against else []
     print(markdown(results, old))
 
 
@@ -211,9 +220,12 @@ def main() -> None:
     parser.add_argument("--save", help="table: keep this run's results under this name")
     parser.add_argument("--against", help="table: show a saved run's figures beside each (old → new)")
     parser.add_argument("--sets", default=",".join(SETS), help="table: which sets (default: all)")
+    parser.add_argument(
+        "--load", help="table: print saved results (names or .json paths, comma-separated), run nothing"
+    )
     args = parser.parse_args()
     if args.dataset == "table":
-        table(args.save, args.against, [s for s in args.sets.split(",") if s])
+        table(args.save, args.against, [s for s in args.sets.split(",") if s], args.load)
         return
     if args.dataset == "chaos":
         print(markdown(run_set("chaos")))

@@ -130,3 +130,22 @@ def test_baselines_are_the_recent_clean_windows() -> None:
     flagged: list[set[str]] = [set(), set(), set(), {"cart"}, set(), set()]
     chosen = pick(windows, figures, flagged, RcaParams(baseline_windows=3))
     assert chosen == sorted([windows[0], windows[2], windows[4]])
+
+
+def test_calls_refused_by_a_killed_pod_are_the_pods_not_its_callers_errors() -> None:
+    # "cart" is killed: for a while its callers' calls fail before any server span exists. The
+    # client spans name where they were going; the failures are the edge's, and both callers'
+    # edges into cart failing are cart's, not two separate errors of "web" and "checkout".
+    rng = random.Random(3)
+    normal = [[("web", "cart", 2, 1)], [("checkout", "cart", 2, 1)]]
+    base = span_stats(_window(rng, 0, 120, normal))
+    spans = _window(rng, 200 * NS, 60, normal)
+    for i in range(20):
+        for caller in ("web", "checkout"):
+            trace = f"{rng.getrandbits(64):016x}"
+            at = 200 * NS + i * 3 * NS
+            spans.append(RSpan(trace, f"{i:08x}", "", caller, "call cart", "Client", at, MS, True, "cart"))
+    win = span_stats(spans)
+    causes = combine(score_traces(base, win, 120, 60, P), {"web": {"cart"}, "checkout": {"cart"}}, P)
+    assert causes[0].service == "cart", [(c.service, c.score) for c in causes]
+    assert {"web", "checkout"}.isdisjoint(c.service for c in causes)

@@ -20,6 +20,9 @@ class RSpan:
     start_ns: int
     duration_ns: int
     error: bool
+    # The service a client span calls, as its attributes name it (peer.service, server.address):
+    # where a call that got no answer at all was going.
+    peer: str = ""
 
 
 def read_spans(store: Store, start_ns: int, end_ns: int, max_spans: int) -> list[RSpan]:
@@ -33,12 +36,25 @@ def read_spans(store: Store, start_ns: int, end_ns: int, max_spans: int) -> list
     sample = f" AND cityHash64(TraceId) % {keep} = 0" if keep > 1 else ""
     rows = store.query(
         f"""SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, SpanKind,
-            toUnixTimestamp64Nano(Timestamp), Duration, StatusCode = 'Error'
+            toUnixTimestamp64Nano(Timestamp), Duration, StatusCode = 'Error',
+            if(SpanKind = 'Client', coalesce(nullIf(SpanAttributes['peer.service'], ''),
+                SpanAttributes['server.address']), '')
         FROM otel_traces WHERE {where}{sample}""",
         parameters=params,
     ).rows
     return [
-        RSpan(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), int(r[6]), int(r[7]), bool(r[8]))
+        RSpan(
+            str(r[0]),
+            str(r[1]),
+            str(r[2]),
+            str(r[3]),
+            str(r[4]),
+            str(r[5]),
+            int(r[6]),
+            int(r[7]),
+            bool(r[8]),
+            str(r[9]),
+        )
         for r in rows
     ]
 

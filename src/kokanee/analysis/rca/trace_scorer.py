@@ -59,6 +59,8 @@ class SpanStats:
     # Calls answered by a server span that did not fail, yet failed at the caller: the response was
     # lost or rewritten between them (a proxy, the network).
     edge_failures: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # Calls that got no answer at all (no server span) to the service the client span names.
+    unanswered_failures: Counter[tuple[str, str]] = field(default_factory=Counter)
     error_origins: Counter[str] = field(default_factory=Counter)
     parents: Counter[Op] = field(default_factory=Counter)
     parent_kind: dict[Op, str] = field(default_factory=dict)
@@ -104,6 +106,7 @@ def _covered(lo: int, hi: int, intervals: list[tuple[int, int]]) -> int:
 def span_stats(spans: Sequence[RSpan]) -> SpanStats:
     stats = SpanStats()
     by_id = {s.span_id: s for s in spans}
+    services = {s.service for s in spans}
     children: dict[str, list[RSpan]] = defaultdict(list)
     for s in spans:
         if s.parent_id and s.parent_id in by_id:
@@ -125,7 +128,11 @@ def span_stats(spans: Sequence[RSpan]) -> SpanStats:
                     stats.edge_failures[(s.service, callee)] += 1
         else:
             stats.self_times[(s.service, s.name)].append((own, trace))
-        if s.error and not any(k.error for k in kids) and not (s.kind in _CALLERS and remote):
+        # A call refused or timed out before any server span: the edge to the service it names.
+        lost = s.kind in _CALLERS and not kids and s.error and s.peer in services and s.peer != s.service
+        if lost:
+            stats.unanswered_failures[(s.service, s.peer)] += 1
+        if s.error and not any(k.error for k in kids) and not (s.kind in _CALLERS and remote) and not lost:
             stats.error_origins[s.service] += 1
             _keep(stats.error_traces[s.service], (s.start_ns, s.trace_id))
         op = (s.service, s.name)
@@ -363,14 +370,17 @@ def edge_changes(
                 f"p={shift.p:.1g})"
             )
             ids = win.slowest(times)
-        rate = base.edge_failures.get((caller, callee), 0) / len(base_times)
-        observed = win.edge_failures.get((caller, callee), 0)
+        rate = (base.edge_failures.get((caller, callee), 0) + base.unanswered_failures.get((caller, callee), 0)) / len(
+            base_times
+        )
+        observed = win.edge_failures.get((caller, callee), 0) + win.unanswered_failures.get((caller, callee), 0)
         z = poisson_z(observed, rate * len(times))
         if z >= params.metric_z_min and z / params.metric_z_min > effect:
             effect = z / params.metric_z_min
             detail = (
-                f"{observed} of {len(times)} calls from {caller} into {callee} failed although {callee} answered "
-                f"them without error ({rate * len(times):.1f} expected): lost or rewritten between them"
+                f"{observed} calls from {caller} into {callee} failed that {callee} answered without error or "
+                f"never received ({rate * len(times):.1f} expected of {len(times)}): lost, refused or rewritten "
+                "between them"
             )
             ids = win.slowest(times)
         if effect > 0:
