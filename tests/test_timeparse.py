@@ -142,6 +142,11 @@ def test_an_unreachable_api_is_named_with_its_flag_before_any_data_is_sent(
     assert "(is --api-url right?)" in output
     assert recorder.requests == []  # nothing sent: the wrong URL showed first
 
+    # --api-url '' sends the data alone, for an OTLP endpoint that is not kokanee.
+    data_only = CliRunner().invoke(cli, ["import", str(tmp_path), "--endpoint", recorder.url, "--api-url", ""])
+    assert data_only.exit_code == 0, data_only.output
+    assert [r.path for r in recorder.requests] == ["/v1/traces"]
+
 
 def _closed_port() -> int:
     """A local port nothing listens on (bound, then released)."""

@@ -76,7 +76,9 @@ def run_import(
     poster = HttpPoster(token=token, max_elapsed=retry_for_s, warn=lambda m: console.print(f"[yellow]{m}[/]"))
     sender = OtlpSender(endpoint, poster, flag="--endpoint")
     try:
-        # Labels first: a wrong --api-url shows before the data is sent, not after.
+        # Labels first: a wrong --api-url shows before the data is sent (a second run would send it twice).
+        if labels and api_url == "":
+            labels = []  # asked for: data only (an OTLP endpoint that is not kokanee)
         if labels:
             url = f"{(api_url or default_api_url(endpoint)).rstrip('/')}/api/v1/fault-labels"
             poster.post_json(url, {"labels": [label.to_json(offset) for label in labels]}, "--api-url")
@@ -163,7 +165,10 @@ def import_command(
     ] = "http://127.0.0.1:4318",
     api_url: Annotated[
         str | None,
-        typer.Option(help="kokanee API for fault labels [default: the endpoint's host, port 8080]."),
+        typer.Option(
+            help="kokanee API for fault labels, sent before the data; '' to send no labels "
+            "[default: the endpoint's host, port 8080]."
+        ),
     ] = None,
     format: Annotated[
         str | None, typer.Option(help=f"Recording format: {'|'.join(FORMATS)} [default: detected].")
