@@ -507,10 +507,10 @@ def _drained(server: KokaneeServer, timeout: float) -> bool:
     return False
 
 
-def valid_request_delay(server: KokaneeServer, timeout: float = 900.0) -> float:
+def valid_request_delay(server: KokaneeServer, timeout: float = 900.0, seed: int = 7) -> float:
     """Seconds from sending a valid trace request to its spans being queryable."""
     service = f"after-storm-{uuid.uuid4().hex[:8]}"
-    body = traces(random.Random(7), service, 10).SerializeToString()
+    body = traces(random.Random(seed), service, 10).SerializeToString()
     started = time.monotonic()
     while True:
         r = httpx.post(
@@ -562,8 +562,10 @@ def main() -> None:
     if crashed:
         print("CRASH: the server exited\n" + server.log()[-3000:])
         sys.exit(1)
+    backlog = int(sum(_metric(server, "kokanee_pipeline_pending_requests").values()))
     delay = valid_request_delay(server)
     drained = _drained(server, 300)
+    idle_delay = valid_request_delay(server, seed=8)
     accepted = _metric(server, "kokanee_items_accepted_total")
     quarantined = _metric(server, "kokanee_quarantined_items_total")
     stored = _stored(server)
@@ -576,7 +578,10 @@ def main() -> None:
         acked = int(sum(v for k, v in accepted.items() if f'signal="{signal}"' in k))
         print(f"  {signal:<8} items acknowledged {acked:>10,}  stored {stored[signal]:>10,}  "
               f"acknowledged but not stored {acked - stored[signal]:>8,}")  # fmt: skip
-    print(f"valid request queryable {delay:.2f} s after the storm")
+    print(
+        f"valid request queryable {delay:.2f} s after the storm ({backlog} requests were pending); "
+        f"{idle_delay:.2f} s on the idle server"
+    )
     if tally.errors:
         print("errors:", dict(tally.errors.most_common(10)))
     server.stop()

@@ -1,6 +1,7 @@
 """What the receiver acknowledges, the store can read: bodies upb parses but ClickHouse's Protobuf
-reader refuses (a oneof set twice, a known field with the wrong wire type) are re-encoded before
-they are acknowledged, so they are stored, not acknowledged and then set aside."""
+reader refuses (a oneof set twice, a known field with the wrong wire type) are re-encoded when
+the store refuses them as sent, so they are stored, not acknowledged and then set aside; what
+cannot be re-encoded (strings that are not UTF-8) gets a 400."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from kokanee.ingest.decode import canonical
 from kokanee.ingest.receiver import Decoder
 from kokanee.store.client import Store
 from kokanee.store.otlp_native import NATIVE_SIGNALS
@@ -113,4 +115,5 @@ def test_the_store_reads_every_body_the_receiver_accepts(
 ) -> None:
     decoded, payload = Decoder(NATIVE_SIGNALS).payload(signal, body, "protobuf")  # type: ignore[arg-type]
     assert decoded.accepted == 1
-    chdb_store.insert_otlp(signal, [payload], f"canon-{uuid.uuid4().hex}", tmp_path)  # raises if refused
+    readable = canonical(signal, payload)  # type: ignore[arg-type]  # what the pipeline inserts on a refusal
+    chdb_store.insert_otlp(signal, [readable], f"canon-{uuid.uuid4().hex}", tmp_path)  # raises if refused

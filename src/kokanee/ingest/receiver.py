@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from kokanee import selfmetrics
 from kokanee.ingest.decode import decode as decode_message
-from kokanee.ingest.decode import parse_canonical, parse_protobuf
+from kokanee.ingest.decode import parse_full, parse_protobuf
 from kokanee.ingest.otlp_json import parse_json
 from kokanee.ingest.types import Decoded, DecodeError, Rows, Signal
 from kokanee.ingest.validate import validate
@@ -56,17 +56,17 @@ class Decoder:
     def payload(self, signal: Signal, body: bytes, encoding: str) -> tuple[Decoded, bytes]:
         """Parses a body (`protobuf` or `json`); returns the result and the request as protobuf.
 
-        For the signals the store flattens, that protobuf is canonical (see `parse_canonical`):
-        the store reads exactly what was validated here.
+        A body the store flattens is parsed in full (`parse_full`), so it is acknowledged only if
+        it can be re-encoded into bytes the store reads (`canonical`, which the pipeline applies
+        when the store refuses the body as sent).
         """
         if encoding == "json":
             message = parse_json(signal, body)
             decoded = self._decode(signal, message)
             return decoded, message.SerializeToString() if decoded.accepted and decoded.native else b""
         if signal in self.native:
-            message, canonical = parse_canonical(signal, body)
-            decoded = validate(signal, message)
-            return decoded, canonical if decoded.accepted else b""
+            decoded = validate(signal, parse_full(signal, body))
+            return decoded, body if decoded.accepted else b""
         return decode_message(signal, parse_protobuf(signal, body)), body
 
     def rows(self, decoded: Decoded, payload: bytes) -> Rows:

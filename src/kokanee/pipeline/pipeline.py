@@ -23,14 +23,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
 
 from kokanee import selfmetrics
+from kokanee.ingest.decode import canonical
 from kokanee.ingest.errors import PipelineFull, StoreDown
-from kokanee.ingest.types import Rows
+from kokanee.ingest.types import DecodeError, Rows
 from kokanee.pipeline.dedup import request_digest
 from kokanee.pipeline.wal import WalError, WalRecord, WriteAheadLog
 from kokanee.store.client import Store, StoreUnavailable
@@ -247,24 +248,40 @@ class Pipeline:
                 self._cond.wait(delay)
             delay = min(delay * 2, 5.0)
 
-    def _store_or_split(self, target: str, items: list[_Item], token: str, batch_token: str) -> None:
-        """Inserts `items`; if the store refuses them, inserts each half the same way, so a refused
-        record ends up alone and is set aside while the rest are stored.
+    def _store_or_split(
+        self, target: str, items: list[_Item], token: str, batch_token: str, reencoded: bool = False
+    ) -> None:
+        """Inserts `items`; if the store refuses them, re-encodes them once (protobuf the store
+        flattens, see `canonical`), then inserts each half the same way, so a refused record ends
+        up alone and is set aside while the rest are stored.
 
         One bad record among n costs about 2·log2(n) inserts. A part is refused after one try; a
         record alone gets three (in case the refusal was transient) before quarantine. Splits are
-        deterministic and each part has its own token (`batch_token.first-last`), so a replay
-        after a crash mid-split repeats the same inserts and the store drops those it has.
+        deterministic and each attempt has its own token (`batch_token.first-last`, `~c` once
+        re-encoded), so a replay after a crash mid-split repeats the same inserts and the store
+        drops those it has.
         """
+        native = target in NATIVE_TARGETS
+        tries = 3 if len(items) == 1 and (reencoded or not native) else 1
         try:
-            self._retrying(target, items, token, attempts_for_rejects=3 if len(items) == 1 else 1)
+            self._retrying(target, items, token, attempts_for_rejects=tries)
+            return
         except _Rejected as e:
-            if len(items) == 1:
-                self._quarantine(target, items[0], str(e))
+            error = str(e)
+        if native and not reencoded:
+            if _reencode(items):
+                self._store_or_split(target, items, f"{token}~c", batch_token, reencoded=True)
                 return
-            half = len(items) // 2
-            for part in (items[:half], items[half:]):
-                self._store_or_split(target, part, f"{batch_token}.{part[0].seq}-{part[-1].seq}", batch_token)
+            reencoded = True  # already canonical: the refusal is about something else
+        if len(items) == 1:
+            if tries == 1:  # not yet tried alone with retries
+                self._store_or_split(target, items, f"{token}~1", batch_token, reencoded=True)
+            else:
+                self._quarantine(target, items[0], error)
+            return
+        half = len(items) // 2
+        for part in (items[:half], items[half:]):
+            self._store_or_split(target, part, f"{batch_token}.{part[0].seq}-{part[-1].seq}", batch_token, reencoded)
 
     def _quarantine(self, target: str, item: _Item, error: str) -> None:
         """Keeps a request the store refuses (its WAL bytes and the reason), so nothing acknowledged
@@ -312,6 +329,23 @@ class _Abandon(Exception):
 
 class _Rejected(Exception):
     """The store refuses this data (not a transient failure)."""
+
+
+def _reencode(items: list[_Item]) -> bool:
+    """Replaces each item's protobuf with its canonical encoding; True if any changed."""
+    changed = False
+    for item in items:
+        if item.rows.native is None:
+            continue
+        signal, body = item.rows.native
+        try:
+            encoded = canonical(signal, body)  # type: ignore[arg-type]
+        except DecodeError:  # never acknowledged in the first place; leave it to quarantine
+            continue
+        if encoded is not body:
+            item.rows = replace(item.rows, native=(signal, encoded))
+            changed = True
+    return changed
 
 
 def _targets(batch: list[_Item]) -> dict[str, list[_Item]]:
