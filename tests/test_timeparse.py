@@ -153,3 +153,16 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_an_unreachable_endpoint_is_named_with_its_flag(tmp_path: Path) -> None:
+    endpoint = f"http://127.0.0.1:{_closed_port()}"
+    recording = Path(__file__).parent / "testdata" / "import" / "zipkin-client-server.json"
+    cli = typer.Typer()
+    cli.command("import")(import_command)
+    cli.command("noop")(lambda: None)
+    result = CliRunner().invoke(cli, ["import", str(recording), "--endpoint", endpoint, "--retry-for", "1s"])
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert f"cannot reach {endpoint}/v1/traces" in output and "set --endpoint" in output
+    assert "(is --endpoint right?)" in output
