@@ -166,3 +166,15 @@ def test_an_unreachable_endpoint_is_named_with_its_flag(tmp_path: Path) -> None:
     output = " ".join(result.output.split())
     assert f"cannot reach {endpoint}/v1/traces" in output and "set --endpoint" in output
     assert "(is --endpoint right?)" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [(["query", "SELECT 1"], "--api"), (["session", "list"], "--api"), (["model", "list"], "--api-url")],
+)
+def test_one_shot_commands_name_an_unreachable_api_and_its_flag(args: list[str], flag: str) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    result = runner.invoke(app, [*args, flag, url])
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert f"cannot reach {url}" in output and f"set {flag}" in output

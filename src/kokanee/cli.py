@@ -101,7 +101,11 @@ def query(
     import httpx
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = httpx.post(f"{api}/api/v1/query", json={"sql": sql}, headers=headers, timeout=60)
+    try:
+        response = httpx.post(f"{api}/api/v1/query", json={"sql": sql}, headers=headers, timeout=60)
+    except httpx.TransportError as e:
+        typer.echo(f"kokanee: cannot reach {api} ({e}); set --api (or KOKANEE_API_URL)", err=True)
+        raise typer.Exit(1) from e
     body = response.json()
     if response.status_code != 200:
         typer.echo(f"kokanee: {body.get('error', response.text)}", err=True)

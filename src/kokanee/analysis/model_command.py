@@ -22,7 +22,7 @@ def _call(method: str, url: str, token: str | None, body: dict[str, Any] | None 
     try:
         r = httpx.request(method, url, json=body, headers=headers, timeout=600)
     except httpx.HTTPError as e:
-        typer.echo(f"kokanee: cannot reach {url}: {e}", err=True)
+        typer.echo(f"kokanee: cannot reach {url} ({e}); set --api-url (or KOKANEE_API_URL)", err=True)
         raise typer.Exit(1) from e
     if r.status_code >= 400:
         try:

@@ -39,7 +39,7 @@ class _Api:
         try:
             response = self.client.request(method, f"/api/v1/capture{path}", **kwargs)
         except httpx.HTTPError as e:
-            _fail(f"cannot reach the API at {self.client.base_url}: {e}")
+            _fail(f"cannot reach {self.client.base_url} ({e}); set --api (or KOKANEE_API_URL)")
         if not response.is_success:
             _fail(error_message(response))
         return response
