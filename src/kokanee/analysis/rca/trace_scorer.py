@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 import numpy as np
-from scipy.stats import binom
 
 from kokanee.analysis.rca.cause import KindScores
 from kokanee.analysis.rca.params import RcaParams
@@ -213,6 +212,8 @@ def pooled_shift(groups: Mapping[Any, tuple[list[Timed], list[Timed]]], q: float
         return None
     threshold = float(np.quantile(list(base_slowest.values()), q))
     above = int(sum(1 for x in win_slowest.values() if x > threshold))
+    from scipy.stats import binom  # scipy.stats takes seconds to import: not at server start
+
     p = float(binom.sf(above - 1, len(win_slowest), 1.0 - q))
     ratio = float(np.quantile(win_x, q)) / float(np.quantile(base_x, q))
     return Shift(ratio, p, best[1], best[0], best[2], best[3])
