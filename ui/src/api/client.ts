@@ -22,7 +22,7 @@ export function setUnauthorizedHandler(handler: () => void): void {
   onUnauthorized = handler;
 }
 
-function refused401(response: Response): void {
+export function refused401(response: Response): void {
   if (response.status === 401) onUnauthorized();
 }
 

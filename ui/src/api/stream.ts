@@ -1,7 +1,7 @@
 // Server-sent events read with fetch rather than EventSource: a fetch can be aborted when the user
 // asks again, and an error answer (404, 503) keeps its JSON message.
 import { parseSse, type SseEvent } from "../lib/sse";
-import { ApiError, refusal } from "./client";
+import { ApiError, refusal, refused401 } from "./client";
 
 /** GETs `url` as an event stream, calling `onEvent` for each event as it arrives. */
 export async function streamSse(url: string, onEvent: (e: SseEvent) => void, signal?: AbortSignal): Promise<void> {
@@ -12,6 +12,7 @@ export async function streamSse(url: string, onEvent: (e: SseEvent) => void, sig
     if ((e as Error).name === "AbortError") throw e;
     throw new ApiError(`cannot reach the kokanee API (${(e as Error).message})`, 0, url);
   }
+  refused401(response);
   if (!response.ok || !response.body) throw refusal(response, await response.text(), url);
   const reader = response.body.getReader();
   const decoder = new TextDecoder();

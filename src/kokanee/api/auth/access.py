@@ -174,7 +174,9 @@ def enforce(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    access = needed(route, request.method, request.url.path)
+    # The route's own path, unless a prefix was added when its router was included: then the URL's.
+    path = route.path if route.path.startswith("/api/") else request.url.path
+    access = needed(route, request.method, path)
     auth: Auth = request.app.state.auth
     if access.role is None:
         return
