@@ -52,6 +52,8 @@ def check_sql(sql: str, allowed: frozenset[str] = ALLOWED_TABLES) -> exp.Query:
         raise SandboxRefused(f"cannot parse the SQL: {str(e).splitlines()[0]}") from e
     except RecursionError as e:
         raise SandboxRefused("the statement nests too deeply") from e
+    except Exception as e:  # sqlglot can fail in other ways on odd input (map(x): IndexError); refuse, never crash
+        raise SandboxRefused(f"cannot parse the SQL ({type(e).__name__}: {e})") from e
     if len(statements) != 1:
         raise SandboxRefused("send exactly one statement")
     tree = statements[0]
@@ -132,7 +134,11 @@ def _function_name(func: exp.Func) -> str:
         return applied.name if isinstance(applied, exp.Var) else "apply"
     if isinstance(func, exp.Array):  # [a, b]
         return "array"
-    head = _HEAD.match(func.sql(dialect="clickhouse"))
+    try:
+        rendered = func.sql(dialect="clickhouse")
+    except Exception as e:  # what cannot be rendered cannot be checked: refuse it
+        raise SandboxRefused(f"cannot check {type(func).__name__} ({type(e).__name__}: {e})") from e
+    head = _HEAD.match(rendered)
     return head.group(1) if head else type(func).__name__
 
 
