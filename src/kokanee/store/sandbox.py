@@ -225,7 +225,11 @@ _SIZED_FUNCTIONS = frozenset(
 def run_sql(store: Store, sql: str, limits: Limits = Limits()) -> tuple[QueryResult, bool]:
     """Runs a checked SELECT; returns the rows (at most `max_rows`) and whether more were cut off."""
     tree = check_sql(sql)
-    wrapped = f"SELECT * FROM ({tree.sql(dialect='clickhouse')}) LIMIT {limits.max_rows + 1}"
+    try:
+        rendered = tree.sql(dialect="clickhouse")
+    except Exception as e:  # checked but not renderable: refuse rather than fail with a 500
+        raise SandboxRefused(f"cannot render the statement ({type(e).__name__}: {e})") from e
+    wrapped = f"SELECT * FROM ({rendered}) LIMIT {limits.max_rows + 1}"
     result = store.query(
         wrapped,
         settings={
