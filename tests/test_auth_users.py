@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from kokanee.api.app import create_app
 from kokanee.api.auth import bootstrap, routes, users
@@ -263,3 +264,22 @@ def test_auth_off_with_an_api_token_is_refused_at_start() -> None:
     with pytest.raises(ConfigError, match="auth off leaves the API open, so --api-token would guard nothing"):
         load_config({"auth": "off", "api_token": "t"})
     assert load_config({"auth": "on", "api_token": "t"}).auth == "on"
+
+
+def test_sign_ins_and_changes_leave_an_audit_trail_without_secrets(
+    client: TestClient, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    def count(outcome: str) -> float:
+        return REGISTRY.get_sample_value("kokanee_auth_signins_total", {"outcome": outcome}) or 0.0
+
+    wrong_before, ok_before = count("wrong"), count("ok")
+    users.create(store, "ana", Role.viewer, "correct horse")
+    with caplog.at_level(logging.INFO, logger="kokanee.auth"):
+        client.post("/api/v1/auth/login", json={"user": "ana", "password": "wrong horse"})
+        _sign_in(client, "ana", "correct horse")
+        client.patch("/api/v1/users/ana", json={"password": "battery staple"}, headers=ADMIN)
+    assert "failed sign-in for 'ana' from testclient" in caplog.text
+    assert "ana signed in from testclient" in caplog.text
+    assert "api-token changed user 'ana': {'password': '(new)'}" in caplog.text
+    assert "horse" not in caplog.text and "battery" not in caplog.text
+    assert (count("wrong") - wrong_before, count("ok") - ok_before) == (1, 1)

@@ -25,6 +25,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.routing import APIRoute
 
 from kokanee.api.auth import tokens, users
+from kokanee.api.auth.metrics import DENIED
 from kokanee.api.auth.roles import OPEN, STATIC_TOKEN, Identity, Role, at_most
 from kokanee.api.errors import ApiError, error_body
 from kokanee.store.client import Store
@@ -182,13 +183,16 @@ def enforce(request: Request) -> None:
         return
     identity, problem = auth.identify(request)
     if identity is None:
+        DENIED.labels("401").inc()
         raise Unauthorized(problem or NOT_SIGNED_IN)
     if not identity.has(access.role):
+        DENIED.labels("403").inc()
         raise Forbidden(
             f"{request.method} {route.path} needs the {access.role.value} role; "
             f"{identity.user_id} is {_article(identity.role.value)} {identity.role.value}"
         )
     if problem:
+        DENIED.labels("403").inc()
         raise Forbidden(problem)
     request.state.identity = identity
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Annotated, Any
 
@@ -20,10 +21,13 @@ from kokanee.api.auth.access import (
     public,
     requires,
 )
+from kokanee.api.auth.metrics import SIGNINS
 from kokanee.api.auth.roles import Identity, Role
 from kokanee.api.errors import ApiError, BadRequest, NotFound
 
 router = APIRouter(prefix="/api/v1")
+# Who signed in, who failed, and every change to users and tokens, with who made it: an audit trail.
+log = logging.getLogger("kokanee.auth")
 
 MAX_FAILURES = 10  # wrong passwords for one name from one address before sign-in pauses
 FAILURE_WINDOW_S = 300
@@ -91,12 +95,18 @@ def login(request: Request, response: Response, body: SignIn) -> dict[str, Any]:
         raise BadRequest("sign-in is off: this kokanee runs without auth (start it with --auth on)")
     key = (request.client.host if request.client else "", body.user.strip().lower())
     if _failures.count(key) >= MAX_FAILURES:
+        SIGNINS.labels("throttled").inc()
+        log.warning("sign-in paused for %r from %s: %d failures", key[1], key[0], MAX_FAILURES)
         raise TooManyRequests(f"too many failed sign-ins for {key[1]!r}: wait {FAILURE_WINDOW_S // 60} minutes")
     user = users.verify(auth.store, body.user, body.password)
     if user is None:
         _failures.add(key)
+        SIGNINS.labels("wrong").inc()
+        log.warning("failed sign-in for %r from %s", key[1], key[0])
         raise Unauthorized("wrong user or password")
     _failures.clear(key)
+    SIGNINS.labels("ok").inc()
+    log.info("%s signed in from %s", user.user_id, key[0])
     agent = request.headers.get("user-agent", "")[:200]
     session, record = tokens.issue(auth.store, "session", user.user_id, name=agent)
     secure = _secure(request)
@@ -150,6 +160,7 @@ def change_password(request: Request, body: PasswordChange) -> dict[str, Any]:
     users.update(auth.store, user, password=body.new_password)
     ended = tokens.revoke_sessions(auth.store, user.user_id, keep=identity.session_id)
     auth.forget()
+    log.info("%s changed their password (%d other sessions ended)", user.user_id, ended)
     return {"user": user.user_id, "other_sessions_ended": ended}
 
 
@@ -204,6 +215,7 @@ def create_user(request: Request, body: NewUser) -> dict[str, Any]:
         raise Conflict(str(e)) from e
     except users.UserError as e:
         raise BadRequest(str(e)) from e
+    log.info("%s created %s %r (%s)", current(request).user_id, made.kind, made.user_id, made.role.value)
     return made.to_json()
 
 
@@ -221,6 +233,8 @@ def change_user(request: Request, user_id: str, body: UserChange) -> dict[str, A
     if body.password is not None or body.disabled:
         tokens.revoke_sessions(auth.store, user.user_id)
     auth.forget()
+    what = body.model_dump(mode="json", exclude_none=True) | ({"password": "(new)"} if body.password is not None else {})
+    log.info("%s changed user %r: %s", current(request).user_id, user.user_id, what)
     return changed.to_json()
 
 
@@ -237,6 +251,7 @@ def delete_user(request: Request, user_id: str) -> dict[str, Any]:
             tokens.revoke(auth.store, t)
             revoked += 1
     auth.forget()
+    log.info("%s deleted user %r (%d tokens and sessions revoked)", current(request).user_id, user.user_id, revoked)
     return {"deleted": user.user_id, "revoked": revoked}
 
 
@@ -267,6 +282,7 @@ def create_token(request: Request, body: NewToken) -> dict[str, Any]:
     user = _user(auth, body.user)
     ttl_s = body.expires_in_days * 86400 if body.expires_in_days else None
     text, record = tokens.issue(auth.store, "api", user.user_id, body.name, body.role, ttl_s)
+    log.info("%s created API token %s (%r) for %r", current(request).user_id, record.token_id, body.name, user.user_id)
     return {"token": text, **record.to_json()}
 
 
@@ -279,4 +295,5 @@ def revoke_token(request: Request, token_id: str) -> dict[str, Any]:
         raise NotFound(f"no API token {token_id!r}")
     tokens.revoke(auth.store, found)
     auth.forget()
+    log.info("%s revoked API token %s (%r) of %r", current(request).user_id, token_id, found.name, found.user_id)
     return {"revoked": token_id}
