@@ -90,7 +90,7 @@ def check_sql(sql: str, allowed: frozenset[str] = ALLOWED_TABLES) -> exp.Query:
         if on is not None and not on.find(exp.Column):
             raise SandboxRefused("a join condition must compare columns (ON 1 = 1 is a cross join)")
     for node in tree.find_all(exp.In):
-        if node.args.get("field") is not None:
+        if node.args.get("field") is not None or _names_a_table(node.expressions):
             raise SandboxRefused("IN needs a list or a subquery, not a table name")
     _check_identifiers(tree)
     for func in tree.find_all(exp.Func):
@@ -140,6 +140,16 @@ def _function_name(func: exp.Func) -> str:
         raise SandboxRefused(f"cannot check {type(func).__name__} ({type(e).__name__}: {e})") from e
     head = _HEAD.match(rendered)
     return head.group(1) if head else type(func).__name__
+
+
+def _names_a_table(values: list[exp.Expr]) -> bool:
+    """ClickHouse reads `x IN (t)` and `x IN ((db.t))` as `x IN t`: one name alone, in any parentheses."""
+    if len(values) != 1:
+        return False
+    value = values[0]
+    while isinstance(value, exp.Paren):
+        value = value.this
+    return isinstance(value, exp.Column | exp.Dot | exp.Identifier | exp.Table)
 
 
 def _check_identifiers(tree: exp.Query) -> None:
