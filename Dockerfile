@@ -54,7 +54,9 @@ RUN --mount=type=secret,id=ca,required=true \
     python3 -c "import tomllib; print('\\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
     && /opt/kokanee/bin/pip install -q --cert /run/secrets/ca -c constraints.txt -r /tmp/requirements.txt
+COPY hatch_build.py ./
 COPY src/ src/
+# The built UI: the build hook (hatch_build.py) finds it and no ui/ sources, and packs it as it is.
 COPY --from=ui /build/src/kokanee/web/ src/kokanee/web/
 RUN /opt/hatch/bin/pip wheel -q --no-build-isolation --no-deps -w /build/dist . \
     && /opt/kokanee/bin/pip install -q --no-deps /build/dist/kokanee-*.whl
