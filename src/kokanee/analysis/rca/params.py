@@ -71,8 +71,10 @@ class RcaParams:
     # With this many baseline windows or more, a change is judged by its median over them (one
     # poisoned window is outvoted); with fewer it must hold against each.
     robust_baselines_min: int = 3
-    # Evidence units (log2 of the effect over its threshold) stop growing here: 2^10 = 1000x.
+    # Evidence units (log2 of the effect over its threshold) are bounded softly by this (2^10 =
+    # 1000x its threshold), a metric's by the lower cap.
     units_cap: float = 10.0
+    metric_units_cap: float = 4.0
     # A service's kinds of evidence combine as strongest + decay x next + decay^2 x ...
     corroboration: float = 0.5
     # How many causes to return.

@@ -87,29 +87,39 @@ def trace_and_log_detectors(
     return kinds, calls
 
 
-# The "just unusual" level of each kind's raw score, and its weight. Ratios enter as log2
-# (structure, logs) or as ratio - 1 (latency, network).
+# The "just unusual" level of each kind's raw score, its weight, and how the raw score is an
+# effect: "linear" (ratio - 1, z) or "log2" (a log2 ratio of counts: structure, logs).
 def _scale(kind: str, params: RcaParams) -> tuple[float, float]:
-    log_surge = math.log2(params.surge_ratio)
     return {
         "metric": (1.0, params.weight_metric),
         "latency": (params.latency_ratio_min - 1.0, params.weight_latency),
-        "edge": (params.latency_ratio_min - 1.0, params.weight_edge),
         "network": (1.0, params.weight_edge),
         "error": (params.metric_z_min, params.weight_error),
-        "structure": (log_surge, params.weight_structure),
-        "log_error": (log_surge, params.weight_log),
-        "log_vanish": (log_surge, params.weight_log),
+        "structure": (params.surge_ratio - 1.0, params.weight_structure),
+        "log_error": (params.surge_ratio - 1.0, params.weight_log),
+        "log_vanish": (params.surge_ratio - 1.0, params.weight_log),
         "anomaly": (params.metric_z_min, 1.0),
     }.get(kind, (1.0, 1.0))
 
 
+_LOG2_RATIOS = {"structure", "log_error", "log_vanish"}
+
+
+def _effect(kind: str, raw: float) -> float:
+    """The raw score as an effect on a linear scale: a log2 count ratio r is the ratio 2^r, whose
+    excess over 1 is compared with the surge ratio's (otherwise its units would be a log of a log,
+    and a template logged 50 times as often would count little more than one logged 4 times as
+    often)."""
+    return 2.0 ** min(raw, 60.0) - 1.0 if kind in _LOG2_RATIOS else raw
+
+
 def units(raw: float, threshold: float, cap: float) -> float:
-    """Evidence in comparable units: log2(1 + raw / threshold), so the kind's "just unusual" level
-    is 1 unit and each doubling of the effect past it adds about one; capped at `cap` (an effect
-    beyond 2^cap times its threshold says no more). Unlike a squashed strength it keeps growing
-    with the effect: 430x slower calls outweigh a 2x shift however many weak signs join the latter."""
-    return min(cap, math.log2(1.0 + raw / threshold)) if raw > 0 else 0.0
+    """Evidence in comparable units: log2(1 + effect / threshold), so the kind's "just unusual"
+    level is 1 unit and each doubling of the effect past it adds about one; bounded softly by
+    `cap` (cap * tanh(u / cap): order kept, an effect beyond about 2^cap times its threshold says
+    little more). Unlike a squashed strength it keeps growing with the effect: 430x slower calls
+    outweigh a 2x shift however many weak signs join the latter."""
+    return cap * math.tanh(math.log2(1.0 + raw / threshold) / cap) if raw > 0 else 0.0
 
 
 def corroborated(values: Sequence[float], decay: float) -> float:
@@ -129,8 +139,12 @@ def service_units(kinds: Sequence[KindScores], params: RcaParams) -> dict[str, d
     out: dict[str, dict[str, float]] = {}
     for k in kinds:
         threshold, weight = _scale(k.kind, params)
+        # A metric's robust z is unbounded where its baseline sat nearly flat, and a coarse series
+        # (a point a minute, shared by every request) is a weaker witness than the requests
+        # themselves: its units are bounded lower.
+        cap = params.metric_units_cap if k.kind == "metric" else params.units_cap
         for service, raw in k.scores.items():
-            u = weight * units(raw, threshold, params.units_cap)
+            u = weight * units(_effect(k.kind, raw), threshold, cap)
             if u > 0:
                 out.setdefault(service, {})[k.kind] = u
     return out
