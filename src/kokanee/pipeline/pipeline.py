@@ -234,7 +234,10 @@ class Pipeline:
             except Exception as e:
                 rejects += 1
                 selfmetrics.INSERT_FAILURES.labels("rejected").inc()
-                log.error("store rejected an insert into %s (try %d): %s", target, rejects, e)
+                # A warning: the caller re-encodes, halves or sets aside (and logs that as an error).
+                log.warning(
+                    "store refused an insert of %d records into %s (try %d): %s", len(items), target, rejects, e
+                )
                 if rejects >= attempts_for_rejects:
                     raise _Rejected(str(e)) from e
             else:
