@@ -1,6 +1,7 @@
 """RED per service: kokanee_service_red_1m/1h roll up kokanee_red_1m as it is written (counted once
 under WAL replay, like the table they come from), and migration 11 fills them for a store that
-already holds spans. Quantiles read in Python from merged histograms equal the SQL reading."""
+already holds spans. Quantiles read in Python from merged histograms equal the SQL reading.
+Migration 14's codecs apply to a store that already holds spans, which stay readable once merged."""
 
 from __future__ import annotations
 
@@ -91,18 +92,32 @@ store.insert_otlp("traces", [request(*spans).SerializeToString()], uuid.uuid4().
 applied = migrate(store)
 red = service_red(store, T0, T0 + 60 * 10**9, "shop")["shop"]
 trace = (7).to_bytes(16, "big").hex()
+keyed = "(ServiceName, SpanName) IN" in trace_scope(store, [trace])[0]
+# A part written with the new codecs beside the old one, then both merged into one with them.
+later = [S("shop", "server", i, at=i, ms=10 + i, trace=8) for i in range(11, 14)]
+store.insert_otlp("traces", [request(*later).SerializeToString()], uuid.uuid4().hex, data)
+for table in ("otel_traces", "kokanee_span_index", "kokanee_trace_keys", "otel_traces_trace_id_ts"):
+    store.command(f"OPTIMIZE TABLE {table} FINAL")
+codecs = store.query(
+    "SELECT table || '.' || name, compression_codec FROM system.columns WHERE database = currentDatabase()"
+).rows
 print(json.dumps({
     "applied": applied,
     "requests": red.requests,
-    "keyed": "(ServiceName, SpanName) IN" in trace_scope(store, [trace])[0],
+    "keyed": keyed,
     "spans": len(get_trace(store, trace)),
+    "later": len(get_trace(store, (8).to_bytes(16, "big").hex())),
+    "parts": store.query("SELECT count() FROM system.parts WHERE active AND table = 'otel_traces'").rows[0][0],
+    "mutations": store.query("SELECT count() FROM system.mutations").rows[0][0],
+    "codecs": dict(codecs),
     "engine": store.query("SELECT engine_full FROM system.tables WHERE name = 'otel_traces'").rows[0][0],
 }))
 """
 
 
-def test_migrations_11_and_12_on_a_store_that_has_spans(tmp_path: Path) -> None:
-    """Migration 11 fills the new tables from what is stored; 12 changes otel_traces' block size.
+def test_migrations_from_10_on_a_store_that_has_spans(tmp_path: Path) -> None:
+    """Migration 11 fills the new tables from what is stored; 12 changes otel_traces' block size;
+    14 changes codecs without rewriting parts (no mutation), and merges take them.
     In a process of its own: chDB opens one data path per process."""
     out = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(_MIGRATION_SCRIPT), str(tmp_path)],
@@ -114,6 +129,15 @@ def test_migrations_11_and_12_on_a_store_that_has_spans(tmp_path: Path) -> None:
     ).stdout
     result = json.loads(out.strip().splitlines()[-1])
     # The trace is recent (within the hour before the migration), so its keys were backfilled.
-    engine = result.pop("engine")
-    assert result == {"applied": [11, 12], "requests": 5, "keyed": True, "spans": 5}
+    engine, codecs, applied = result.pop("engine"), result.pop("codecs"), result.pop("applied")
+    assert {11, 12, 14} <= set(applied), applied
+    assert result == {"requests": 5, "keyed": True, "spans": 5, "later": 3, "parts": 1, "mutations": 0}
     assert "min_compress_block_size = 4096" in engine, engine
+    assert codecs["otel_traces.SpanAttributes"] == "CODEC(ZSTD(6))"
+    assert codecs["otel_traces.ResourceAttributes"] == "CODEC(ZSTD(6))"
+    assert codecs["otel_traces.Timestamp"] == "CODEC(T64, ZSTD(3))"
+    assert codecs["otel_traces.Duration"] == "CODEC(T64, ZSTD(3))"
+    assert codecs["otel_traces_trace_id_ts.Start"] == "CODEC(T64, ZSTD(3))"
+    assert codecs["kokanee_trace_keys.LastStart"] == "CODEC(T64, ZSTD(3))"
+    assert codecs["kokanee_span_index.Timestamp"] == "CODEC(T64, ZSTD(3))"
+    assert codecs["kokanee_span_index.ServiceName"] == "CODEC(ZSTD(3))"

@@ -131,6 +131,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         (f"ALTER TABLE otel_traces MODIFY SETTING {schema.TRACES_BLOCKS}",),
     ),
     Migration(13, "users and API tokens (sign-in sessions among them)", auth_schema.STATEMENTS),
+    Migration(
+        14,
+        "codecs measured by bench/storage.py on spans and their derived tables (parts written from now on, and merges)",
+        (
+            schema.recode("otel_traces", schema.TRACES_CODECS),
+            schema.recode("otel_traces_trace_id_ts", schema.TRACE_ID_TS_CODECS),
+            schema.recode("kokanee_trace_keys", schema_derived.TRACE_KEYS_CODECS),
+            schema.recode("kokanee_span_index", schema_derived.SPAN_INDEX_CODECS),
+        ),
+    ),
 )
 
 _LEDGER = """

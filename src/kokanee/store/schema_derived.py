@@ -191,11 +191,14 @@ GROUP BY Hour, ServiceName
 # so granules are 1024 rows of key arrays, not 8192 (50M spans: p95 13 ms on the table as built,
 # 6 ms on a 1024-row copy, though the copy had also merged into fewer parts).
 TRACE_KEYS_MAX = 256
+# Ordered by trace id, so the times are random within the data's span: T64 keeps their low bytes
+# only (0.63 -> 0.53 B/span each in bench/storage.py).
+TRACE_KEYS_CODECS = {"Start": "DateTime64(9) CODEC(T64, ZSTD(3))", "LastStart": "DateTime64(9) CODEC(T64, ZSTD(3))"}
 TRACE_KEYS = f"""
 CREATE TABLE IF NOT EXISTS kokanee_trace_keys (
     TraceId String CODEC(ZSTD(3)),
-    Start DateTime64(9) CODEC(Delta, ZSTD(3)),
-    LastStart DateTime64(9) CODEC(Delta, ZSTD(3)),
+    Start {TRACE_KEYS_CODECS["Start"]},
+    LastStart {TRACE_KEYS_CODECS["LastStart"]},
     Keys Array(Tuple(LowCardinality(String), LowCardinality(String))) CODEC(ZSTD(3))
 ) ENGINE = MergeTree
 PARTITION BY toDate(Start)
@@ -228,25 +231,44 @@ TRACE_KEYS_BACKFILL = f"""INSERT INTO kokanee_trace_keys {
 
 # The few facts per span that pairing needs, ordered by time so the service-graph job reads only
 # the minutes it pairs. Kept a day after arrival (not after the span's own time: imported history
-# must still be paired).
+# must still be paired). Codecs from bench/storage.py (B/span at 1M spans, after merges): the
+# timestamp (random within its minute) and duration through T64, 5.0 -> 4.4 and 3.4 -> 3.1; the
+# columns that had the default LZ4 at ZSTD(3), 2.0 -> 0.9 together. The ids are random: ~16 B/span.
+_LC_Z = "LowCardinality(String) CODEC(ZSTD(3))"
+SPAN_INDEX_CODECS = {
+    "Timestamp": "DateTime64(9) CODEC(T64, ZSTD(3))",
+    "ServiceName": _LC_Z,
+    "SpanName": _LC_Z,
+    "SpanKind": _LC_Z,
+    "Duration": "UInt64 CODEC(T64, ZSTD(3))",
+    "IsError": "UInt8 CODEC(ZSTD(3))",
+    "DbSystem": _LC_Z,
+    "DbNamespace": _LC_Z,
+    "MessagingSystem": _LC_Z,
+    "MessagingDestination": _LC_Z,
+    "PeerService": _LC_Z,
+    "ServerAddress": _LC_Z,
+    "ArrivedAt": "DateTime DEFAULT now() CODEC(ZSTD(3))",
+}
+_SI = SPAN_INDEX_CODECS
 SPAN_INDEX = f"""
 CREATE TABLE IF NOT EXISTS kokanee_span_index (
-    Timestamp DateTime64(9) CODEC(Delta, ZSTD(3)),
+    Timestamp {_SI["Timestamp"]},
     TraceId String CODEC(ZSTD(3)),
     SpanId String CODEC(ZSTD(3)),
     ParentSpanId String CODEC(ZSTD(3)),
-    ServiceName LowCardinality(String),
-    SpanName LowCardinality(String),
-    SpanKind LowCardinality(String),
-    Duration UInt64 CODEC(ZSTD(3)),
-    IsError UInt8,
-    DbSystem LowCardinality(String),
-    DbNamespace LowCardinality(String),
-    MessagingSystem LowCardinality(String),
-    MessagingDestination LowCardinality(String),
-    PeerService LowCardinality(String),
-    ServerAddress LowCardinality(String),
-    ArrivedAt DateTime DEFAULT now()
+    ServiceName {_SI["ServiceName"]},
+    SpanName {_SI["SpanName"]},
+    SpanKind {_SI["SpanKind"]},
+    Duration {_SI["Duration"]},
+    IsError {_SI["IsError"]},
+    DbSystem {_SI["DbSystem"]},
+    DbNamespace {_SI["DbNamespace"]},
+    MessagingSystem {_SI["MessagingSystem"]},
+    MessagingDestination {_SI["MessagingDestination"]},
+    PeerService {_SI["PeerService"]},
+    ServerAddress {_SI["ServerAddress"]},
+    ArrivedAt {_SI["ArrivedAt"]}
 ) ENGINE = MergeTree
 PARTITION BY toDate(Timestamp)
 ORDER BY (toStartOfMinute(Timestamp), TraceId, SpanId)

@@ -7,7 +7,7 @@ CREATE TABLE IF NOT EXISTS kokanee_schema_migrations ON CLUSTER kokanee (
 CREATE FUNCTION IF NOT EXISTS kokanee_quantiles ON CLUSTER kokanee AS (h) -> arrayMap((q, i) -> if(i = 0, nan, 10000 * exp2(((h).1[i] + (q * arraySum((h).2) - arrayCumSum((h).2)[i] + (h).2[i]) / (h).2[i]) / 16)), [0.5, 0.9, 0.95, 0.99], arrayMap(q -> arrayFirstIndex(c -> c >= q * arraySum((h).2), arrayCumSum((h).2)), [0.5, 0.9, 0.95, 0.99]));
 
 CREATE TABLE IF NOT EXISTS otel_traces_local ON CLUSTER kokanee (
-    Timestamp DateTime64(9) CODEC(Delta, ZSTD(3)),
+    Timestamp DateTime64(9) CODEC(T64, ZSTD(3)),
     TraceId String CODEC(ZSTD(3)),
     SpanId String CODEC(ZSTD(3)),
     ParentSpanId String CODEC(ZSTD(3)),
@@ -15,11 +15,11 @@ CREATE TABLE IF NOT EXISTS otel_traces_local ON CLUSTER kokanee (
     SpanName LowCardinality(String) CODEC(ZSTD(3)),
     SpanKind LowCardinality(String) CODEC(ZSTD(3)),
     ServiceName LowCardinality(String) CODEC(ZSTD(3)),
-    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(3)),
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(6)),
     ScopeName String CODEC(ZSTD(3)),
     ScopeVersion String CODEC(ZSTD(3)),
-    SpanAttributes Map(LowCardinality(String), String) CODEC(ZSTD(3)),
-    Duration UInt64 CODEC(ZSTD(3)),
+    SpanAttributes Map(LowCardinality(String), String) CODEC(ZSTD(6)),
+    Duration UInt64 CODEC(T64, ZSTD(3)),
     StatusCode LowCardinality(String) CODEC(ZSTD(3)),
     StatusMessage String CODEC(ZSTD(3)),
     Events Nested (
@@ -49,8 +49,8 @@ ENGINE = Distributed(kokanee, currentDatabase(), otel_traces_local, cityHash64(T
 
 CREATE TABLE IF NOT EXISTS otel_traces_trace_id_ts_local ON CLUSTER kokanee (
     TraceId String CODEC(ZSTD(3)),
-    Start DateTime CODEC(Delta, ZSTD(3)),
-    End DateTime CODEC(Delta, ZSTD(3)),
+    Start DateTime CODEC(T64, ZSTD(3)),
+    End DateTime CODEC(T64, ZSTD(3)),
     INDEX idx_trace_id TraceId TYPE bloom_filter(0.01) GRANULARITY 1
 ) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toDate(Start)
@@ -369,22 +369,22 @@ FROM kokanee_red_1m_local
 GROUP BY Hour, ServiceName, SpanName, SpanKind;
 
 CREATE TABLE IF NOT EXISTS kokanee_span_index_local ON CLUSTER kokanee (
-    Timestamp DateTime64(9) CODEC(Delta, ZSTD(3)),
+    Timestamp DateTime64(9) CODEC(T64, ZSTD(3)),
     TraceId String CODEC(ZSTD(3)),
     SpanId String CODEC(ZSTD(3)),
     ParentSpanId String CODEC(ZSTD(3)),
-    ServiceName LowCardinality(String),
-    SpanName LowCardinality(String),
-    SpanKind LowCardinality(String),
-    Duration UInt64 CODEC(ZSTD(3)),
-    IsError UInt8,
-    DbSystem LowCardinality(String),
-    DbNamespace LowCardinality(String),
-    MessagingSystem LowCardinality(String),
-    MessagingDestination LowCardinality(String),
-    PeerService LowCardinality(String),
-    ServerAddress LowCardinality(String),
-    ArrivedAt DateTime DEFAULT now()
+    ServiceName LowCardinality(String) CODEC(ZSTD(3)),
+    SpanName LowCardinality(String) CODEC(ZSTD(3)),
+    SpanKind LowCardinality(String) CODEC(ZSTD(3)),
+    Duration UInt64 CODEC(T64, ZSTD(3)),
+    IsError UInt8 CODEC(ZSTD(3)),
+    DbSystem LowCardinality(String) CODEC(ZSTD(3)),
+    DbNamespace LowCardinality(String) CODEC(ZSTD(3)),
+    MessagingSystem LowCardinality(String) CODEC(ZSTD(3)),
+    MessagingDestination LowCardinality(String) CODEC(ZSTD(3)),
+    PeerService LowCardinality(String) CODEC(ZSTD(3)),
+    ServerAddress LowCardinality(String) CODEC(ZSTD(3)),
+    ArrivedAt DateTime DEFAULT now() CODEC(ZSTD(3))
 ) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toDate(Timestamp)
 ORDER BY (toStartOfMinute(Timestamp), TraceId, SpanId)
@@ -872,8 +872,8 @@ GROUP BY Minute, ServiceName;
 
 CREATE TABLE IF NOT EXISTS kokanee_trace_keys_local ON CLUSTER kokanee (
     TraceId String CODEC(ZSTD(3)),
-    Start DateTime64(9) CODEC(Delta, ZSTD(3)),
-    LastStart DateTime64(9) CODEC(Delta, ZSTD(3)),
+    Start DateTime64(9) CODEC(T64, ZSTD(3)),
+    LastStart DateTime64(9) CODEC(T64, ZSTD(3)),
     Keys Array(Tuple(LowCardinality(String), LowCardinality(String))) CODEC(ZSTD(3))
 ) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toDate(Start)
@@ -929,4 +929,20 @@ CREATE TABLE IF NOT EXISTS kokanee_api_tokens ON CLUSTER kokanee (
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}', '{shard}-{replica}', Version)
 ORDER BY TokenId
 TTL toDateTime(ExpiresAt) + INTERVAL 7 DAY DELETE WHERE toUnixTimestamp64Milli(ExpiresAt) > 0;
+
+ALTER TABLE otel_traces_local ON CLUSTER kokanee MODIFY COLUMN Timestamp DateTime64(9) CODEC(T64, ZSTD(3)), MODIFY COLUMN ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(6)), MODIFY COLUMN SpanAttributes Map(LowCardinality(String), String) CODEC(ZSTD(6)), MODIFY COLUMN Duration UInt64 CODEC(T64, ZSTD(3));
+
+ALTER TABLE otel_traces ON CLUSTER kokanee MODIFY COLUMN Timestamp DateTime64(9) CODEC(T64, ZSTD(3)), MODIFY COLUMN ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(6)), MODIFY COLUMN SpanAttributes Map(LowCardinality(String), String) CODEC(ZSTD(6)), MODIFY COLUMN Duration UInt64 CODEC(T64, ZSTD(3));
+
+ALTER TABLE otel_traces_trace_id_ts_local ON CLUSTER kokanee MODIFY COLUMN Start DateTime CODEC(T64, ZSTD(3)), MODIFY COLUMN End DateTime CODEC(T64, ZSTD(3));
+
+ALTER TABLE otel_traces_trace_id_ts ON CLUSTER kokanee MODIFY COLUMN Start DateTime CODEC(T64, ZSTD(3)), MODIFY COLUMN End DateTime CODEC(T64, ZSTD(3));
+
+ALTER TABLE kokanee_trace_keys_local ON CLUSTER kokanee MODIFY COLUMN Start DateTime64(9) CODEC(T64, ZSTD(3)), MODIFY COLUMN LastStart DateTime64(9) CODEC(T64, ZSTD(3));
+
+ALTER TABLE kokanee_trace_keys ON CLUSTER kokanee MODIFY COLUMN Start DateTime64(9) CODEC(T64, ZSTD(3)), MODIFY COLUMN LastStart DateTime64(9) CODEC(T64, ZSTD(3));
+
+ALTER TABLE kokanee_span_index_local ON CLUSTER kokanee MODIFY COLUMN Timestamp DateTime64(9) CODEC(T64, ZSTD(3)), MODIFY COLUMN ServiceName LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN SpanName LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN SpanKind LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN Duration UInt64 CODEC(T64, ZSTD(3)), MODIFY COLUMN IsError UInt8 CODEC(ZSTD(3)), MODIFY COLUMN DbSystem LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN DbNamespace LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN MessagingSystem LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN MessagingDestination LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN PeerService LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN ServerAddress LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN ArrivedAt DateTime DEFAULT now() CODEC(ZSTD(3));
+
+ALTER TABLE kokanee_span_index ON CLUSTER kokanee MODIFY COLUMN Timestamp DateTime64(9) CODEC(T64, ZSTD(3)), MODIFY COLUMN ServiceName LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN SpanName LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN SpanKind LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN Duration UInt64 CODEC(T64, ZSTD(3)), MODIFY COLUMN IsError UInt8 CODEC(ZSTD(3)), MODIFY COLUMN DbSystem LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN DbNamespace LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN MessagingSystem LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN MessagingDestination LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN PeerService LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN ServerAddress LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN ArrivedAt DateTime DEFAULT now() CODEC(ZSTD(3));
 
