@@ -68,6 +68,9 @@ class RcaParams:
     # Dependency walk: a service whose callee (transitively) is at least this anomalous, relative to
     # itself, is a symptom and keeps (1 - symptom_discount) of its score.
     symptom_discount: float = 0.5
+    # Errors pass up calls one for one: the part of a caller's error evidence (errors, error logs,
+    # vanished lines and calls) that a callee's error evidence accounts for is taken off whole.
+    error_explained: float = 1.0
     # With this many baseline windows or more, a change is judged by its median over them (one
     # poisoned window is outvoted); with fewer it must hold against each.
     robust_baselines_min: int = 3

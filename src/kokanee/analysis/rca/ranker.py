@@ -2,11 +2,13 @@
 
 Every detector compares the window with a baseline window and says, per service, how unusual it
 looks on one kind of signal (metric series, span self time, errors that start at the service,
-log templates, calls that appeared or vanished, network time on the edges into it). Each kind's
-raw score r becomes a strength r² / (r² + t²) in [0, 1), t being the kind's own "just unusual"
-level (z 3, a 1.5x latency ratio, ...), so kinds with different units add up and no single noisy
-kind dominates. A service's score is the weighted sum of its strengths; the dependency walk
-(`graph.discount_symptoms`) then discounts services whose callees explain their anomaly.
+log templates, calls that appeared or vanished, the network edges it is an end of). Each kind's
+effect becomes units, log2(1 + effect / t), t being the kind's own "just unusual" level (z 3, a
+1.5x latency ratio, ...): 1 unit is just unusual and strength keeps growing with the effect
+(`units`). A service's kinds combine strongest first, each next at half the weight
+(`corroborated`), so several weak signs never outvote one overwhelming one. Explain-away works in
+the same units, per family of kinds that pass up calls (errors; request-level series), along the
+calls the spans show (`explained`).
 Detectors run on whatever signals the store holds for the window: metrics only, traces only, or
 all three.
 """
@@ -129,10 +131,18 @@ def corroborated(values: Sequence[float], decay: float) -> float:
     return sum(v * decay**i for i, v in enumerate(sorted(values, reverse=True)))
 
 
-# Kinds a callee's trouble shows up in for its callers: its errors fail them (they log it, their
-# calls vanish), its slowness moves their request-level series. A caller's own time (self time,
-# net of its children) and its pod's resources are its own: no callee explains them.
-_PROPAGATES = {"error", "log_error", "log_vanish", "structure", "metric", "anomaly"}
+# Kinds a callee's trouble shows up in for its callers, by the unit they share: its errors fail
+# them (they log it, their calls vanish), one for one along the calls; its slowness and load move
+# their request-level series, in part. A caller's own time (self time, net of its children) and
+# its pod's resources are its own: no callee explains them.
+_FAMILY = {
+    "error": "errors",
+    "log_error": "errors",
+    "log_vanish": "errors",
+    "structure": "errors",
+    "metric": "series",
+    "anomaly": "series",
+}
 
 
 def service_units(kinds: Sequence[KindScores], params: RcaParams) -> dict[str, dict[str, float]]:
@@ -151,17 +161,24 @@ def service_units(kinds: Sequence[KindScores], params: RcaParams) -> dict[str, d
 
 
 def explained(per_service: dict[str, dict[str, float]], calls: graph.Calls, params: RcaParams) -> dict[str, float]:
-    """Each service's score after explain-away: the part of each propagating kind that a service it
-    calls (through calls actually made) shows as much of, in the same kind's units, is discounted;
-    what the service's callees cannot account for stays."""
+    """Each service's score after explain-away, per unit family: the part of a family's evidence
+    that a service it calls (through calls actually made) shows as much of, in the same family, is
+    taken off; what its callees cannot account for stays. Errors pass up one for one, so the part
+    explained is taken off whole (`error_explained`); series only in part (`symptom_discount`)."""
+
+    def family(service: str, name: str) -> float:
+        return max((u for k, u in per_service.get(service, {}).items() if _FAMILY.get(k) == name), default=0.0)
+
     final: dict[str, float] = {}
     for service, kinds in per_service.items():
         below = graph.downstream(calls, service)
         kept = []
         for kind, u in kinds.items():
-            if kind in _PROPAGATES:
-                callee = max((per_service.get(s, {}).get(kind, 0.0) for s in below), default=0.0)
-                u *= 1.0 - params.symptom_discount * min(1.0, callee / u)
+            name = _FAMILY.get(kind)
+            if name is not None:
+                callee = max((family(s, name) for s in below), default=0.0)
+                share = min(1.0, callee / family(service, name))
+                u *= 1.0 - (params.error_explained if name == "errors" else params.symptom_discount) * share
             kept.append(u)
         final[service] = corroborated(kept, params.corroboration)
     return final
