@@ -233,7 +233,9 @@ def change_user(request: Request, user_id: str, body: UserChange) -> dict[str, A
     if body.password is not None or body.disabled:
         tokens.revoke_sessions(auth.store, user.user_id)
     auth.forget()
-    what = body.model_dump(mode="json", exclude_none=True) | ({"password": "(new)"} if body.password is not None else {})
+    what = body.model_dump(mode="json", exclude_none=True)
+    if body.password is not None:
+        what["password"] = "(new)"
     log.info("%s changed user %r: %s", current(request).user_id, user.user_id, what)
     return changed.to_json()
 
