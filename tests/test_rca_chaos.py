@@ -1,0 +1,75 @@
+"""The chaos suite's faults do to a pod's traffic what Chaos Mesh / Litmus do, on the simulator's
+own records (no store): a network delay slows calls into the pod and its own calls out, a killed
+pod has no spans until it restarts cold, injected HTTP errors show only at the callers; and a
+scenario's schedule is reproducible and labelled."""
+
+from __future__ import annotations
+
+import random
+import statistics
+
+from kokanee.demo.chaos.faults import NS, Board, ChaosFault
+from kokanee.demo.chaos.sim import CLIENT, SERVER, Simulator, SpanRec
+from kokanee.demo.chaos.suite import plan
+from kokanee.demo.chaos.topologies import shop, topologies
+
+
+def _run(faults: list[ChaosFault], seconds: int = 120, rate: float = 20.0) -> list[SpanRec]:
+    rng = random.Random(5)
+    sim = Simulator(shop(), Board(faults), rng, [])
+    t = 0
+    while t < seconds * NS:
+        t += int(rng.expovariate(rate) * NS)
+        sim.request(t)
+    return sim.spans
+
+
+def _outside_ms(spans: list[SpanRec], caller: str, callee: str) -> float:
+    """Median time calls from `caller` into `callee` spend outside the callee's server span."""
+    by_id = {s.span_id: s for s in spans}
+    outside = []
+    for s in spans:
+        parent = by_id.get(s.parent_id)
+        if s.kind == SERVER and s.service == callee and parent is not None and parent.service == caller:
+            outside.append(((parent.end - parent.start) - (s.end - s.start)) / 1e6)
+    return statistics.median(outside)
+
+
+def test_a_network_delay_on_a_pod_slows_calls_into_it_and_its_own_calls_out() -> None:
+    delay = ChaosFault("network_delay", "product-catalog", 0, 200 * NS, 100.0)
+    calm, delayed = _run([]), _run([delay])
+    # Callers' calls into the pod: its responses leave late.
+    assert _outside_ms(delayed, "frontend", "product-catalog") > _outside_ms(calm, "frontend", "product-catalog") + 80
+    # The pod's own calls out (its database): its requests leave late.
+    db = [s.end - s.start for s in delayed if s.service == "product-catalog" and s.kind == CLIENT]
+    db_calm = [s.end - s.start for s in calm if s.service == "product-catalog" and s.kind == CLIENT]
+    assert statistics.median(db) > statistics.median(db_calm) + 80e6
+    # A neighbour's calls that do not touch the pod are as fast as before.
+    assert _outside_ms(delayed, "frontend", "currency") < _outside_ms(calm, "frontend", "currency") + 5
+
+
+def test_a_killed_pod_has_no_spans_then_starts_cold() -> None:
+    kill = ChaosFault("pod_kill", "cart", 30 * NS, 200 * NS, 30.0)
+    spans = _run([kill])
+    cart = [s for s in spans if s.service == "cart" and s.kind == SERVER]
+    assert not [s for s in cart if 30 * NS <= s.start < 60 * NS]
+    refused = [s for s in spans if s.kind == CLIENT and "connection refused by cart" in s.error]
+    assert refused and all(30 * NS <= s.start < 60 * NS for s in refused)
+    before = [s.end - s.start for s in cart if s.start < 30 * NS]
+    cold = [s.end - s.start for s in cart if 60 * NS <= s.start < 70 * NS]
+    assert statistics.median(cold) > 3 * statistics.median(before)
+
+
+def test_injected_http_errors_show_at_the_callers_only() -> None:
+    spans = _run([ChaosFault("http_errors", "currency", 0, 200 * NS, 0.5)])
+    assert not [s for s in spans if s.service == "currency" and s.error]
+    assert [s for s in spans if s.kind == CLIENT and s.error.startswith("HTTP 500 from currency")]
+
+
+def test_scenarios_are_reproducible_and_labelled() -> None:
+    for topo in topologies():
+        a, b = plan(topo, 3, 0, 2.0), plan(topo, 3, 0, 2.0)
+        assert a.labels() == b.labels()
+        assert len(a.faults) == 8 and len(a.clean) == 2
+        assert all(f.service in topo.services for f in a.faults)
+    assert 15 <= len(topologies()[1].services) <= 40 and 15 <= len(topologies()[2].services) <= 40
