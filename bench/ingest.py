@@ -1,9 +1,10 @@
 """Ingest benchmark: OTLP/HTTP protobuf requests of 1,000 realistic spans against `kokanee serve`.
 
 Several sender processes post pre-built requests (every span id unique) for a fixed time.
-Prints, per run and as the median of the runs: accepted spans/s, ack latency p50/p99, peak
-server RSS, spans acknowledged but missing from the store afterwards (must be 0), and stored
-bytes per span after merges.
+Prints, per run and as the median of the runs: start to health 200, idle RSS/USS 5 s after
+start, accepted spans/s, ack latency p50/p99, peak server RSS, spans acknowledged but missing
+from the store afterwards (must be 0), and stored bytes per span after merges. Hostile input
+is `bench/fuzz.py`'s; kill -9 and overload are `bench/reliability.py`'s.
 
     .venv/bin/python bench/ingest.py [--runs 3] [--seconds 10] [--senders 2]
 """
@@ -157,6 +158,7 @@ def _peak_rss(pid: int, stop: threading.Event, out: list[int]) -> None:
 def one_run(seconds: float, bodies: list[list[bytes]], extra: list[str]) -> dict[str, float]:
     data_dir = Path(tempfile.mkdtemp(prefix="kokanee-bench-"))
     api, otlp = free_ports(2)
+    launched = time.monotonic()
     server = subprocess.Popen(
         [sys.executable, "-m", "kokanee", "serve", "--data-dir", str(data_dir), "--http-port", str(api),
          "--otlp-http-port", str(otlp), "--otlp-grpc-port", "0", *extra],
@@ -167,7 +169,10 @@ def one_run(seconds: float, bodies: list[list[bytes]], extra: list[str]) -> dict
             if httpx.get(f"http://127.0.0.1:{api}/api/v1/health", timeout=2).status_code == 200:
                 break
         except httpx.HTTPError:
-            time.sleep(0.1)
+            time.sleep(0.05)
+    start_s = time.monotonic() - launched
+    time.sleep(5)  # idle memory as the issue measures it: 5 s after start
+    idle = psutil.Process(server.pid).memory_full_info()
     peak, stop_watch = [0], threading.Event()
     threading.Thread(target=_peak_rss, args=(server.pid, stop_watch, peak), daemon=True).start()
     started = time.monotonic()
@@ -185,6 +190,9 @@ def one_run(seconds: float, bodies: list[list[bytes]], extra: list[str]) -> dict
     server.wait(60)
     size = _bytes_on_disk(data_dir)
     return {
+        "start_s": start_s,
+        "idle_rss_mib": idle.rss / 2**20,
+        "idle_uss_mib": idle.uss / 2**20,
         "spans_per_s": accepted / elapsed,
         "stored_spans_per_s": stored / stored_elapsed,
         "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else float("nan"),
