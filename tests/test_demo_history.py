@@ -24,7 +24,7 @@ NS = 1_000_000_000
 def _run_with_history(history_s: float, faults: tuple[str, ...] = ()) -> tuple[DemoRun, InMemorySpanExporter]:
     spans = InMemorySpanExporter()
     config = DemoConfig(
-        rate=5,
+        rate=2,
         duration_s=1.0,  # one second live after the history
         history_s=history_s,
         seed=5,
@@ -113,7 +113,7 @@ def test_progress_says_how_far_the_history_is_then_that_it_is_live(caplog: pytes
     caplog.set_level("INFO", logger="kokanee.demo")
     spans = InMemorySpanExporter()
     run = DemoRun(
-        DemoConfig(rate=5, duration_s=0.5, history_s=120, seed=2),
+        DemoConfig(rate=2, duration_s=0.5, history_s=120, seed=2),
         Exporters(spans, InMemoryLogRecordExporter(), InMemoryMetricReader, batch=False),
     )
     progress = Progress()

@@ -5,10 +5,11 @@ run until `duration` or `stop`; in a backfill (`realtime=False`, what tests and 
 covers [now - duration, now] as fast as the exporters take it, with the same seeded sequence, so the
 stored data does not depend on how fast the machine is.
 
-A real-time run may start with `history_s` of fault-free history: its simulated clock starts that far
-in the past and runs as fast as the exporters take it until it meets the wall clock, then paces on it.
-It is one run, so load, caches and counters carry on across the catch-up; the fault schedule counts
-from the wall-clock start. An anomaly detector then has baselines when the first fault comes.
+A real-time run may start with `history_s` of history: its simulated clock starts that far in the past
+and runs as fast as the exporters take it until it meets the wall clock, then paces on it. It is one
+run, so load, caches and counters carry on across the catch-up; the fault schedule counts from the
+wall-clock start (a negative offset places a fault in the history). An anomaly detector then has
+baselines when the first live fault comes.
 
     history_s       start        start + fault offsets
     |====catch-up=====|----real time---[fault]----->
@@ -72,8 +73,8 @@ class DemoConfig(BaseModel):
     history_s: float = Field(
         default=0.0,
         ge=0,
-        description="Real time only: seconds of fault-free history before the start, sent as fast as the "
-        "endpoint takes it, so a detector has baselines when the first fault comes.",
+        description="Real time only: seconds of history before the start, sent as fast as the endpoint "
+        "takes it, so a detector has baselines when the first live fault comes.",
     )
     export_interval_s: float = Field(default=10.0, gt=0, description="Metric export interval, seconds.")
     period_s: float = Field(default=1200.0, gt=0, description="Period of the load swing (a compressed day), seconds.")
