@@ -99,12 +99,13 @@ def replay(
         progress.offset_ns = target_ns(options.rebase_time) - latest if latest else 0
     poster = HttpPoster(options.token)
     sender = OtlpSender(options.to, poster, options.in_flight)
+    state = "failed"
     try:
         _send_all(chosen, load, options, stop, progress, sender, on_progress)
         sender.flush()
-        progress.state = "stopped" if stop.is_set() else "done"
+        state = "stopped" if stop.is_set() else "done"
     except Exception as e:
-        progress.state, progress.error = "failed", str(e)
+        progress.error = str(e)
         log.error("replay to %s failed: %s", options.to, e)
     finally:
         sender.close()
@@ -114,6 +115,8 @@ def replay(
         progress.sent_items = {s: int(n) for s, n in sender.stats.sent.items()}
         progress.rejected_items = sum(sender.stats.rejected.values())
         progress.finished_at = time.time()
+        # Last, so that a reader polling the job never sees it finished with its totals still unset.
+        progress.state = state
         if on_progress is not None:
             on_progress(progress)
     return progress
