@@ -27,7 +27,7 @@ from kokanee.analysis.rca.metric_scorer import score_series
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.path_shift import add_path_shifts
 from kokanee.analysis.rca.span_reads import QuestionSpans, read_question
-from kokanee.analysis.rca.trace_scorer import SpanStats, score_traces, span_stats
+from kokanee.analysis.rca.trace_scorer import SpanStats, merged, score_traces, span_stats
 from kokanee.store.client import Store
 
 Window = tuple[int, int]
@@ -62,10 +62,11 @@ def trace_and_log_detectors(
     base_stats, win_stats = SpanStats(), SpanStats()
     parts: list[SpanStats] = []
     if base_spans or win_spans:
-        base_stats, win_stats = span_stats(base_spans), span_stats(win_spans)
+        win_stats = span_stats(win_spans)
         # Several baseline windows: each is also judged alone, so a change already present in one
         # (drift through the day, or a normal that differs between them) is not taken for the fault.
         parts = [span_stats(spans) for spans in per_base] if len(per_base) > 1 else []
+        base_stats = merged(parts) if parts else span_stats(base_spans)
         kinds.extend(score_traces(base_stats, win_stats, base_s, win_s, params, parts))
     span_ops = {s.span_id: (s.service, s.name) for s in (*base_spans, *win_spans)}
     lines = read_logs(store, window, baselines, params)

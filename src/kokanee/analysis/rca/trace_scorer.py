@@ -148,6 +148,40 @@ def span_stats(spans: Sequence[RSpan]) -> SpanStats:
     return stats
 
 
+def merged(parts: Sequence[SpanStats]) -> SpanStats:
+    """The stats of several windows' spans together, from each window's own (span_stats is the
+    ranking's costliest step, and the baseline windows are also judged alone): counts add, times
+    pool, the latest examples are kept."""
+    out = SpanStats()
+    for part in parts:
+        out.spans.update(part.spans)
+        out.error_origins.update(part.error_origins)
+        out.edge_failures.update(part.edge_failures)
+        out.unanswered_failures.update(part.unanswered_failures)
+        out.parents.update(part.parents)
+        out.pairs.update(part.pairs)
+        out.unanswered.update(part.unanswered)
+        out.calls |= part.calls
+        out.trace_ids.update(part.trace_ids)
+        for op, kind in part.parent_kind.items():
+            out.parent_kind.setdefault(op, kind)
+        for op, times in part.self_times.items():
+            out.self_times[op].extend(times)
+        for edge, times in part.edge_times.items():
+            out.edge_times[edge].extend(times)
+        for service, examples in part.error_traces.items():
+            for example in examples:
+                _keep(out.error_traces[service], example)
+        for op, examples in part.parent_traces.items():
+            for example in examples:
+                _keep(out.parent_traces[op], example)
+        for pair, examples in part.pair_traces.items():
+            for example in examples:
+                _keep(out.pair_traces[pair], example)
+    out.traces = len(out.trace_ids)
+    return out
+
+
 def _keep(examples: list[Example], example: Example) -> None:
     """Keeps the latest `EXAMPLES` traces, whatever order the spans come in."""
     if any(trace == example[1] for _, trace in examples):
