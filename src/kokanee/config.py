@@ -1,7 +1,7 @@
 """Settings of `kokanee serve`: one frozen model, filled from flags, `KOKANEE_*` variables or a TOML file.
 
 Each field's description is its documentation: `kokanee serve --help` shows it, and a test checks
-that the README lists every setting.
+that docs/configuration.md lists every setting.
 """
 
 from __future__ import annotations
@@ -112,11 +112,11 @@ class ServeConfig(BaseModel):
     capture_segment_mib: float = Field(16.0, description="Size (uncompressed) at which a capture segment closes.")
     capture_segment_s: float = Field(60.0, description="Longest a capture segment stays open (seconds).")
     capture_retention: Path | None = Field(
-        None, description="TOML file of retention policies for captured segments and tables (see README)."
+        None, description="TOML file of retention policies for captured segments and tables (see docs/capture.md)."
     )
     ai_config: Path | None = Field(
         None,
-        description="TOML file of LLM providers and per-task model routes (see README, AI); without it "
+        description="TOML file of LLM providers and per-task model routes (see docs/ai.md); without it "
         "KOKANEE_OPENAI_BASE_URL / KOKANEE_ANTHROPIC_API_KEY configure one provider each.",
     )
 

@@ -31,7 +31,7 @@ SYSTEM = (
 NO_MODEL = (
     "Without a model kokanee answers questions about request rate, errors, latency percentiles "
     "(by service or operation, over a window), the slowest operations, the top errors and what changed. "
-    "For this question configure a model (see 'AI' in the README: --ai-config or KOKANEE_OPENAI_BASE_URL), "
+    "For this question configure a model (see docs/ai.md: --ai-config or KOKANEE_OPENAI_BASE_URL), "
     "or write the SQL yourself in the SQL tab."
 )
 

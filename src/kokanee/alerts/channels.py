@@ -5,7 +5,7 @@ stable across retries, that receivers can use to drop repeats.
 
 - Slack: incoming webhook, Block Kit (header, service/severity/state fields, the why, sample traces,
   a button to the kokanee page); `text` is the notification fallback.
-- Webhook: the JSON body documented in the README; with a secret, `X-Kokanee-Signature:
+- Webhook: the JSON body documented in docs/alerting.md; with a secret, `X-Kokanee-Signature:
   sha256=HEX` is HMAC-SHA256 over `TIMESTAMP.BODY` with `X-Kokanee-Timestamp: TIMESTAMP`.
 - PagerDuty Events API v2: `trigger` on firing and `resolve` on resolved, `dedup_key` the alert's
   fingerprint, so PagerDuty itself folds repeats into one incident.
