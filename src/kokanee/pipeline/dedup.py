@@ -21,7 +21,6 @@ The horizon is `horizon_s` (default 5 minutes, the Collector's longest retry) or
 from __future__ import annotations
 
 import hashlib
-import os
 import struct
 import threading
 import time
@@ -85,19 +84,11 @@ class RecentDigests:
                 break
             del self._entries[digest]
 
-    def save(self, path: Path) -> None:
-        """Writes the entries atomically (the caller fsyncs the directory)."""
+    def dump(self) -> bytes:
+        """The entries within the horizon, in the form `load` reads (the WAL writes it atomically)."""
         with self._lock:
             self._trim()
-            blob = b"".join(_ENTRY.pack(d, ns, seq) for d, (ns, seq) in self._entries.items())
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, blob)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+            return b"".join(_ENTRY.pack(d, ns, seq) for d, (ns, seq) in self._entries.items())
 
     def load(self, path: Path) -> None:
         """Adds the entries saved at `path` (a torn file's last partial entry is ignored)."""

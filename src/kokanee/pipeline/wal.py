@@ -280,8 +280,7 @@ class WriteAheadLog:
         gone = [path for path, following in itertools.pairwise(segments) if int(following.stem) - 1 <= done]
         if gone and self.recent.enabled:
             # Their digests must outlive them, for a retry that comes after a crash.
-            self.recent.save(self.dir / _DIGESTS)
-            fsync_dir(self.dir)
+            _write_atomically(self.dir / _DIGESTS, self.recent.dump())
         for path in gone:
             path.unlink(missing_ok=True)
         selfmetrics.WAL_BYTES.set(self.size_bytes())
