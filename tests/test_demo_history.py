@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
+import httpx
 import pytest
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -17,6 +19,7 @@ from kokanee.demo.runner import DemoConfig, DemoRun
 from kokanee.demo.schedule import parse_fault
 from kokanee.demo.serve import FAULTS_ENV, HISTORY_ENV, SERVE_SCHEDULE, Progress, serve_config
 from kokanee.demo.telemetry import Exporters
+from tests.server import KokaneeServer
 
 NS = 1_000_000_000
 
@@ -124,3 +127,28 @@ def test_progress_says_how_far_the_history_is_then_that_it_is_live(caplog: pytes
     assert lines[0].startswith("demo: sending history 1/2 min")
     assert lines[-1].startswith("demo: sent 2 minutes of history (") and lines[-1].endswith("the shop runs live now")
     assert sum("the shop runs live now" in line for line in lines) == 1
+
+
+def test_served_demo_sends_the_servers_tokens_when_auth_is_on(tmp_path: Path) -> None:
+    """With an ingest token and auth on, the served demo's data and its fault labels still arrive:
+    it sends the receiver's token, and labels go with a token only that server process holds."""
+    env = {HISTORY_ENV: "2m", FAULTS_ENV: "payment_failure=1@-90s:30s"}
+    server = KokaneeServer(
+        tmp_path / "data", "--demo", "--ingest-token", "ingest-secret", "--api-token", "api-secret", env=env
+    ).start()
+    try:
+        server.wait_for(
+            "SELECT count() AS n FROM otel_traces WHERE ServiceName = 'payment'", lambda rows: rows[0]["n"] > 0, 120
+        )
+        deadline = time.monotonic() + 60
+        labels = server.get("/api/v1/fault-labels")
+        while not any(label["service"] == "payment" and label["end"] for label in labels["labels"]):
+            if time.monotonic() > deadline:
+                pytest.fail(f"no closed payment label after 60 s: {labels}\n{server.log()[-2000:]}")
+            time.sleep(0.5)
+            labels = server.get("/api/v1/fault-labels")
+        assert "could not post fault label" not in server.log()
+        # Without a token the API still refuses, so the demo's access came from its own token.
+        assert httpx.get(f"{server.api_url}/api/v1/fault-labels", timeout=10).status_code == 401
+    finally:
+        server.stop()

@@ -24,6 +24,7 @@ from kokanee.analysis.detector import Detector
 from kokanee.analysis.health import Slo
 from kokanee.api.app import create_app
 from kokanee.api.auth.bootstrap import start_auth
+from kokanee.api.auth.roles import DEMO_IDENTITY
 from kokanee.api.meta import meta_app
 from kokanee.capture.objectstore import Locations
 from kokanee.capture.retention import Retention, load_policies
@@ -206,10 +207,12 @@ async def _serve(config: ServeConfig) -> None:
         log.info("health and metrics on http://%s:%d", config.host, config.http_port)
 
     demo_stop = threading.Event()
-    if config.demo and config.ingest_token:
-        log.warning("the demo sends no token: with --ingest-token set it is not started")
-    elif config.demo:
-        _start_demo(config, demo_stop)
+    if config.demo:
+        # The demo is a client like any other: it sends the receiver's token, and its fault labels
+        # carry an editor's token that only this process knows.
+        auth_state = getattr(api.state, "auth", None)
+        labels_token = auth_state.grant(DEMO_IDENTITY) if auth_state is not None and auth_state.enabled else None
+        _start_demo(config, demo_stop, labels_token)
 
     await stop.wait()
     log.info("stopping: closing listeners, then writing pending data")
@@ -230,7 +233,7 @@ def _local(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
 
-def _start_demo(config: ServeConfig, stop: threading.Event) -> None:
+def _start_demo(config: ServeConfig, stop: threading.Event, api_token: str | None) -> None:
     """The demo shop in a thread, sending to this server over loopback like any other client: first an
     hour of history, so the anomaly detector has baselines, then live with its faults."""
     from kokanee.demo.serve import serve_config, start
@@ -241,6 +244,8 @@ def _start_demo(config: ServeConfig, stop: threading.Event) -> None:
             f"http://{host}:{config.otlp_http_port}",
             f"http://{host}:{config.http_port}",
             config.data_dir / "demo-fault-labels.jsonl",
+            ingest_token=config.ingest_token,
+            api_token=api_token,
         )
     except ValueError as e:
         log.error("the demo is not started: %s", e)

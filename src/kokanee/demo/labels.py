@@ -38,13 +38,16 @@ def label_dict(fault: ActiveFault, run_id: str) -> dict[str, Any]:
 class LabelWriter:
     """Receives board changes (it is the board's `on_change`); thread safe: the control API calls it too."""
 
-    def __init__(self, run_id: str, path: Path | None = None, api_url: str | None = None) -> None:
+    def __init__(
+        self, run_id: str, path: Path | None = None, api_url: str | None = None, api_token: str | None = None
+    ) -> None:
         self.run_id = run_id
         self.path = path
         self.api_url = api_url.rstrip("/") if api_url else None
         self.written: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._client = httpx.Client(timeout=3.0) if self.api_url else None
+        headers = {"Authorization": f"Bearer {api_token}"} if api_token else None
+        self._client = httpx.Client(timeout=3.0, headers=headers) if self.api_url else None
         self._warned = False
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -57,6 +57,8 @@ class DemoConfig(BaseModel):
         default="http", pattern="^(http|grpc)$", description="OTLP protocol: http (protobuf) or grpc."
     )
     api_url: str | None = Field(default=None, description="kokanee API for fault labels; None: labels file only.")
+    ingest_token: str | None = Field(default=None, description="Bearer token sent with OTLP (the receiver's).")
+    api_token: str | None = Field(default=None, description="Bearer token sent with fault labels (an editor's).")
     rate: float = Field(default=5.0, gt=0, description="Mean user journeys per second.")
     duration_s: float | None = Field(default=None, gt=0, description="Seconds to run (simulated); None: until stopped.")
     seed: int = Field(default=1, description="Seeds journeys, latencies, faults' dice and trace ids.")
@@ -106,11 +108,13 @@ class DemoRun:
         self.origin_ns = self.start_ns - int(config.history_s * 1e9)
         self.end_ns = self.start_ns + span if config.duration_s else None
         self.run_id = config.run_id or f"{config.seed}-{self.start_ns // 1_000_000_000:x}"
-        self.labels = LabelWriter(self.run_id, config.labels_file, config.api_url)
+        self.labels = LabelWriter(self.run_id, config.labels_file, config.api_url, config.api_token)
         self.board = FaultBoard(on_change=self.labels)
         self.state = ShopState(self.board, now_ns=self.origin_ns)
         self.rng = random.Random(config.seed)
-        exporters = exporters or otlp_exporters(config.endpoint, config.protocol, config.export_interval_s)
+        exporters = exporters or otlp_exporters(
+            config.endpoint, config.protocol, config.export_interval_s, config.ingest_token
+        )
         self.telemetry = Telemetry(exporters, self.state, self.run_id, config.environment, config.seed)
         self.sim = Sim(self.telemetry, self.board, self.state, self.rng)
         self.schedule = Schedule(list(config.faults), self.start_ns)

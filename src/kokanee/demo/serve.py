@@ -48,9 +48,15 @@ _PROGRESS_EVERY_S = 5.0
 
 
 def serve_config(
-    endpoint: str, api_url: str, labels_file: Path | None, env: Mapping[str, str] = os.environ
+    endpoint: str,
+    api_url: str,
+    labels_file: Path | None,
+    env: Mapping[str, str] = os.environ,
+    ingest_token: str | None = None,
+    api_token: str | None = None,
 ) -> DemoConfig:
-    """The demo a server runs alongside itself; raises ValueError naming a bad variable."""
+    """The demo a server runs alongside itself, sending the server's own tokens where it wants them;
+    raises ValueError naming a bad variable."""
     history_text = env.get(HISTORY_ENV, "").strip() or DEFAULT_HISTORY
     try:
         history_s = parse_duration(history_text)
@@ -64,6 +70,8 @@ def serve_config(
     return DemoConfig(
         endpoint=endpoint,
         api_url=api_url,
+        ingest_token=ingest_token,
+        api_token=api_token,
         rate=SERVE_RATE,
         period_s=SERVE_PERIOD_S,
         faults=faults,

@@ -67,9 +67,13 @@ class Exporters:
     batch: bool = True  # batch processors (real exporters) or simple ones (in-memory tests)
 
 
-def otlp_exporters(endpoint: str, protocol: str, export_interval_s: float = 10.0) -> Exporters:
-    """OTLP exporters for `protocol` "http" (protobuf; `endpoint` is the base URL) or "grpc"."""
+def otlp_exporters(
+    endpoint: str, protocol: str, export_interval_s: float = 10.0, token: str | None = None
+) -> Exporters:
+    """OTLP exporters for `protocol` "http" (protobuf; `endpoint` is the base URL) or "grpc", sending
+    `token` as a bearer token when the receiver wants one."""
     interval_ms = export_interval_s * 1000
+    headers = {"authorization": f"Bearer {token}"} if token else None
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogs
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetrics
@@ -77,10 +81,10 @@ def otlp_exporters(endpoint: str, protocol: str, export_interval_s: float = 10.0
 
         insecure = not endpoint.startswith("https://")
         return Exporters(
-            GrpcSpans(endpoint=endpoint, insecure=insecure, timeout=5),
-            GrpcLogs(endpoint=endpoint, insecure=insecure, timeout=5),
+            GrpcSpans(endpoint=endpoint, insecure=insecure, timeout=5, headers=headers),
+            GrpcLogs(endpoint=endpoint, insecure=insecure, timeout=5, headers=headers),
             lambda: PeriodicExportingMetricReader(
-                GrpcMetrics(endpoint=endpoint, insecure=insecure, timeout=5),
+                GrpcMetrics(endpoint=endpoint, insecure=insecure, timeout=5, headers=headers),
                 export_interval_millis=interval_ms,
             ),
         )
@@ -92,10 +96,10 @@ def otlp_exporters(endpoint: str, protocol: str, export_interval_s: float = 10.0
 
     base = endpoint.rstrip("/")
     return Exporters(
-        HttpSpans(endpoint=f"{base}/v1/traces", timeout=5),
-        HttpLogs(endpoint=f"{base}/v1/logs", timeout=5),
+        HttpSpans(endpoint=f"{base}/v1/traces", timeout=5, headers=headers),
+        HttpLogs(endpoint=f"{base}/v1/logs", timeout=5, headers=headers),
         lambda: PeriodicExportingMetricReader(
-            HttpMetrics(endpoint=f"{base}/v1/metrics", timeout=5), export_interval_millis=interval_ms
+            HttpMetrics(endpoint=f"{base}/v1/metrics", timeout=5, headers=headers), export_interval_millis=interval_ms
         ),
     )
 

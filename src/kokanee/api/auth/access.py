@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -114,6 +115,15 @@ class Auth:
         self.api_token = api_token
         self._cache: TTLCache[str, Identity | None] = TTLCache(maxsize=4096, ttl=CACHE_S)
         self._lock = threading.Lock()
+        self._granted: dict[str, Identity] = {}
+
+    def grant(self, identity: Identity) -> str:
+        """A bearer token for `identity` that lives only in this process's memory (never stored,
+        never shown): for parts of kokanee that call its own API as a client, like the served demo."""
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._granted[tokens.digest(token)] = identity
+        return token
 
     def forget(self) -> None:
         """Drops cached identities: call after a user or token changes."""
@@ -130,6 +140,9 @@ class Auth:
             credential = credential.strip()
             if self.api_token and hmac.compare_digest(credential.encode(), self.api_token.encode()):
                 return STATIC_TOKEN, None
+            granted = self._granted.get(tokens.digest(credential))
+            if granted is not None:
+                return granted, None
             identity = self._resolve(credential, "api")
             return (identity, None) if identity else (None, "missing or wrong bearer token")
         session = request.cookies.get(SESSION_COOKIE)

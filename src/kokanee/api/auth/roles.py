@@ -56,3 +56,5 @@ class Identity:
 OPEN = Identity("local", frozenset({Role.admin}), via="open")
 # The static --api-token: an admin, kept for scripts written before users existed.
 STATIC_TOKEN = Identity("api-token", frozenset({Role.admin}), via="api-token")
+# The demo a server runs beside itself: it writes fault labels, nothing more.
+DEMO_IDENTITY = Identity("demo", frozenset({Role.editor}), via="process")
