@@ -61,6 +61,16 @@ def demo_command(
         int | None,
         typer.Option("--control-port", help="Port of the fault control API on 127.0.0.1 (0: any)."),
     ] = DEFAULT_CONTROL_PORT,
+    ingest_token: Annotated[
+        str | None,
+        typer.Option("--ingest-token", envvar="KOKANEE_INGEST_TOKEN", help="Bearer token the OTLP receiver wants."),
+    ] = None,
+    api_token: Annotated[
+        str | None,
+        typer.Option(
+            "--api-token", envvar="KOKANEE_API_TOKEN", help="API token (editor or above) for posting fault labels."
+        ),
+    ] = None,
 ) -> None:
     """Run the simulated astronomy shop (the OpenTelemetry Demo) and send its telemetry over OTLP."""
     console = Console(stderr=True)
@@ -79,6 +89,8 @@ def demo_command(
             faults=faults,
             labels_file=labels_file,
             control_port=control_port,
+            ingest_token=ingest_token,
+            api_token=api_token,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
