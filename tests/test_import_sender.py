@@ -189,3 +189,12 @@ def test_labels_go_to_the_api_and_rebase_moves_them_with_the_spans(recorder: Rec
 )
 def test_the_api_defaults_to_the_endpoints_host_on_8080(endpoint: str, api: str) -> None:
     assert default_api_url(endpoint) == api
+
+
+def test_labels_can_carry_their_own_api_token(recorder: RecordingServer, tmp_path: Path) -> None:
+    """A server whose ingest token differs from its API tokens: each request carries the right one."""
+    args = ["import", str(nezha_day(tmp_path)), "--endpoint", recorder.url, "--api-url", recorder.url]
+    result = CliRunner().invoke(cli(), [*args, "--token", "ingest-secret", "--api-token", "editor-secret"])
+    assert result.exit_code == 0, result.output
+    sent = {r.path: r.headers["authorization"] for r in recorder.requests}
+    assert sent == {"/api/v1/fault-labels": "Bearer editor-secret", "/v1/traces": "Bearer ingest-secret"}

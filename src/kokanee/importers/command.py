@@ -58,8 +58,10 @@ def run_import(
     token: str | None = None,
     console: Console | None = None,
     retry_for_s: float = 300.0,
+    api_token: str | None = None,
 ) -> ImportReport:
-    """Reads `path`, posts its labels, sends it; raises ImportFailed or SendError."""
+    """Reads `path`, posts its labels, sends it; raises ImportFailed or SendError. `token` goes with
+    the OTLP requests, and with the labels too unless `api_token` is given."""
     if batch_size < 1:
         raise ImportFailed("--batch-size must be at least 1")
     console = console or Console(stderr=True)
@@ -81,7 +83,8 @@ def run_import(
             labels = []  # asked for: data only (an OTLP endpoint that is not kokanee)
         if labels:
             url = f"{(api_url or default_api_url(endpoint)).rstrip('/')}/api/v1/fault-labels"
-            poster.post_json(url, {"labels": [label.to_json(offset) for label in labels]}, "--api-url")
+            body = {"labels": [label.to_json(offset) for label in labels]}
+            poster.post_json(url, body, "--api-url", token=api_token)
         _send_all(source, files, batch_size, offset, sender, console)
         stats = sender.flush()
     finally:
@@ -185,7 +188,14 @@ def import_command(
     ),
     token: Annotated[
         str | None,
-        typer.Option(help="Bearer token for the OTLP endpoint and the API.", envvar="KOKANEE_TOKEN"),
+        typer.Option(help="Bearer token for the OTLP endpoint (and the API).", envvar="KOKANEE_TOKEN"),
+    ] = None,
+    api_token: Annotated[
+        str | None,
+        typer.Option(
+            help="Bearer token for the API's fault labels, when it differs from --token (an editor's or above).",
+            envvar="KOKANEE_API_TOKEN",
+        ),
     ] = None,
     retry_for: Annotated[
         float,
@@ -197,7 +207,9 @@ def import_command(
     """Import recorded telemetry into a running kokanee over OTLP."""
     console = Console(stderr=True)
     try:
-        report = run_import(path, endpoint, api_url, format, rebase_time, batch_size, token, console, retry_for)
+        report = run_import(
+            path, endpoint, api_url, format, rebase_time, batch_size, token, console, retry_for, api_token
+        )
     except (ImportFailed, SendError) as error:
         console.print(f"[red]import failed:[/] {error}")
         raise typer.Exit(1) from None

@@ -101,8 +101,12 @@ class HttpPoster:
             time.sleep(wait * random.uniform(0.8, 1.2))
             backoff = min(backoff * 2, 30.0)
 
-    def post_json(self, url: str, body: Any, flag: str | None = None) -> Any:
-        response = self.post(url, json.dumps(body).encode(), {"Content-Type": "application/json"}, flag)
+    def post_json(self, url: str, body: Any, flag: str | None = None, token: str | None = None) -> Any:
+        """`token`: a bearer token for this request instead of the poster's own."""
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        response = self.post(url, json.dumps(body).encode(), headers, flag)
         return response.json() if response.content else None
 
     def _unreachable(self, url: str, reason: str, flag: str | None) -> None:
