@@ -39,6 +39,9 @@ class RcaParams:
     latency_p_max: float = 0.001
     # Latency ratios below this are not evidence (1.5 = 50% slower).
     latency_ratio_min: float = 1.5
+    # A call edge's tail is judged too, at this quantile, where p90 did not move (packet loss delays
+    # a few calls by a retransmission timeout): the baseline needs 1 / (1 - q) calls on the edge.
+    tail_quantile: float = 0.99
     # Logs: at most this many log records are read per window (hash-sampled when more).
     max_logs: int = 200_000
     # A template is "frequent" in the baseline (so its disappearance means something) at this many

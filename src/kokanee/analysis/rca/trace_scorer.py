@@ -32,14 +32,15 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeGuard
 
 import numpy as np
 
 from kokanee.analysis.rca.cause import KindScores
 from kokanee.analysis.rca.params import RcaParams
-from kokanee.analysis.rca.span_reads import RSpan
+from kokanee.analysis.rca.span_columns import fill
+from kokanee.analysis.rca.span_reads import RSpan, SpanTable
 
 _FLOOR_NS = 1_000_000
 EXAMPLES = 3  # example traces per piece of evidence
@@ -84,67 +85,10 @@ class SpanStats:
         return list(dict.fromkeys(ids))[:EXAMPLES]
 
 
-def _covered(lo: int, hi: int, intervals: list[tuple[int, int]]) -> int:
-    """Length of the union of `intervals` clipped to [lo, hi)."""
-    total, cur_lo, cur_hi = 0, None, None
-    for a, b in sorted(intervals):
-        a, b = max(a, lo), min(b, hi)
-        if b <= a:
-            continue
-        if cur_hi is None or a > cur_hi:
-            if cur_hi is not None and cur_lo is not None:
-                total += cur_hi - cur_lo
-            cur_lo, cur_hi = a, b
-        else:
-            cur_hi = max(cur_hi, b)
-    if cur_hi is not None and cur_lo is not None:
-        total += cur_hi - cur_lo
-    return total
-
-
-def span_stats(spans: Sequence[RSpan]) -> SpanStats:
+def span_stats(spans: Sequence[RSpan] | SpanTable) -> SpanStats:
+    """The figures of a window's spans (computed over columns: `span_columns`)."""
     stats = SpanStats()
-    by_id = {s.span_id: s for s in spans}
-    services = {s.service for s in spans}
-    children: dict[str, list[RSpan]] = defaultdict(list)
-    for s in spans:
-        if s.parent_id and s.parent_id in by_id:
-            children[s.parent_id].append(s)
-    for s in spans:
-        stats.spans[s.service] += 1
-        kids = children.get(s.span_id, [])
-        end = s.start_ns + s.duration_ns
-        own = s.duration_ns - _covered(s.start_ns, end, [(k.start_ns, k.start_ns + k.duration_ns) for k in kids])
-        remote = [k for k in kids if k.service != s.service]
-        for k in remote:
-            stats.calls.add((s.service, k.service))
-        trace = hash(s.trace_id)
-        stats.trace_ids[trace] = s.trace_id
-        if s.kind in _CALLERS and remote:
-            for callee in {k.service for k in remote}:
-                stats.edge_times[(s.service, callee)].append((own, trace))
-                if s.error and not any(k.error for k in remote):
-                    stats.edge_failures[(s.service, callee)] += 1
-        else:
-            stats.self_times[(s.service, s.name)].append((own, trace))
-        # A call refused or timed out before any server span: the edge to the service it names.
-        lost = s.kind in _CALLERS and not kids and s.error and s.peer in services and s.peer != s.service
-        if lost:
-            stats.unanswered_failures[(s.service, s.peer)] += 1
-        if s.error and not any(k.error for k in kids) and not (s.kind in _CALLERS and remote) and not lost:
-            stats.error_origins[s.service] += 1
-            _keep(stats.error_traces[s.service], (s.start_ns, s.trace_id))
-        op = (s.service, s.name)
-        stats.parents[op] += 1
-        stats.parent_kind.setdefault(op, s.kind)
-        _keep(stats.parent_traces[op], (s.start_ns, s.trace_id))
-        for k in kids:
-            pair = (op, (k.service, k.name))
-            stats.pairs[pair] += 1
-            _keep(stats.pair_traces[pair], (s.start_ns, s.trace_id))
-        if s.kind in _CALLERS and not kids:
-            stats.unanswered[op] += 1
-    stats.traces = len(stats.trace_ids)
+    fill(stats, spans if isinstance(spans, SpanTable) else SpanTable.from_spans(spans), EXAMPLES)
     return stats
 
 
@@ -270,6 +214,7 @@ def _least_ratio(
     groups: Mapping[Any, tuple[list[Timed], list[Timed]]],
     alone: Sequence[Mapping[Any, list[Timed]]],
     params: RcaParams,
+    q: float,
 ) -> float | None:
     """The shift's ratio, lowered to the smallest against any one baseline window (`alone`: each
     window's times per group) that holds enough spans to judge; None when that falls under
@@ -279,7 +224,7 @@ def _least_ratio(
     ratio = shift.ratio
     for times in alone:
         pairs = {key: (times.get(key, []), win) for key, (_, win) in groups.items()}
-        s = pooled_shift(pairs, params.self_time_quantile, params.min_spans)
+        s = pooled_shift(pairs, q, params.min_spans)
         if s is not None:
             ratio = min(ratio, s.ratio)
     return ratio if ratio >= params.latency_ratio_min else None
@@ -289,13 +234,14 @@ def _median_shift(
     groups: Mapping[Any, tuple[list[Timed], list[Timed]]],
     alone: Sequence[Mapping[Any, list[Timed]]],
     params: RcaParams,
+    q: float,
 ) -> Shift | None:
     """The shift against each baseline window alone, the median one (by ratio); None when fewer
     than `robust_baselines_min` windows hold enough spans to judge."""
     shifts = []
     for times in alone:
         pairs = {key: (times.get(key, []), win) for key, (_, win) in groups.items()}
-        s = pooled_shift(pairs, params.self_time_quantile, params.min_spans)
+        s = pooled_shift(pairs, q, params.min_spans)
         if s is not None:
             shifts.append(s)
     if len(shifts) < params.robust_baselines_min:
@@ -308,6 +254,7 @@ def _lasting_shift(
     groups: Mapping[Any, tuple[list[Timed], list[Timed]]],
     alone: Sequence[Mapping[Any, list[Timed]]],
     params: RcaParams,
+    q: float | None = None,
 ) -> tuple[Shift, float] | None:
     """A shift of `groups` that holds against the baseline, or None.
 
@@ -316,14 +263,38 @@ def _lasting_shift(
     picked, several), the shift against each is taken and the median one judged: one window that
     held an earlier fault of the same service (its repeat then looks like no change), or an odd
     spike, is outvoted by the others."""
-    robust = _median_shift(groups, alone, params) if len(alone) >= params.robust_baselines_min else None
+    q = params.self_time_quantile if q is None else q
+    robust = _median_shift(groups, alone, params, q) if len(alone) >= params.robust_baselines_min else None
     if robust is not None:
         return (robust, robust.ratio) if _shifted(robust, params) else None
-    shift = pooled_shift(groups, params.self_time_quantile, params.min_spans)
+    shift = pooled_shift(groups, q, params.min_spans)
     if not _shifted(shift, params):
         return None
-    ratio = _least_ratio(shift, groups, alone, params)
+    ratio = _least_ratio(shift, groups, alone, params, q)
     return None if ratio is None else (shift, ratio)
+
+
+def _one_operation_shift(
+    groups: Mapping[Any, tuple[list[Timed], list[Timed]]],
+    alone: Sequence[Mapping[Any, list[Timed]]],
+    params: RcaParams,
+) -> tuple[Shift, float] | None:
+    """The operation whose own time shifted most when judged alone, or None.
+
+    A slow database statement (a lock, a missing index) slows one operation: the calling service's
+    client span to the database. Pooled with the service's busier operations it moves neither
+    their p90 nor the share of slow requests, when few requests make that statement. Each
+    operation is judged alone too, its p-value multiplied by the number judged (Bonferroni: a
+    service with many operations gets no more chances of a chance shift than one with one)."""
+    if len(groups) < 2:
+        return None
+    strict = replace(params, latency_p_max=params.latency_p_max / len(groups))
+    best: tuple[Shift, float] | None = None
+    for op, pair in groups.items():
+        found = _lasting_shift({op: pair}, [{op: times.get(op, [])} for times in alone], strict)
+        if found is not None and (best is None or found[1] > best[1]):
+            best = found
+    return best
 
 
 def score_traces(
@@ -342,17 +313,26 @@ def score_traces(
         own[op[0]][op[1]] = (base.self_times.get(op, []), times)
     for service, groups in own.items():
         alone = [{op: part.self_times.get((service, op), []) for op in groups} for part in parts]
-        if (found := _lasting_shift(groups, alone, params)) is None:
-            continue
-        shift, ratio = found
-        latency.add(service, ratio - 1.0, {
-            "kind": "trace", "signal": "self_time", "operation": shift.key,
-            "detail": f"own time p{round(q * 100)} {shift.ratio:.1f}x the baseline's over its operations "
-                      f"(p={shift.p:.1g}); most in {shift.key}: {shift.key_win_ns / 1e6:.1f} ms against "
-                      f"{shift.key_base_ns / 1e6:.1f} ms",
-            "ratio": round(shift.ratio, 3), "p": shift.p,
-            "trace_ids": win.slowest(win.self_times.get((service, shift.key), [])),
-        }, operation=str(shift.key))  # fmt: skip
+        if (found := _lasting_shift(groups, alone, params)) is not None:
+            shift, ratio = found
+            latency.add(service, ratio - 1.0, {
+                "kind": "trace", "signal": "self_time", "operation": shift.key,
+                "detail": f"own time p{round(q * 100)} {shift.ratio:.1f}x the baseline's over its operations "
+                          f"(p={shift.p:.1g}); most in {shift.key}: {shift.key_win_ns / 1e6:.1f} ms against "
+                          f"{shift.key_base_ns / 1e6:.1f} ms",
+                "ratio": round(shift.ratio, 3), "p": shift.p,
+                "trace_ids": win.slowest(win.self_times.get((service, shift.key), [])),
+            }, operation=str(shift.key))  # fmt: skip
+        if (one := _one_operation_shift(groups, alone, params)) is not None:
+            shift, ratio = one
+            latency.add(service, ratio - 1.0, {
+                "kind": "trace", "signal": "self_time", "operation": shift.key,
+                "detail": f"own time p{round(q * 100)} of {shift.key} alone {shift.ratio:.1f}x the baseline's "
+                          f"({shift.key_win_ns / 1e6:.1f} ms against {shift.key_base_ns / 1e6:.1f} ms, "
+                          f"p={shift.p:.1g} of {len(groups)} operations)",
+                "ratio": round(shift.ratio, 3), "p": shift.p,
+                "trace_ids": win.slowest(win.self_times.get((service, shift.key), [])),
+            }, operation=str(shift.key))  # fmt: skip
     score_network(base, win, parts, params, edge)
     for service, observed in win.error_origins.items():
         rate = base.error_origins.get(service, 0) / max(1, base.spans.get(service, 0))
@@ -376,16 +356,38 @@ class EdgeChange:
     effect: float  # in units of the "just unusual" level: (ratio - 1) / (latency_ratio_min - 1), or z / metric_z_min
     detail: str
     trace_ids: list[str]
+    # "either": the change could be on either end (time on the wire both ways, requests that got no
+    # answer); "callee": calls the callee answered without error that failed at the caller, which
+    # only the callee's side (its outgoing packets, a proxy in front of it) can do.
+    side: str = "either"
+
+
+def _tail_shift(
+    groups: Mapping[Any, tuple[list[Timed], list[Timed]]],
+    alone: Sequence[Mapping[Any, list[Timed]]],
+    params: RcaParams,
+) -> tuple[Shift, float] | None:
+    """A shift of the tail only (`tail_quantile`), where the baseline holds enough calls to place it.
+
+    Packet loss on a pod delays the few calls whose packets were lost by a retransmission timeout
+    (200 ms, doubling) and leaves the rest alone: at 5% loss, p90 does not move, while the share of
+    calls beyond the baseline's p99 grows five-fold. The binomial test counts requests beyond the
+    baseline's tail quantile as the p90 test does."""
+    q = params.tail_quantile
+    if min(len(base) for base, _ in groups.values()) < 1.0 / (1.0 - q):
+        return None
+    return _lasting_shift(groups, alone, params, q)
 
 
 def edge_changes(
     base: SpanStats, win: SpanStats, parts: Sequence[SpanStats], params: RcaParams
-) -> tuple[list[EdgeChange], dict[str, int]]:
-    """Each remote call edge (caller, callee) judged on its time outside both services and on its
-    failures that the callee's own span does not show; returns the edges that changed, and per
-    service how many of its edges (either direction) had enough calls to judge."""
-    q = params.self_time_quantile
+) -> tuple[list[EdgeChange], dict[str, int], dict[str, int]]:
+    """Each remote call edge (caller, callee) judged on its time outside both services (its p90,
+    then its tail) and on its failures that the callee's own span does not show; returns the edges
+    that changed, and per service how many of its edges (either direction), and of its incoming
+    edges, had enough calls to judge."""
     judged: dict[str, int] = defaultdict(int)
+    judged_in: dict[str, int] = defaultdict(int)
     changed: list[EdgeChange] = []
     for (caller, callee), times in win.edge_times.items():
         base_times = base.edge_times.get((caller, callee), [])
@@ -393,34 +395,49 @@ def edge_changes(
             continue
         judged[caller] += 1
         judged[callee] += 1
+        judged_in[callee] += 1
         groups = {caller: (base_times, times)}
         alone = [{caller: part.edge_times.get((caller, callee), [])} for part in parts]
         effect, detail, ids = 0.0, "", []
-        if (found := _lasting_shift(groups, alone, params)) is not None:
+        q, found = params.self_time_quantile, _lasting_shift(groups, alone, params)
+        if found is None:
+            q, found = params.tail_quantile, _tail_shift(groups, alone, params)
+        if found is not None:
             shift, ratio = found
             effect = (ratio - 1.0) / (params.latency_ratio_min - 1.0)
             detail = (
-                f"calls from {caller} into {callee} spend {shift.ratio:.1f}x the baseline's p{round(q * 100)} outside "
+                f"calls from {caller} into {callee} spend {shift.ratio:.1f}x the baseline's p{q * 100:g} outside "
                 f"both services ({shift.key_win_ns / 1e6:.1f} ms against {shift.key_base_ns / 1e6:.1f} ms, "
                 f"p={shift.p:.1g})"
             )
             ids = win.slowest(times)
-        rate = (base.edge_failures.get((caller, callee), 0) + base.unanswered_failures.get((caller, callee), 0)) / len(
-            base_times
-        )
-        observed = win.edge_failures.get((caller, callee), 0) + win.unanswered_failures.get((caller, callee), 0)
+        n = len(base_times)
+        # Requests that got no answer (no server span): lost on the way out of the caller, or refused
+        # by a callee that is down; either end.
+        rate = base.unanswered_failures.get((caller, callee), 0) / n
+        observed = win.unanswered_failures.get((caller, callee), 0)
         z = poisson_z(observed, rate * len(times))
         if z >= params.metric_z_min and z / params.metric_z_min > effect:
             effect = z / params.metric_z_min
             detail = (
-                f"{observed} calls from {caller} into {callee} failed that {callee} answered without error or "
-                f"never received ({rate * len(times):.1f} expected of {len(times)}): lost, refused or rewritten "
-                "between them"
+                f"{observed} calls from {caller} into {callee} failed before {callee} received them "
+                f"({rate * len(times):.1f} expected of {len(times)}): lost on the way or refused"
             )
             ids = win.slowest(times)
         if effect > 0:
             changed.append(EdgeChange(caller, callee, effect, detail, ids))
-    return changed, dict(judged)
+        # Calls the callee answered without error that failed at the caller: its response was lost
+        # or rewritten on the way back (its pod's network, a proxy in front of it): the callee's side.
+        rate = base.edge_failures.get((caller, callee), 0) / n
+        observed = win.edge_failures.get((caller, callee), 0)
+        z = poisson_z(observed, rate * len(times))
+        if z >= params.metric_z_min:
+            detail = (
+                f"{observed} calls from {caller} into {callee} failed that {callee} answered without error "
+                f"({rate * len(times):.1f} expected of {len(times)}): its responses were lost or rewritten"
+            )
+            changed.append(EdgeChange(caller, callee, z / params.metric_z_min, detail, win.slowest(times), "callee"))
+    return changed, dict(judged), dict(judged_in)
 
 
 def score_network(
@@ -437,10 +454,20 @@ def score_network(
     that explains more of the whole set. A single slow caller of a healthy
     callee that others call without delay is thus the caller's (its threads, pool or CPU), and a
     service all of whose callers and callees see slow calls is the service's network.
+
+    Failures that can only be one end's are not shared: a response the callee sent without error
+    that failed at the caller was lost or rewritten on the callee's side (its outgoing packets, a
+    proxy in front of it injecting HTTP 500s). They count for the callee, times the share of its
+    judged incoming edges that show them, whatever the caller's other edges do: a proxy in front
+    of a single service would otherwise explain its one failing edge better than the service does.
     """
-    changed, judged = edge_changes(base, win, parts, params)
+    changed, judged, judged_in = edge_changes(base, win, parts, params)
     touching: dict[str, list[EdgeChange]] = defaultdict(list)
+    answered: dict[str, list[EdgeChange]] = defaultdict(list)
     for e in changed:
+        if e.side == "callee":
+            answered[e.callee].append(e)
+            continue
         touching[e.caller].append(e)
         touching[e.callee].append(e)
 
@@ -453,11 +480,19 @@ def score_network(
     best = {s: explains(s, edges) for s, edges in touching.items()}
     owned: dict[str, list[EdgeChange]] = defaultdict(list)
     for e in changed:
+        if e.side == "callee":
+            continue
         for end in (e.caller, e.callee):
             if best[end] >= max(best[e.caller], best[e.callee]):
                 owned[end].append(e)
+    raw: dict[str, float] = defaultdict(float)
     for service, edges in owned.items():
-        raw = explains(service, edges)
+        raw[service] += explains(service, edges)
+    for service, edges in answered.items():
+        callers = {e.caller for e in edges}
+        raw[service] += len(callers) / max(judged_in.get(service, 0), len(callers)) * sum(e.effect for e in edges)
+    for service in raw:
+        edges = owned.get(service, [])
         callers = {e.caller for e in edges if e.callee == service}
         callees = {e.callee for e in edges if e.caller == service}
         if callers and callees:
@@ -467,10 +502,18 @@ def score_network(
         else:
             where = f"the wait is on {service}'s side (its connections, threads or CPU)"
         for e in sorted(edges, key=lambda e: -e.effect)[:5]:
-            out.add(service, raw, {
+            out.add(service, raw[service], {
                 "kind": "edge", "caller": e.caller, "callee": e.callee,
                 "detail": f"{e.detail}; {len(edges)} of the {judged.get(service, len(edges))} edges of {service} "
                           f"changed: {where}",
+                "effect": round(e.effect, 3), "trace_ids": e.trace_ids,
+            })  # fmt: skip
+        lost = answered.get(service, [])
+        for e in sorted(lost, key=lambda e: -e.effect)[:5]:
+            out.add(service, raw[service], {
+                "kind": "edge", "caller": e.caller, "callee": e.callee,
+                "detail": f"{e.detail}; {len({x.caller for x in lost})} of the {judged_in.get(service, len(lost))} "
+                          f"callers of {service} see it: on {service}'s side (its network, a proxy in front of it)",
                 "effect": round(e.effect, 3), "trace_ids": e.trace_ids,
             })  # fmt: skip
 
