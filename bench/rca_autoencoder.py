@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from kokanee.analysis.autoencoder import AutoencoderParams, fit  # noqa: E402
 from kokanee.analysis.rca import ranker  # noqa: E402
 from kokanee.analysis.rca.params import RcaParams  # noqa: E402
-from kokanee.analysis.rca.span_reads import read_spans  # noqa: E402
+from kokanee.analysis.rca.records import read_spans  # noqa: E402
 from kokanee.analysis.trace_features import group_traces, summarise, vectorise, vocabulary  # noqa: E402
 from kokanee.store.client import Store  # noqa: E402
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kokanee.analysis.autoencoder import AutoencoderParams, TraceModel, fit
-from kokanee.analysis.rca.span_reads import RSpan, read_spans
+from kokanee.analysis.rca.records import read_spans
+from kokanee.analysis.rca.span_reads import RSpan
 from kokanee.analysis.trace_features import TraceSummary, group_traces, summarise, vectorise, vocabulary
 from kokanee.store.client import Store
 

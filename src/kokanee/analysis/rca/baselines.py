@@ -8,7 +8,7 @@ p90 latency or error count in it stands out against the same service in the othe
 recent clean ones are used; the ranking then judges a change against their median
 (`trace_scorer._least_ratio`), so a window the screen let through still cannot hide a repeat fault.
 
-Pure: `pick` takes each candidate's figures; `choose_baselines` reads them.
+Pure: `pick` takes each candidate's figures; `records.read_baselines` reads them.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import numpy as np
 
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.trace_scorer import poisson_z
-from kokanee.store.client import Store
-from kokanee.store.reads.rca_baselines import WindowHealth, candidate_health, flagged_services
+from kokanee.store.reads.rca_baselines import WindowHealth
 
 Window = tuple[int, int]
 DAY_NS = 86_400 * 1_000_000_000
@@ -75,8 +74,3 @@ def pick(
         rest = sorted((i for i in live if i not in clean), key=lambda i: (trouble[i], i))
         clean += rest[: params.baseline_windows - len(clean)]
     return sorted(windows[i] for i in clean)
-
-
-def choose_baselines(store: Store, start_ns: int, end_ns: int, params: RcaParams) -> list[Window]:
-    windows = candidates(start_ns, end_ns, params)
-    return pick(windows, candidate_health(store, windows), flagged_services(store, windows), params)

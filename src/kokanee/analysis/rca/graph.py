@@ -1,35 +1,19 @@
 """The dependency walk: a service whose own callees are anomalous is more likely a symptom.
 
 Calls come from the traces (a span's service calling its child's service) or, without traces in
-hand, from `kokanee_service_edges_1m`. A service keeps `(1 - symptom_discount * explained)` of its
-score, where `explained` = min(1, best downstream score / its own score), the best downstream
-score taken over every service it reaches through calls (a fault deep in the graph explains the
-whole chain above it). A service with no anomalous callee keeps its score; a cause whose callees
-are quiet keeps all of it, so it rises above the callers it made slow or made fail.
+hand, from `kokanee_service_edges_1m` (`records.read_edges`). A service keeps
+`(1 - symptom_discount * explained)` of its score, where `explained` = min(1, best downstream
+score / its own score), the best downstream score taken over every service it reaches through
+calls (a fault deep in the graph explains the whole chain above it). A service with no anomalous
+callee keeps its score; a cause whose callees are quiet keeps all of it, so it rises above the
+callers it made slow or made fail.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from kokanee.store.client import Store
-from kokanee.store.reads.window import within
-
 Calls = dict[str, set[str]]
-
-
-def edges_from_store(store: Store, start_ns: int, end_ns: int) -> Calls:
-    """Client → server pairs of instrumented services drawn in [start, end)."""
-    rows = store.query(
-        f"SELECT DISTINCT Client, Server FROM kokanee_service_edges_1m WHERE {within('Minute')} "
-        "AND ConnectionType = ''",
-        parameters={"start": start_ns - start_ns % 60_000_000_000, "end": end_ns},
-    ).rows
-    calls: Calls = {}
-    for client, server in rows:
-        if client != server:
-            calls.setdefault(str(client), set()).add(str(server))
-    return calls
 
 
 def downstream(calls: Calls, service: str) -> set[str]:

@@ -18,11 +18,11 @@ from typing import Any
 from kokanee.analysis.logpatterns import covering_pattern
 from kokanee.analysis.rca.anomaly_scorer import rank_from_anomalies
 from kokanee.analysis.rca.cause import Cause
-from kokanee.analysis.rca.graph import downstream, edges_from_store
+from kokanee.analysis.rca.graph import downstream
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.ranker import default_baseline, rank_causes
+from kokanee.analysis.rca.records import read_edges, read_volume
 from kokanee.store.client import Store
-from kokanee.store.reads.window import within
 
 # The service graph the walk and the filter use: the hour before the window as well.
 _GRAPH_LOOKBACK_NS = 3600 * 1_000_000_000
@@ -69,18 +69,13 @@ def _counts(store: Store, start_ns: int, end_ns: int) -> tuple[int, int]:
     """Spans and log records in the window and what the ranking reads before it (its baseline, the
     service graph's hour)."""
     before = min(start_ns - _GRAPH_LOOKBACK_NS, default_baseline(start_ns, end_ns, RcaParams())[0])
-    params = {"start": before, "end": end_ns}
-    spans, logs = (
-        int(store.query(f"SELECT count() FROM {table} WHERE {within('Timestamp')}", parameters=params).rows[0][0])
-        for table in ("otel_traces", "otel_logs")
-    )
-    return spans, logs
+    return read_volume(store, before, end_ns)
 
 
 def _rank(
     store: Store, services: Sequence[str], start_ns: int, end_ns: int, anomalies: Sequence[Mapping[str, Any]]
 ) -> Answer:
-    calls = edges_from_store(store, start_ns - _GRAPH_LOOKBACK_NS, end_ns)
+    calls = read_edges(store, start_ns - _GRAPH_LOOKBACK_NS, end_ns)
     related = set(services).union(*(downstream(calls, s) for s in services))
     causes = [c for c in rank_causes(store, start_ns, end_ns) if c.service in related]
     if causes or not anomalies:

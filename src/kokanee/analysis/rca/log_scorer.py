@@ -28,24 +28,17 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
-from kokanee.analysis.log_statements import MINED_HEAD_CHARS, code_location, masking, template_of
+from kokanee.analysis.log_statements import masking, template_of
 from kokanee.analysis.rca.cause import KindScores
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.trace_scorer import EXAMPLES, log2_ratio, poisson_z
-from kokanee.store.client import Store
-from kokanee.store.reads.logs import LOCATION_SQL
-from kokanee.store.reads.window import within
-
-# Of an error line, this much more is read for the services it names: a stack trace's message is
-# often past the head.
-_ERROR_TAIL = 700
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,37 +53,6 @@ class LogLine:
     tail: str = ""  # an error line's text past the head
     part: int = -1  # which baseline window it is from (-1: the window)
     trace_id: str = ""
-
-
-def read_logs(
-    store: Store, window: tuple[int, int], baselines: Sequence[tuple[int, int]], params: RcaParams
-) -> list[LogLine]:
-    out: list[LogLine] = []
-    for index, (lo, hi) in enumerate((*baselines, window)):
-        in_window = index == len(baselines)
-        part = -1 if in_window else index
-        p = {"start": lo, "end": hi}
-        count = int(store.query(f"SELECT count() FROM otel_logs WHERE {within('Timestamp')}", parameters=p).rows[0][0])
-        if count == 0:
-            continue
-        keep = max(1, -(-count // params.max_logs))
-        sample = f" AND cityHash64(Timestamp, Body) % {keep} = 0" if keep > 1 else ""
-        rows = store.query(
-            f"""SELECT ServiceName, substring(Body, 1, {MINED_HEAD_CHARS}), SeverityNumber >= {{sev:UInt8}}
-                OR upper(SeverityText) IN ('ERROR', 'FATAL', 'CRITICAL') AS error, SpanId, {LOCATION_SQL},
-                toUnixTimestamp64Nano(Timestamp), if(error, substring(Body, {MINED_HEAD_CHARS + 1}, {_ERROR_TAIL}), ''),
-                TraceId
-            FROM otel_logs WHERE {within("Timestamp")} AND Body != ''{sample}""",
-            parameters={**p, "sev": params.error_severity},
-        ).rows
-        for service, body, error, span_id, location, at, tail, trace_id in rows:
-            body = str(body)
-            where = code_location(body, str(location))
-            line = LogLine(
-                str(service), body, bool(error), str(span_id), in_window, where, int(at), str(tail), part, str(trace_id)
-            )
-            out.append(line)
-    return out
 
 
 def _miner(similarity: float) -> TemplateMiner:
@@ -119,11 +81,13 @@ def score_logs(
     params: RcaParams,
     parts: Sequence[Part] = (),
     traces_of: Callable[[Op], list[str]] = lambda op: [],
+    span_services: Collection[str] = (),
 ) -> list[KindScores]:
     """`span_ops`: span id → (service, operation) of the spans at hand; `op_counts`: spans per
     operation in (baseline, window); `parts`: each baseline window's length, end and spans per
     operation, in the order `read_logs` was given them, when the baseline is several windows;
-    `traces_of`: the window's latest traces of an operation, the requests a statement is missing from."""
+    `traces_of`: the window's latest traces of an operation, the requests a statement is missing from;
+    `span_services`: the services of all the spans at hand (`span_ops` may hold only the lines' spans)."""
     miners: dict[str, TemplateMiner] = {}
     cache: dict[tuple[str, str], int] = {}
     base: Counter[Key] = Counter()
@@ -139,7 +103,7 @@ def score_logs(
     example: dict[Key, Key] = {}  # statement -> one of its templates, to show
     window_lines: dict[str, list[tuple[int, Key, Op | None]]] = defaultdict(list)
     error_traces: dict[Key, list[tuple[int, str]]] = defaultdict(list)
-    names_other = _naming(lines, span_ops)
+    names_other = _naming(lines, span_ops, span_services)
     for line in lines:
         totals[line.in_window][line.service] += 1
         service_at[line.service][line.part] += 1
@@ -323,9 +287,11 @@ def _latest(examples: Sequence[tuple[int, str]]) -> list[str]:
     return list(dict.fromkeys(trace for _, trace in sorted(examples, reverse=True)))[:EXAMPLES]
 
 
-def _naming(lines: Sequence[LogLine], span_ops: Mapping[str, Op]) -> Callable[[LogLine], bool]:
+def _naming(
+    lines: Sequence[LogLine], span_ops: Mapping[str, Op], span_services: Collection[str] = ()
+) -> Callable[[LogLine], bool]:
     """Whether a line names a service other than its own (as a word: "ad" is not in "loaded")."""
-    services = {line.service for line in lines} | {op[0] for op in span_ops.values()}
+    services = {line.service for line in lines} | {op[0] for op in span_ops.values()} | set(span_services)
     if not services:
         return lambda line: False
     names = "|".join(re.escape(name) for name in sorted(services, key=len, reverse=True))

@@ -18,15 +18,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import pyarrow.compute as pc
+
 from kokanee.analysis.rca import graph
-from kokanee.analysis.rca.baselines import choose_baselines
 from kokanee.analysis.rca.cause import Cause, Evidence, KindScores
-from kokanee.analysis.rca.log_scorer import read_logs, score_logs
-from kokanee.analysis.rca.metric_reads import series_pairs
+from kokanee.analysis.rca.log_scorer import score_logs
 from kokanee.analysis.rca.metric_scorer import score_series
 from kokanee.analysis.rca.params import RcaParams
-from kokanee.analysis.rca.path_shift import add_path_shifts
-from kokanee.analysis.rca.span_reads import QuestionSpans, read_question
+from kokanee.analysis.rca.path_shift import MAX_TRACES, add_path_shifts
+from kokanee.analysis.rca.records import Records, read_records
+from kokanee.analysis.rca.span_reads import SpanTable
 from kokanee.analysis.rca.trace_scorer import SpanStats, merged, score_traces, span_stats
 from kokanee.store.client import Store
 
@@ -43,18 +44,20 @@ def default_baseline(start_ns: int, end_ns: int, params: RcaParams) -> Window:
 
 
 def metric_detector(store: Store, window: Window, baselines: Sequence[Window], params: RcaParams) -> list[KindScores]:
-    recent = (window[0] - int(params.metric_baseline_min_s * 1e9), window[0])
-    end = window[1] + int(params.metric_window_extension_s * 1e9)
-    pairs = series_pairs(store, window[0], end, [*baselines, recent])
-    return [score_series(pairs, params)]
+    """The metric kind of a question (reads its records: `rank_window` reads them once for all kinds)."""
+    return [score_series(read_records(store, *window, baselines, params).series, params)]
 
 
 def trace_and_log_detectors(
-    store: Store, window: Window, baselines: Sequence[Window], params: RcaParams, spans: QuestionSpans | None = None
+    store: Store, window: Window, baselines: Sequence[Window], params: RcaParams
 ) -> tuple[list[KindScores], graph.Calls]:
-    """The trace and log kinds, and the calls the spans show (empty without traces); `spans` when
-    the caller has read them."""
-    spans = spans or read_question(store, window, baselines, params.max_spans)
+    """`trace_and_log_kinds` of a question's records, read here."""
+    return trace_and_log_kinds(read_records(store, *window, baselines, params), window, params)
+
+
+def trace_and_log_kinds(records: Records, window: Window, params: RcaParams) -> tuple[list[KindScores], graph.Calls]:
+    """The trace and log kinds, and the calls the spans show (empty without traces)."""
+    baselines, spans = records.baselines, records.spans
     per_base, base_spans, win_spans = spans.per_base, spans.base, spans.window
     base_s = sum(b[1] - b[0] for b in baselines) / 1e9
     win_s = (window[1] - window[0]) / 1e9
@@ -65,12 +68,14 @@ def trace_and_log_detectors(
         win_stats = span_stats(win_spans)
         # Several baseline windows: each is also judged alone, so a change already present in one
         # (drift through the day, or a normal that differs between them) is not taken for the fault.
-        parts = [span_stats(spans) for spans in per_base] if len(per_base) > 1 else []
+        parts = [span_stats(table) for table in per_base] if len(per_base) > 1 else []
         base_stats = merged(parts) if parts else span_stats(base_spans)
         kinds.extend(score_traces(base_stats, win_stats, base_s, win_s, params, parts))
-    span_ops = {s.span_id: (s.service, s.name) for s in (*base_spans, *win_spans)}
-    lines = read_logs(store, window, baselines, params)
+    lines = records.logs
     if lines:
+        every = SpanTable.concat([*per_base, win_spans])
+        span_ops = every.ops_of([line.span_id for line in lines])
+        span_services = set(pc.unique(every.table.column("service")).to_pylist())
         log_parts = [((hi - lo) / 1e9, hi, parts[i].parents if parts else {}) for i, (lo, hi) in enumerate(baselines)]
         kinds.extend(
             score_logs(
@@ -82,6 +87,7 @@ def trace_and_log_detectors(
                 params,
                 log_parts,
                 win_stats.latest,
+                span_services,
             )
         )
     calls: graph.Calls = {}
@@ -247,21 +253,24 @@ def rank_window(
     """Candidate root causes of what changed in [start, end), best first, and the baseline windows
     they were judged against. `baseline` may be one window or several (a known fault-free period
     and the minutes just before), taken together; without one, recent clean windows are picked
-    (`baselines.choose_baselines`)."""
+    (`baselines.pick`). The store is read once (`records.read_records`); the scorers take what it read."""
     if end_ns <= start_ns:
         raise ValueError("the window's start must be before its end")
     params = params or RcaParams()
-    bases = _baselines(baseline) or choose_baselines(store, start_ns, end_ns, params)
+    bases = _baselines(baseline)
     for lo, hi in bases:
         if hi <= lo:
             raise ValueError("a baseline's start must be before its end")
     window = (start_ns, end_ns)
-    kinds = metric_detector(store, window, bases, params)
-    spans = read_question(store, window, bases, params.max_spans)
-    more, calls = trace_and_log_detectors(store, window, bases, params, spans)
+    records = read_records(store, start_ns, end_ns, bases, params)
+    kinds = [score_series(records.series, params)]
+    more, calls = trace_and_log_kinds(records, window, params)
     kinds.extend(more)
-    if not calls:
-        calls = graph.edges_from_store(store, min(start_ns, *(b[0] for b in bases)), end_ns)
-    causes = combine(kinds, calls, params)
-    add_path_shifts(causes, spans.base, spans.window)
-    return causes, bases
+    causes = combine(kinds, calls or records.edges, params)
+    # The critical-path walk needs only the traces it walks as span objects.
+    services = {c.service for c in causes}
+    spans = records.spans
+    add_path_shifts(
+        causes, spans.base.traces_involving(services, MAX_TRACES), spans.window.traces_involving(services, MAX_TRACES)
+    )
+    return causes, records.baselines

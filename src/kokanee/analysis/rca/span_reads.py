@@ -1,12 +1,17 @@
-"""Spans of a window, read for the trace detectors; hash-sampled by trace when there are many."""
+"""Spans as the trace scorers take them: one span (`RSpan`), or a window's spans as columns
+(`SpanTable`, what `records.read_records` reads: a Python object per span costs more than the
+scoring). Records only; reading them is `records`' job.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from kokanee.store.client import Store
-from kokanee.store.reads.window import within
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,55 +30,78 @@ class RSpan:
     peer: str = ""
 
 
-def read_spans(store: Store, start_ns: int, end_ns: int, max_spans: int) -> list[RSpan]:
-    """Spans starting in [start, end); whole traces kept or dropped together when over `max_spans`."""
-    params = {"start": start_ns, "end": end_ns}
-    where = within("Timestamp")
-    count = int(store.query(f"SELECT count() FROM otel_traces WHERE {where}", parameters=params).rows[0][0])
-    if count == 0:
-        return []
-    keep = max(1, -(-count // max_spans))
-    sample = f" AND cityHash64(TraceId) % {keep} = 0" if keep > 1 else ""
-    rows = store.query(
-        f"""SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, SpanKind,
-            toUnixTimestamp64Nano(Timestamp), Duration, StatusCode = 'Error',
-            if(SpanKind = 'Client', coalesce(nullIf(SpanAttributes['peer.service'], ''),
-                SpanAttributes['server.address']), '')
-        FROM otel_traces WHERE {where}{sample}""",
-        parameters=params,
-    ).rows
-    return [
-        RSpan(
-            str(r[0]),
-            str(r[1]),
-            str(r[2]),
-            str(r[3]),
-            str(r[4]),
-            str(r[5]),
-            int(r[6]),
-            int(r[7]),
-            bool(r[8]),
-            str(r[9]),
-        )
-        for r in rows
+COLUMNS = ("trace_id", "span_id", "parent_id", "service", "name", "kind", "start_ns", "duration_ns", "error", "peer")
+_SCHEMA = pa.schema(
+    [
+        *((name, pa.string()) for name in COLUMNS[:6]),
+        ("start_ns", pa.int64()),
+        ("duration_ns", pa.int64()),
+        ("error", pa.bool_()),
+        ("peer", pa.string()),
     ]
+)
 
 
-@dataclass(frozen=True, slots=True)
-class QuestionSpans:
-    """The spans of each baseline window, in order, and of the window."""
+@dataclass(frozen=True)
+class SpanTable:
+    """Spans as an Arrow table with `COLUMNS` (the fields of `RSpan`), in the order read."""
 
-    per_base: list[list[RSpan]]
-    window: list[RSpan]
+    table: Any  # pa.Table
 
-    @property
-    def base(self) -> list[RSpan]:
-        return [s for spans in self.per_base for s in spans]
+    @classmethod
+    def of(cls, table: Any) -> SpanTable:
+        """A table with `COLUMNS` in that order, cast to their types."""
+        return cls(table.rename_columns(list(COLUMNS)).cast(_SCHEMA))
 
+    @classmethod
+    def from_spans(cls, spans: Sequence[RSpan]) -> SpanTable:
+        return cls(pa.table({name: [getattr(s, name) for s in spans] for name in COLUMNS}, schema=_SCHEMA))
 
-def read_question(
-    store: Store, window: tuple[int, int], baselines: Sequence[tuple[int, int]], max_spans: int
-) -> QuestionSpans:
-    """At most `max_spans` for the window and as many for the baseline windows together."""
-    per_base = [read_spans(store, lo, hi, max_spans // len(baselines)) for lo, hi in baselines]
-    return QuestionSpans(per_base, read_spans(store, *window, max_spans))
+    @classmethod
+    def concat(cls, tables: Sequence[SpanTable]) -> SpanTable:
+        if not tables:
+            return cls.from_spans([])
+        return cls(pa.concat_tables([t.table for t in tables]))
+
+    def __len__(self) -> int:
+        return int(self.table.num_rows)
+
+    def strings(self, name: str) -> Any:
+        """A string column as one Arrow array."""
+        return self.table.column(name).combine_chunks()
+
+    def ints(self, name: str) -> np.ndarray[Any, np.dtype[np.int64]]:
+        return np.asarray(self.table.column(name).to_numpy(), dtype=np.int64)
+
+    def flags(self, name: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        return np.asarray(self.table.column(name).to_numpy(zero_copy_only=False), dtype=bool)
+
+    def rows(self, indices: Any = None) -> list[RSpan]:
+        """The spans (those at `indices`) as `RSpan`s."""
+        table = self.table if indices is None else self.table.take(pa.array(indices, type=pa.int64()))
+        columns = [table.column(name).to_pylist() for name in COLUMNS]
+        return [RSpan(*values) for values in zip(*columns, strict=True)]
+
+    def ops_of(self, span_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """Span id → (service, operation) for those of `span_ids` at hand (a repeated id: its last span)."""
+        if len(self) == 0 or not span_ids:
+            return {}
+        last_first = self.table.take(pa.array(np.arange(len(self) - 1, -1, -1, dtype=np.int64)))
+        ids = pa.array(span_ids, type=pa.string())
+        at = pc.index_in(ids, value_set=last_first.column("span_id"))
+        hit = pc.is_valid(at)
+        found = pc.filter(at, hit)
+        services = pc.take(last_first.column("service"), found).to_pylist()
+        names = pc.take(last_first.column("name"), found).to_pylist()
+        return dict(zip(pc.filter(ids, hit).to_pylist(), zip(services, names, strict=True), strict=True))
+
+    def traces_involving(self, services: Collection[str], limit: int) -> list[RSpan]:
+        """The spans of the first `limit` traces (by trace id) that have a span of `services`: what
+        `path_shift` walks, without making a Python object of every other span."""
+        if not services or len(self) == 0:
+            return []
+        traces = self.table.column("trace_id")
+        involved = pc.unique(pc.filter(traces, pc.is_in(self.table.column("service"), pa.array(sorted(services)))))
+        chosen = pc.array_sort_indices(involved)[:limit]
+        keep = pc.is_in(traces, pc.take(involved, chosen))
+        return self.rows(np.flatnonzero(keep.to_numpy(zero_copy_only=False)))

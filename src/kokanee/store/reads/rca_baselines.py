@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from kokanee.store.client import Store
+if TYPE_CHECKING:  # the record type alone is what the pure `analysis.rca.baselines` imports
+    from kokanee.store.client import Store
 
 Window = tuple[int, int]
 

@@ -1,0 +1,225 @@
+"""Everything a root-cause question reads from the store, read once (`read_records`): the
+baseline windows when the caller gives none, each window's spans (as columns), log lines and
+metric series, and the service graph's calls. The scorers are functions of these records and
+never read the store themselves.
+
+Spans come back as Arrow columns: a Python object per span cost more than the scoring (about
+1 s per 100k spans). A window's spans are hash-sampled by trace when there are more than
+`max_spans`, and its log lines by line when more than `max_logs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
+
+from kokanee.analysis.log_statements import MINED_HEAD_CHARS, code_location
+from kokanee.analysis.rca.baselines import candidates, pick
+from kokanee.analysis.rca.graph import Calls
+from kokanee.analysis.rca.log_scorer import LogLine
+from kokanee.analysis.rca.metric_scorer import SeriesPair
+from kokanee.analysis.rca.params import RcaParams
+from kokanee.analysis.rca.span_reads import RSpan, SpanTable
+from kokanee.store.client import QueryError, Store, StoreUnavailable
+from kokanee.store.reads.logs import LOCATION_SQL
+from kokanee.store.reads.rca_baselines import candidate_health, flagged_services
+from kokanee.store.reads.window import within
+
+Window = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class QuestionSpans:
+    """The spans of each baseline window, in order, and of the window."""
+
+    per_base: list[SpanTable]
+    window: SpanTable
+
+    @property
+    def base(self) -> SpanTable:
+        return SpanTable.concat(self.per_base)
+
+
+@dataclass(frozen=True)
+class Records:
+    """What one question's scorers take."""
+
+    baselines: list[Window]
+    series: list[SeriesPair]
+    spans: QuestionSpans
+    logs: list[LogLine]
+    edges: Calls  # the service graph over the question's time, for when the spans show no calls
+
+
+def read_records(
+    store: Store, start_ns: int, end_ns: int, baselines: Sequence[Window] | None, params: RcaParams
+) -> Records:
+    """The records of the question [start, end) against `baselines` (picked when none are given)."""
+    window = (start_ns, end_ns)
+    bases = list(baselines) if baselines else read_baselines(store, start_ns, end_ns, params)
+    recent = (start_ns - int(params.metric_baseline_min_s * 1e9), start_ns)
+    series = list(series_pairs(store, start_ns, end_ns + int(params.metric_window_extension_s * 1e9), [*bases, recent]))
+    spans = read_question(store, window, bases, params.max_spans)
+    logs = read_logs(store, window, bases, params)
+    edges = read_edges(store, min(start_ns, *(b[0] for b in bases)), end_ns)
+    return Records(bases, series, spans, logs, edges)
+
+
+def read_baselines(store: Store, start_ns: int, end_ns: int, params: RcaParams) -> list[Window]:
+    """Recent clean windows to judge [start, end) against (`baselines.pick`)."""
+    windows = candidates(start_ns, end_ns, params)
+    return pick(windows, candidate_health(store, windows), flagged_services(store, windows), params)
+
+
+def _arrow(store: Store, sql: str, parameters: dict[str, Any]) -> Any:
+    """A query's result as an Arrow table (the store's errors as `Store.query` raises them)."""
+    try:
+        return store.client().query_arrow(sql, parameters=parameters, use_strings=True)
+    except OperationalError as e:
+        raise StoreUnavailable(str(e)) from e
+    except (DatabaseError, ClickHouseError) as e:
+        raise QueryError(str(e).splitlines()[0]) from e
+
+
+_SPANS_SQL = """SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, toString(SpanKind),
+    toUnixTimestamp64Nano(Timestamp), toInt64(Duration), StatusCode = 'Error',
+    if(SpanKind = 'Client', coalesce(nullIf(SpanAttributes['peer.service'], ''),
+        SpanAttributes['server.address']), '')
+FROM otel_traces WHERE {where}{sample}"""
+
+
+def read_span_table(store: Store, start_ns: int, end_ns: int, max_spans: int) -> SpanTable:
+    """Spans starting in [start, end); whole traces kept or dropped together when over `max_spans`."""
+    params = {"start": start_ns, "end": end_ns}
+    where = within("Timestamp")
+    count = int(store.query(f"SELECT count() FROM otel_traces WHERE {where}", parameters=params).rows[0][0])
+    if count == 0:
+        return SpanTable.from_spans([])
+    keep = max(1, -(-count // max_spans))
+    sample = f" AND cityHash64(TraceId) % {keep} = 0" if keep > 1 else ""
+    return SpanTable.of(_arrow(store, _SPANS_SQL.format(where=where, sample=sample), params))
+
+
+def read_spans(store: Store, start_ns: int, end_ns: int, max_spans: int) -> list[RSpan]:
+    """`read_span_table` as `RSpan`s."""
+    return read_span_table(store, start_ns, end_ns, max_spans).rows()
+
+
+def read_question(store: Store, window: Window, baselines: Sequence[Window], max_spans: int) -> QuestionSpans:
+    """At most `max_spans` for the window and as many for the baseline windows together."""
+    per_base = [read_span_table(store, lo, hi, max_spans // len(baselines)) for lo, hi in baselines]
+    return QuestionSpans(per_base, read_span_table(store, *window, max_spans))
+
+
+# Of an error line, this much more is read for the services it names: a stack trace's message is
+# often past the head.
+_ERROR_TAIL = 700
+
+
+def read_logs(store: Store, window: Window, baselines: Sequence[Window], params: RcaParams) -> list[LogLine]:
+    """The log lines of each baseline window (`part` its index) and of the window (`part` -1)."""
+    out: list[LogLine] = []
+    for index, (lo, hi) in enumerate((*baselines, window)):
+        in_window = index == len(baselines)
+        part = -1 if in_window else index
+        p = {"start": lo, "end": hi}
+        count = int(store.query(f"SELECT count() FROM otel_logs WHERE {within('Timestamp')}", parameters=p).rows[0][0])
+        if count == 0:
+            continue
+        keep = max(1, -(-count // params.max_logs))
+        sample = f" AND cityHash64(Timestamp, Body) % {keep} = 0" if keep > 1 else ""
+        table = _arrow(
+            store,
+            f"""SELECT ServiceName, substring(Body, 1, {MINED_HEAD_CHARS}), SeverityNumber >= {{sev:UInt8}}
+                OR upper(SeverityText) IN ('ERROR', 'FATAL', 'CRITICAL') AS error, SpanId, {LOCATION_SQL},
+                toUnixTimestamp64Nano(Timestamp), if(error, substring(Body, {MINED_HEAD_CHARS + 1}, {_ERROR_TAIL}), ''),
+                TraceId
+            FROM otel_logs WHERE {within("Timestamp")} AND Body != ''{sample}""",
+            {**p, "sev": params.error_severity},
+        )
+        columns = [column.to_pylist() for column in table.columns]
+        # Lines repeat: the statement's location is found once per (head, attributes) said.
+        locations: dict[tuple[str, str], str] = {}
+        for service, body, error, span_id, location, at, tail, trace_id in zip(*columns, strict=True):
+            where = locations.get((body, location))
+            if where is None:
+                where = locations[(body, location)] = code_location(body, location)
+            out.append(LogLine(service, body, bool(error), span_id, in_window, where, at, tail, part, trace_id))
+    return out
+
+
+# The exporter's AggregationTemporality: 2 = cumulative.
+_CUMULATIVE = 2
+
+_SERIES_SQL = """
+SELECT ServiceName AS service, MetricName AS metric, ResourceAttributes['k8s.pod.name'] AS pod,
+    toString(Attributes) AS attrs, {extra} AS counter,
+    arraySort(x -> x.1, groupArray((toUnixTimestamp64Nano(TimeUnix), Value))) AS points
+FROM {table}
+WHERE {where}
+GROUP BY service, metric, pod, attrs
+"""
+
+
+def series_pairs(store: Store, start_ns: int, end_ns: int, baselines: Sequence[Window]) -> Iterator[SeriesPair]:
+    """Each gauge and sum series with points in both the baseline windows and [start, end): gauges
+    as stored, sums as per-point increases when they are cumulative and monotonic (a counter's
+    level says nothing; its rate does). Series are told apart by service, metric name, pod
+    (`k8s.pod.name`) and point attributes."""
+    params = {"start": min(start_ns, *(b[0] for b in baselines)), "end": end_ns}
+    for table, extra in (
+        ("otel_metrics_gauge", "0"),
+        ("otel_metrics_sum", f"any(IsMonotonic AND AggregationTemporality = {_CUMULATIVE})"),
+    ):
+        sql = _SERIES_SQL.format(table=table, extra=extra, where=within("TimeUnix"))
+        for row in store.query(sql, parameters=params).dicts():
+            points = row["points"]
+            times = np.fromiter((int(p[0]) for p in points), dtype=np.int64, count=len(points))
+            values = np.fromiter((float(p[1]) for p in points), dtype=np.float64, count=len(points))
+            if row["counter"]:
+                # Increases between points; a reset (a drop) starts again from the new value.
+                diffs = np.diff(values)
+                values = np.where(diffs < 0, values[1:], diffs)
+                times = times[1:]
+            in_base = np.zeros(len(times), dtype=bool)
+            for lo, hi in baselines:
+                in_base |= (times >= lo) & (times < hi)
+            base = values[in_base & ((times < start_ns) | (times >= end_ns))]
+            win = values[(times >= start_ns) & (times < end_ns)]
+            if len(base) == 0 or len(win) == 0:
+                continue
+            name = str(row["metric"])
+            if row["pod"]:
+                name += f"{{pod={row['pod']}}}"
+            if row["attrs"] not in ("{}", ""):
+                name += str(row["attrs"])
+            yield SeriesPair(str(row["service"]), name, base, win, str(row["metric"]))
+
+
+def read_edges(store: Store, start_ns: int, end_ns: int) -> Calls:
+    """Client → server pairs of instrumented services drawn in [start, end)
+    (`kokanee_service_edges_1m`, written at ingest)."""
+    rows = store.query(
+        f"SELECT DISTINCT Client, Server FROM kokanee_service_edges_1m WHERE {within('Minute')} "
+        "AND ConnectionType = ''",
+        parameters={"start": start_ns - start_ns % 60_000_000_000, "end": end_ns},
+    ).rows
+    calls: Calls = {}
+    for client, server in rows:
+        if client != server:
+            calls.setdefault(str(client), set()).add(str(server))
+    return calls
+
+
+def read_volume(store: Store, start_ns: int, end_ns: int) -> tuple[int, int]:
+    """Spans and log records in [start, end): what a cached answer over that time is keyed on."""
+    params = {"start": start_ns, "end": end_ns}
+    spans, logs = (
+        int(store.query(f"SELECT count() FROM {table} WHERE {within('Timestamp')}", parameters=params).rows[0][0])
+        for table in ("otel_traces", "otel_logs")
+    )
+    return spans, logs
