@@ -7,7 +7,7 @@ wire type changed, a oneof set twice, a value replaced, nesting deepened), gzip 
 a valid request is sent and timed until it is queryable. Prints status counts, 5xx, crashes,
 quarantined records and the items acknowledged but not stored (goal 0 / 0 / 0 / 0, delay < 2 s).
 
-    .venv/bin/python bench/fuzz.py [--count 1000000] [--seed 1] [--senders 4]
+    .venv/bin/python bench/fuzz.py [--count 1000000] [--seed 1] [--senders 4] [--seconds 0]
 """
 
 from __future__ import annotations
@@ -17,16 +17,18 @@ import base64
 import gzip
 import http.client
 import json
+import multiprocessing
+import os
 import random
 import re
 import sys
 import tempfile
-import threading
 import time
 import uuid
 import zlib
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -424,26 +426,46 @@ def mutate(rnd: random.Random, corpus: Corpus) -> tuple[str, str, bytes, dict[st
 
 
 class Tally:
+    """One sender's counts (a sender is a process: the server's answers, not the client's GIL, bound
+    the rate)."""
+
     def __init__(self) -> None:
-        self.lock = threading.Lock()
         self.status: Counter[str] = Counter()
         self.by_mutation: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
 
     def add(self, key: str, mutation: str) -> None:
-        with self.lock:
-            self.status[key] += 1
-            self.by_mutation[f"{mutation} {key}"] += 1
+        self.status[key] += 1
+        self.by_mutation[f"{mutation} {key}"] += 1
+
+    def merge(self, other: Tally) -> None:
+        self.status += other.status
+        self.by_mutation += other.by_mutation
+        self.errors += other.errors
 
 
-def _sender(server: KokaneeServer, seed: int, count: int, corpus: Corpus, tally: Tally, stop: threading.Event) -> None:
-    rnd = random.Random(seed)
-    conn = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=60)
-    channel = grpc.insecure_channel(server.otlp_grpc_endpoint)
+_SHARED: dict[str, Any] = {}  # in a sender process: the run's progress counter and stop event
+
+
+def _share(progress: Any, stop: Any) -> None:
+    _SHARED.update(progress=progress, stop=stop)  # handed over at the process's start (not picklable later)
+
+
+def _sender(http_port: int, grpc_endpoint: str, corpus_seed: int, seed: int, count: int) -> Tally:
+    """Sends `count` hostile requests from one process; bumps the shared progress every 500 bodies,
+    stops early once the shared stop event is set."""
+    progress, stop = _SHARED["progress"], _SHARED["stop"]
+    corpus, rnd, tally = Corpus(random.Random(corpus_seed)), random.Random(seed), Tally()
+    conn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=60)
+    channel = grpc.insecure_channel(grpc_endpoint)
     calls = {s: channel.unary_unary(m) for s, m in _GRPC_METHODS.items()}
-    for _ in range(count):
-        if stop.is_set():
-            break
+    for n in range(count):
+        if n % 500 == 0:
+            if stop.is_set():
+                break
+            if n:
+                with progress.get_lock():
+                    progress.value += 500
         transport, signal, body, headers, mutation = mutate(rnd, corpus)
         if transport == "grpc":
             try:
@@ -459,15 +481,14 @@ def _sender(server: KokaneeServer, seed: int, count: int, corpus: Corpus, tally:
             response.read()
             tally.add(f"http {response.status}", mutation)
             if response.status >= 500 and response.status != 503:
-                with tally.lock:
-                    tally.errors[f"{response.status} {mutation}"] += 1
+                tally.errors[f"{response.status} {mutation}"] += 1
         except (OSError, http.client.HTTPException) as e:
             tally.add("http connection-error", mutation)
-            with tally.lock:
-                tally.errors[type(e).__name__] += 1
+            tally.errors[type(e).__name__] += 1
             conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=60)
+            conn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=60)
     channel.close()
+    return tally
 
 
 def _metric(server: KokaneeServer, name: str) -> dict[str, float]:
@@ -532,31 +553,53 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the data directory (quarantined bodies)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=0.0,
+        help="end the storm after this long even if --count is not sent (0: never)",
+    )
     args = parser.parse_args()
 
-    corpus = Corpus(random.Random(args.seed))
     data_dir = Path(tempfile.mkdtemp(prefix="kokanee-fuzz-")) / "data"
     server = KokaneeServer(data_dir, "--capture", "off").start()
-    tally, stop = Tally(), threading.Event()
+    tally = Tally()
+    # Spawned, not forked: a forked gRPC runtime is unsafe, and each sender builds its own corpus.
+    context = multiprocessing.get_context("spawn")
+    progress, stop = context.Value("q", 0), context.Event()
     started = time.monotonic()
     per = args.count // args.senders
-    threads = [
-        threading.Thread(target=_sender, args=(server, args.seed * 1000 + i, per, corpus, tally, stop))
-        for i in range(args.senders)
-    ]
-    for t in threads:
-        t.start()
     crashed = False
-    while any(t.is_alive() for t in threads):
-        time.sleep(0.5)
-        if server.proc is not None and server.proc.poll() is not None:
-            crashed = True
-            stop.set()
-    for t in threads:
-        t.join()
+    with ProcessPoolExecutor(args.senders, context, _share, (progress, stop)) as pool:
+        futures = [
+            pool.submit(
+                _sender, server.http_port, server.otlp_grpc_endpoint, args.seed, args.seed * 1000 + i,
+                per + (1 if i < args.count % args.senders else 0),
+            )
+            for i in range(args.senders)
+        ]  # fmt: skip
+        last_report = started
+        while not all(f.done() for f in futures):
+            wait(futures, timeout=0.5)
+            if server.proc is not None and server.proc.poll() is not None:
+                crashed = True
+                stop.set()
+            if args.seconds and time.monotonic() - started > args.seconds:
+                stop.set()  # the senders stop at their next 500 bodies
+            if time.monotonic() - last_report >= 60:
+                last_report = time.monotonic()
+                done = progress.value
+                print(f"  {done:,} bodies in {last_report - started:.0f} s ({done / (last_report - started):,.0f}/s)",
+                      file=sys.stderr, flush=True)  # fmt: skip
+        for f in futures:
+            tally.merge(f.result())
     storm_s = time.monotonic() - started
     sent = sum(tally.status.values())
-    print(f"sent {sent:,} bodies in {storm_s:.0f} s ({sent / storm_s:,.0f}/s), seed {args.seed}")
+    print(
+        f"sent {sent:,} bodies in {storm_s:.0f} s ({sent / storm_s:,.0f}/s), seed {args.seed}, {args.senders} senders"
+    )
+    if sent < args.count:
+        print(f"  (stopped at --seconds {args.seconds:.0f}: {args.count:,} asked)")
     for key, n in sorted(tally.status.items()):
         print(f"  {key:<28} {n:>9,}")
     if crashed:
@@ -582,6 +625,7 @@ def main() -> None:
         f"valid request queryable {delay:.2f} s after the storm ({backlog} requests were pending); "
         f"{idle_delay:.2f} s on the idle server"
     )
+    print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if tally.errors:
         print("errors:", dict(tally.errors.most_common(10)))
     server.stop()

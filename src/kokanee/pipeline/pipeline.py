@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -53,6 +53,7 @@ class _Item:
     nbytes: int
     count: int
     payload: bytes
+    queued_at: float = field(default_factory=time.monotonic)
 
 
 class Pipeline:
@@ -82,6 +83,7 @@ class Pipeline:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._inflight: dict[bytes, Future[int]] = {}  # digest → append not yet durable (event loop only)
+        self._reencode_first: set[str] = set()  # signals whose last batch the store refused as sent (inserters)
         self.wal.on_durable = self._on_durable
 
     # -- start and recovery --------------------------------------------------------------------
@@ -168,7 +170,9 @@ class Pipeline:
                 self._cond.wait()
             if not self._pending:
                 return []
-            deadline = time.monotonic() + self.flush_interval_s
+            # The interval counts from the oldest request's arrival, not from when the inserter got
+            # free: behind a backlog (a slow insert, a storm) batches go out back to back.
+            deadline = self._pending[0].queued_at + self.flush_interval_s
             while not self._stopping:
                 rows = sum(item.count for item in self._pending)
                 remaining = deadline - time.monotonic()
@@ -265,6 +269,14 @@ class Pipeline:
         drops those it has.
         """
         native = target in NATIVE_TARGETS
+        if native and not reencoded and target in self._reencode_first:
+            # The store refused this signal's last batch as sent (a client sending non-canonical
+            # protobuf): re-encode up front rather than pay a refused insert per batch, until a
+            # batch needs no re-encoding. The token stays the one of the batch as sent: a replay
+            # after a crash (which inserts it as sent) is then dropped by the store if this landed.
+            reencoded = True
+            if not _reencode(items):
+                self._reencode_first.discard(target)
         tries = 3 if len(items) == 1 and (reencoded or not native) else 1
         try:
             self._retrying(target, items, token, attempts_for_rejects=tries)
@@ -273,6 +285,7 @@ class Pipeline:
             error = str(e)
         if native and not reencoded:
             if _reencode(items):
+                self._reencode_first.add(target)
                 self._store_or_split(target, items, f"{token}~c", batch_token, reencoded=True)
                 return
             reencoded = True  # already canonical: the refusal is about something else
