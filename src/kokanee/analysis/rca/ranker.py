@@ -261,8 +261,12 @@ def rank_window(
     for lo, hi in bases:
         if hi <= lo:
             raise ValueError("a baseline's start must be before its end")
-    window = (start_ns, end_ns)
     records = read_records(store, start_ns, end_ns, bases, params)
+    return rank_records(records, (start_ns, end_ns), params), records.baselines
+
+
+def rank_records(records: Records, window: Window, params: RcaParams) -> list[Cause]:
+    """Candidate root causes of what changed in `window`, best first, from its records alone."""
     kinds = [score_series(records.series, params)]
     more, calls = trace_and_log_kinds(records, window, params)
     kinds.extend(more)
@@ -273,4 +277,4 @@ def rank_window(
     add_path_shifts(
         causes, spans.base.traces_involving(services, MAX_TRACES), spans.window.traces_involving(services, MAX_TRACES)
     )
-    return causes, records.baselines
+    return causes
