@@ -1,18 +1,24 @@
 """Ingest benchmark: OTLP/HTTP protobuf requests of 1,000 realistic spans against `kokanee serve`.
 
-Several sender processes post pre-built requests (every span id unique) for a fixed time.
-Prints, per run and as the median of the runs: start to health 200, idle RSS/USS 5 s after
-start, accepted spans/s, ack latency p50/p99, peak server RSS, spans acknowledged but missing
-from the store afterwards (must be 0), and stored bytes per span after merges. Hostile input
-is `bench/fuzz.py`'s; kill -9 and overload are `bench/reliability.py`'s.
+One run per fresh server, in this order: start to health 200; idle RSS/USS 5 s after start;
+ack latency at a fixed offered load (`--rate`, 20,000 spans/s: rate-limited senders, latency
+counted from when each request was due, so a server that falls behind is charged for it); then
+saturating load from several sender processes for `--seconds`: accepted spans/s, ack latency,
+peak server RSS, stored spans/s sustained until every acknowledged span is queryable, spans
+acknowledged but missing (must be 0); finally bytes per span of every table after merges.
+Prints each run, the medians as issue 23's table, and rotel (a Rust OTLP collector, pip
+`rotel`) exporting to its blackhole under the same saturating load, side by side. Duplicates
+after kill -9 are `bench/reliability.py`'s; hostile input is `bench/fuzz.py`'s.
 
-    .venv/bin/python bench/ingest.py [--runs 3] [--seconds 10] [--senders 2]
+    .venv/bin/python bench/ingest.py [--runs 3] [--seconds 10] [--senders 2] [--rate 20000]
+        [--serve-arg=--flush-rows=100000 ...] [--no-rotel]
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import importlib.util
 import multiprocessing as mp
 import os
 import random
@@ -116,15 +122,53 @@ def _sender(port: int, bodies: list[bytes], deadline: float, results: Any) -> No
     results.put((accepted, latencies, refused))
 
 
+def _paced_sender(port: int, bodies: list[bytes], rate_rps: float, seconds: float, results: Any) -> None:
+    """Sends at a fixed rate; a latency runs from when the request was due, not when it left."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    latencies, failed = [], 0
+    start = time.perf_counter() + 0.2
+    for i in range(min(len(bodies), int(rate_rps * seconds))):
+        due = start + i / rate_rps
+        wait = due - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        conn.request("POST", "/v1/traces", bodies[i], {"Content-Type": "application/x-protobuf"})
+        response = conn.getresponse()
+        response.read()
+        if response.status == 200:
+            latencies.append(time.perf_counter() - due)
+        else:
+            failed += 1
+    results.put((latencies, failed))
+
+
+def _offered(port: int, bodies: list[list[bytes]], spans_per_s: float, seconds: float) -> tuple[list[float], int]:
+    """Latencies (sorted) and refusals at `spans_per_s` offered, spread over the sender processes."""
+    results: Any = mp.Queue()
+    rate = spans_per_s / SPANS_PER_REQUEST / len(bodies)
+    workers = [mp.Process(target=_paced_sender, args=(port, b, rate, seconds, results)) for b in bodies]
+    for w in workers:
+        w.start()
+    outcomes = [results.get() for _ in workers]
+    for w in workers:
+        w.join()
+    return sorted(x for o in outcomes for x in o[0]), sum(o[1] for o in outcomes)
+
+
+def _pct(latencies: list[float], q: float) -> float:
+    return 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * q))] if latencies else float("nan")
+
+
 def _prebuild(seed: int, count: int, queue: Any) -> None:
     rnd = random.Random(seed)
     now = time.time_ns()
     queue.put([build_request(rnd, now) for _ in range(count)])
 
 
-def _bodies(senders: int, per_sender: int) -> list[list[bytes]]:
+def _bodies(senders: int, per_sender: int, seed_offset: int = 0) -> list[list[bytes]]:
+    """Pre-built requests per sender; every set has its own seeds (a body sent twice is a resend)."""
     queue: Any = mp.Queue()
-    seed = int(time.time())
+    seed = int(time.time()) + seed_offset
     builders = [mp.Process(target=_prebuild, args=(seed + 1000 * i, per_sender, queue)) for i in range(senders)]
     for b in builders:
         b.start()
@@ -155,7 +199,9 @@ def _peak_rss(pid: int, stop: threading.Event, out: list[int]) -> None:
         time.sleep(0.05)
 
 
-def one_run(seconds: float, bodies: list[list[bytes]], extra: list[str]) -> dict[str, float]:
+def one_run(
+    seconds: float, bodies: list[list[bytes]], extra: list[str], rate: float, rate_bodies: list[list[bytes]]
+) -> dict[str, float]:
     data_dir = Path(tempfile.mkdtemp(prefix="kokanee-bench-"))
     api, otlp = free_ports(2)
     launched = time.monotonic()
@@ -173,14 +219,21 @@ def one_run(seconds: float, bodies: list[list[bytes]], extra: list[str]) -> dict
     start_s = time.monotonic() - launched
     time.sleep(5)  # idle memory as the issue measures it: 5 s after start
     idle = psutil.Process(server.pid).memory_full_info()
+    paced, paced_failed, acked = [], 0, 0
+    if rate:
+        # 2 s at the same rate first (the first requests pay lazy imports and the first insert).
+        measured = int(rate * seconds / SPANS_PER_REQUEST / len(rate_bodies))
+        warm, _ = _offered(otlp, [b[measured:] for b in rate_bodies], rate, 2.0)
+        paced, paced_failed = _offered(otlp, rate_bodies, rate, seconds)
+        acked = (len(warm) + len(paced)) * SPANS_PER_REQUEST
+    base = _wait_stored(api, acked)
     peak, stop_watch = [0], threading.Event()
     threading.Thread(target=_peak_rss, args=(server.pid, stop_watch, peak), daemon=True).start()
     started = time.monotonic()
     accepted, latencies, refused, elapsed = _drive(otlp, bodies, seconds)
     stored = 0
-    for _ in range(600):
-        sql = {"sql": "SELECT count() FROM otel_traces"}
-        stored = int(httpx.post(f"http://127.0.0.1:{api}/api/v1/query", json=sql, timeout=60).json()["rows"][0][0])
+    for _ in range(3000):
+        stored = _count(api) - base
         if stored >= accepted:
             break
         time.sleep(0.2)
@@ -188,20 +241,40 @@ def one_run(seconds: float, bodies: list[list[bytes]], extra: list[str]) -> dict
     stop_watch.set()
     server.terminate()
     server.wait(60)
-    size = _bytes_on_disk(data_dir)
+    traces_bytes, all_bytes = _bytes_on_disk(data_dir)
+    spans = stored + base
     return {
         "start_s": start_s,
         "idle_rss_mib": idle.rss / 2**20,
         "idle_uss_mib": idle.uss / 2**20,
+        "paced_p50_ms": _pct(paced, 0.5),
+        "paced_p99_ms": _pct(paced, 0.99),
+        "paced_refused": paced_failed,
         "spans_per_s": accepted / elapsed,
         "stored_spans_per_s": stored / stored_elapsed,
-        "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else float("nan"),
-        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else float("nan"),
+        "p50_ms": _pct(latencies, 0.5),
+        "p99_ms": _pct(latencies, 0.99),
         "peak_rss_mib": peak[0] / 2**20,
         "missing": accepted - stored,
-        "bytes_per_span": size / stored if stored else float("nan"),
+        "traces_bytes_per_span": traces_bytes / spans if spans else float("nan"),
+        "all_bytes_per_span": all_bytes / spans if spans else float("nan"),
         "refused": refused,
     }
+
+
+def _wait_stored(api: int, acked: int) -> int:
+    """The spans stored once the `acked` spans of the paced phase are all queryable."""
+    for _ in range(3000):
+        count = _count(api)
+        if count >= acked:
+            return count
+        time.sleep(0.2)
+    return _count(api)
+
+
+def _count(api: int) -> int:
+    sql = {"sql": "SELECT count() FROM otel_traces"}
+    return int(httpx.post(f"http://127.0.0.1:{api}/api/v1/query", json=sql, timeout=60).json()["rows"][0][0])
 
 
 def rotel_run(agent: str, seconds: float, bodies: list[list[bytes]]) -> float:
@@ -222,15 +295,37 @@ def rotel_run(agent: str, seconds: float, bodies: list[list[bytes]]) -> float:
     return accepted / elapsed
 
 
-def _bytes_on_disk(data_dir: Path) -> float:
-    """Merges everything, then reads part sizes: what the spans cost at rest."""
+def _bytes_on_disk(data_dir: Path) -> tuple[float, float]:
+    """Merges every table, then reads part sizes: what the spans cost at rest, in `otel_traces`
+    and in every table (the views' rollups, span index and trace keys included)."""
     import chdb
 
     session = chdb.session.Session(str(data_dir / "store"))
-    session.query("OPTIMIZE TABLE otel_traces FINAL")
-    result = session.query("SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND table = 'otel_traces'", "CSV")
+    tables = str(session.query("SELECT name FROM system.tables WHERE database = currentDatabase() "
+                               "AND engine LIKE '%MergeTree' AND total_rows > 0", "CSV")).split()  # fmt: skip
+    for table in tables:
+        session.query(f"OPTIMIZE TABLE {table.strip(chr(34))} FINAL")
+    sizes = "SELECT sumIf(bytes_on_disk, table = 'otel_traces'), sum(bytes_on_disk) FROM system.parts WHERE active"
+    traces, total = (float(x or 0) for x in str(session.query(sizes, "CSV")).strip().split(","))
     session.close()
-    return float(str(result).strip() or 0)
+    return traces, total
+
+
+_TABLE = [  # issue 23's figures: label, key, format
+    ("start to ready (health 200), s", "start_s", "{:.1f}"),
+    ("resident memory idle, 5 s after start, MiB RSS (USS)", ("idle_rss_mib", "idle_uss_mib"), "{:.0f} ({:.0f})"),
+    ("peak RSS under saturating load, MiB", "peak_rss_mib", "{:.0f}"),
+    ("accepted spans/s (durably acknowledged), saturating", "spans_per_s", "{:,.0f}"),
+    ("stored spans/s, sustained until every acked span is queryable", "stored_spans_per_s", "{:,.0f}"),
+    ("ack latency p50 / p99 at {rate} spans/s offered, ms", ("paced_p50_ms", "paced_p99_ms"), "{:.1f} / {:.1f}"),
+    ("ack latency p50 / p99 saturated, ms", ("p50_ms", "p99_ms"), "{:.1f} / {:.1f}"),
+    (
+        "bytes on disk per span after merges, all tables (otel_traces)",
+        ("all_bytes_per_span", "traces_bytes_per_span"),
+        "{:.1f} ({:.1f})",
+    ),
+    ("acknowledged but missing afterwards", "missing", "{:.0f}"),
+]
 
 
 def main() -> None:
@@ -239,28 +334,57 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--senders", type=int, default=2)
     parser.add_argument("--requests-per-sender", type=int, default=400)
+    parser.add_argument("--rate", type=float, default=20_000, help="spans/s offered in the fixed-rate phase (0: skip)")
+    parser.add_argument("--rate-senders", type=int, default=4)
     parser.add_argument("--decoder", choices=["native", "python"], default="native")
     parser.add_argument("--flush-rows", type=int, default=None)
-    parser.add_argument("--rotel", help="path of a rotel-agent binary (pip install rotel) to run as the peer")
+    parser.add_argument("--serve-arg", action="append", default=[], help="extra `kokanee serve` argument (repeat)")
+    parser.add_argument("--rotel", help="rotel-agent binary (default: the one pip `rotel` installs)")
+    parser.add_argument("--no-rotel", action="store_true", help="skip the rotel peer")
     args = parser.parse_args()
+    extra = ["--decoder", args.decoder, *args.serve_arg]
+    if args.flush_rows:
+        extra += ["--flush-rows", str(args.flush_rows)]
     print(
-        f"machine: {os.cpu_count()} cores; {args.senders} senders x 1,000-span OTLP/HTTP protobuf requests; "
-        f"decoder={args.decoder}"
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {args.senders} senders x 1,000-span "
+        f"OTLP/HTTP protobuf requests; serve {' '.join(extra)}",
+        flush=True,
     )
     bodies = _bodies(args.senders, args.requests_per_sender)
+    rate_bodies = (
+        _bodies(args.rate_senders, int(args.rate * (args.seconds + 2) / 1000 / args.rate_senders) + 2, 10**6)
+        if args.rate
+        else []
+    )
     runs = []
     for i in range(args.runs):
-        extra = ["--decoder", args.decoder]
-        if args.flush_rows:
-            extra += ["--flush-rows", str(args.flush_rows)]
-        result = one_run(args.seconds, bodies, extra)
+        result = one_run(args.seconds, bodies, extra, args.rate, rate_bodies)
         runs.append(result)
         print(f"run {i + 1}: " + ", ".join(f"{k}={v:,.1f}" for k, v in result.items()), flush=True)
-    print("median: " + ", ".join(f"{k}={statistics.median(r[k] for r in runs):,.1f}" for k in runs[0]))
-    if args.rotel:
-        peer = statistics.median(rotel_run(args.rotel, args.seconds, bodies) for _ in range(args.runs))
-        ours = statistics.median(r["spans_per_s"] for r in runs)
-        print(f"peer rotel (blackhole) median: spans_per_s={peer:,.1f}; kokanee/rotel = {ours / peer:.2f}")
+    median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    print("median: " + ", ".join(f"{k}={v:,.1f}" for k, v in median.items()))
+    print(f"\n| figure (median of {args.runs}, load average {os.getloadavg()[0]:.1f}) | kokanee |\n|---|---|")
+    for label, key, fmt in _TABLE:
+        keys = key if isinstance(key, tuple) else (key,)
+        print(f"| {label.format(rate=f'{args.rate:,.0f}')} | {fmt.format(*(median[k] for k in keys))} |")
+    print("| duplicates after 20 kill -9s under load | bench/reliability.py |")
+    agent = None if args.no_rotel else args.rotel or _rotel_agent()
+    if agent:
+        peers = [rotel_run(agent, args.seconds, bodies) for _ in range(args.runs)]
+        peer = statistics.median(peers)
+        ours = median["spans_per_s"]
+        print(
+            f"peer rotel (blackhole), same load, median of {args.runs}: spans_per_s={peer:,.0f} "
+            f"({', '.join(f'{p:,.0f}' for p in peers)}); kokanee accepted / rotel = {ours / peer:.2f}"
+        )
+
+
+def _rotel_agent() -> str | None:
+    spec = importlib.util.find_spec("rotel")
+    if spec is None or not spec.submodule_search_locations:
+        print("peer rotel: not installed (pip install rotel)")
+        return None
+    return str(Path(next(iter(spec.submodule_search_locations))) / "rotel-agent")
 
 
 if __name__ == "__main__":

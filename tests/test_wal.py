@@ -74,6 +74,20 @@ def test_an_interrupted_batch_is_remembered(tmp_path: Path) -> None:
     assert WriteAheadLog(tmp_path).epoch == wal.epoch
 
 
+def test_the_checkpoint_moves_only_over_an_unbroken_run_of_stored_batches(tmp_path: Path) -> None:
+    """Two inserters side by side: the later batch may be stored first. Until the earlier one is
+    stored too, the checkpoint stays behind both and remembers both (a crash replays both)."""
+    wal = _write(tmp_path, [b"r"] * 6)
+    wal.begin_batch(1, 3)
+    wal.begin_batch(4, 6)
+    wal.finish_batch(4, 6)
+    after_crash = WriteAheadLog(tmp_path).checkpoint
+    assert (after_crash.stored, after_crash.batches) == (0, ((1, 3), (4, 6)))
+    wal.finish_batch(1, 3)
+    done = WriteAheadLog(tmp_path).checkpoint
+    assert (done.stored, done.batches) == (6, ())
+
+
 def test_records_keep_how_when_and_from_where_they_came(tmp_path: Path) -> None:
     wal = WriteAheadLog(tmp_path)
     list(wal.recover())

@@ -4,7 +4,7 @@ A record is the request as protobuf bytes; decoding is deterministic, so a repla
 same rows. Segments are named by their first sequence number::
 
     wal/EPOCH                           random id of this log, part of every dedup token
-    wal/checkpoint.json                 {"stored": S, "batch": [A, B] or null}
+    wal/checkpoint.json                 {"stored": S, "batches": [[A, B], ...], "batch": [A, B] or null}
     wal/00000000000000000001.wal        records 1 .. (next segment's first - 1)
     wal/00000000000000000932.wal        the open segment
     wal/recent-digests                  digests of requests in deleted segments, within the
@@ -16,9 +16,12 @@ same rows. Segments are named by their first sequence number::
 The payload is the request body as received (after Content-Encoding is undone), protobuf or
 JSON, with when and from where it came: the record is also what raw capture keeps.
 
-`stored` is the last sequence number known to be in the store; `batch` is the range the
-inserter is writing right now. After a crash the range is inserted again with the same
-deduplication token, then everything after it: the store sees each record exactly once.
+`stored` is the last sequence number known to be in the store; `batches` are the ranges the
+inserters are writing right now (several inserters write consecutive ranges side by side), and
+any range finished before an earlier one: `stored` moves only over an unbroken run of finished
+ranges. After a crash each range is inserted again with the same deduplication token (the
+store drops those it has), then everything after them: the store sees each record exactly
+once. `batch` is the first range, for readers of the one-inserter format.
 """
 
 from __future__ import annotations
@@ -73,7 +76,11 @@ class WalRecord:
 @dataclass(frozen=True)
 class Checkpoint:
     stored: int
-    batch: tuple[int, int] | None
+    batches: tuple[tuple[int, int], ...] = ()  # begun and not yet under `stored`, in order
+
+    @property
+    def batch(self) -> tuple[int, int] | None:
+        return self.batches[0] if self.batches else None
 
 
 @dataclass
@@ -104,6 +111,9 @@ class WriteAheadLog:
         self._file: int | None = None
         self._file_size = 0
         self.checkpoint = self._read_checkpoint()
+        self._checkpoint_lock = threading.Lock()  # inserters begin and finish batches side by side
+        self._finished: set[tuple[int, int]] = set()  # ranges stored ahead of an earlier one
+        self._prune_lock = threading.Lock()
         self.last_seq = self.checkpoint.stored
         # Other readers of the log (raw capture) say how far they have got; no segment they
         # still need is deleted. Each returns the last sequence number it no longer needs.
@@ -123,10 +133,11 @@ class WriteAheadLog:
     def _read_checkpoint(self) -> Checkpoint:
         path = self.dir / "checkpoint.json"
         if not path.exists():
-            return Checkpoint(0, None)
+            return Checkpoint(0)
         data = json.loads(path.read_text())
         batch = data.get("batch")
-        return Checkpoint(int(data["stored"]), (int(batch[0]), int(batch[1])) if batch else None)
+        ranges = data.get("batches", [batch] if batch else [])
+        return Checkpoint(int(data["stored"]), tuple((int(a), int(b)) for a, b in ranges))
 
     def segments(self) -> list[Path]:
         return sorted(self.dir.glob("*.wal"))
@@ -262,11 +273,31 @@ class WriteAheadLog:
     # -- progress of the store ----------------------------------------------------------------
 
     def begin_batch(self, first: int, last: int) -> None:
-        self._save_checkpoint(Checkpoint(self.checkpoint.stored, (first, last)))
+        """Records that records `first`..`last` are about to be inserted as one batch."""
+        with self._checkpoint_lock:
+            ranges = sorted({*self.checkpoint.batches, (first, last)})
+            self._save_checkpoint(Checkpoint(self.checkpoint.stored, tuple(ranges)))
+
+    def finish_batch(self, first: int, last: int) -> None:
+        """Records that a begun batch is in the store; `stored` moves over every finished range
+        that follows it without a gap (a later range finished first waits for the earlier one)."""
+        with self._checkpoint_lock:
+            self._finished.add((first, last))
+            stored = self.checkpoint.stored
+            while (following := next((r for r in self._finished if r[0] == stored + 1), None)) is not None:
+                self._finished.discard(following)
+                stored = following[1]
+            self._set_stored(stored)
 
     def mark_stored(self, seq: int) -> None:
         """Records that everything up to `seq` is in the store, and drops whole segments below it."""
-        self._save_checkpoint(Checkpoint(seq, None))
+        with self._checkpoint_lock:
+            self._set_stored(seq)
+
+    def _set_stored(self, seq: int) -> None:
+        ranges = tuple(r for r in self.checkpoint.batches if r[0] > seq)
+        if (seq, ranges) != (self.checkpoint.stored, self.checkpoint.batches):
+            self._save_checkpoint(Checkpoint(seq, ranges))
         self.prune()
 
     def add_floor(self, floor: Callable[[], int]) -> None:
@@ -275,14 +306,15 @@ class WriteAheadLog:
 
     def prune(self) -> None:
         """Drops whole segments every consumer (the store and each floor) has passed."""
-        done = min([self.checkpoint.stored, *(floor() for floor in self._floors)])
-        segments = self.segments()
-        gone = [path for path, following in itertools.pairwise(segments) if int(following.stem) - 1 <= done]
-        if gone and self.recent.enabled:
-            # Their digests must outlive them, for a retry that comes after a crash.
-            _write_atomically(self.dir / _DIGESTS, self.recent.dump())
-        for path in gone:
-            path.unlink(missing_ok=True)
+        with self._prune_lock:  # the inserters and raw capture prune from their own threads
+            done = min([self.checkpoint.stored, *(floor() for floor in self._floors)])
+            segments = self.segments()
+            gone = [path for path, following in itertools.pairwise(segments) if int(following.stem) - 1 <= done]
+            if gone and self.recent.enabled:
+                # Their digests must outlive them, for a retry that comes after a crash.
+                _write_atomically(self.dir / _DIGESTS, self.recent.dump())
+            for path in gone:
+                path.unlink(missing_ok=True)
         selfmetrics.WAL_BYTES.set(self.size_bytes())
 
     def tail(self, after: int) -> WalTail:
@@ -290,7 +322,11 @@ class WriteAheadLog:
         return WalTail(self, after)
 
     def _save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        body = {"stored": checkpoint.stored, "batch": list(checkpoint.batch) if checkpoint.batch else None}
+        body = {
+            "stored": checkpoint.stored,
+            "batches": [list(r) for r in checkpoint.batches],
+            "batch": list(checkpoint.batch) if checkpoint.batch else None,
+        }
         _write_atomically(self.dir / "checkpoint.json", json.dumps(body).encode())
         self.checkpoint = checkpoint
 
