@@ -39,6 +39,7 @@ def serve(
     auth: Annotated[str | None, _opt("auth")] = None,
     admin_password: Annotated[str | None, _opt("admin_password")] = None,
     max_request_mib: Annotated[float | None, _opt("max_request_mib")] = None,
+    max_memory_mib: Annotated[float | None, _opt("max_memory_mib")] = None,
     max_pending_mib: Annotated[float | None, _opt("max_pending_mib")] = None,
     flush_interval_s: Annotated[float | None, _opt("flush_interval_s", parser=duration_seconds)] = None,
     flush_rows: Annotated[int | None, _opt("flush_rows")] = None,

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kokanee.roles import Role
+from kokanee.store.memory import MIN_MEMORY_MIB, MemoryBudget
 from kokanee.store.timeparse import duration_seconds
 
 MIB = 1024 * 1024
@@ -64,9 +65,16 @@ class ServeConfig(BaseModel):
     max_request_mib: float = Field(
         20.0, description="Largest OTLP request body, after decompression, in MiB (the Collector's default)."
     )
-    max_pending_mib: float = Field(
-        128.0,
-        description="Acknowledged data waiting for the store, in MiB; past it receivers answer 429/503.",
+    max_memory_mib: float = Field(
+        1024.0,
+        description="Memory the whole process may use, in MiB: bounds the embedded engine (its limit and "
+        "caches), insert batches and acknowledged data waiting for the store; past it receivers answer "
+        "429/503 (see docs/performance-ingest.md).",
+    )
+    max_pending_mib: float | None = Field(
+        None,
+        description="Acknowledged data waiting for the store, in MiB (default: an eighth of --max-memory-mib); "
+        "past it receivers answer 429/503.",
     )
     flush_interval_s: float = Field(0.5, description="Longest wait before buffered data is inserted (seconds).")
     flush_rows: int = Field(
@@ -138,6 +146,13 @@ class ServeConfig(BaseModel):
     def _positive(cls, v: float) -> float:
         if v <= 0:
             raise ValueError("must be greater than 0")
+        return v
+
+    @field_validator("max_memory_mib")
+    @classmethod
+    def _memory(cls, v: float) -> float:
+        if v < MIN_MEMORY_MIB:
+            raise ValueError(f"must be at least {MIN_MEMORY_MIB} (the interpreter, chDB's code and a minimal engine)")
         return v
 
     @field_validator("capture")
@@ -224,8 +239,12 @@ class ServeConfig(BaseModel):
         return int(self.max_request_mib * MIB)
 
     @property
+    def memory(self) -> MemoryBudget:
+        return MemoryBudget.for_cap(self.max_memory_mib, self.max_pending_mib)
+
+    @property
     def max_pending_bytes(self) -> int:
-        return int(self.max_pending_mib * MIB)
+        return self.memory.pending_bytes
 
 
 def parse_sample(text: str) -> dict[str, float]:

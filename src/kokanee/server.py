@@ -38,6 +38,7 @@ from kokanee.pipeline.pipeline import Pipeline
 from kokanee.pipeline.wal import WriteAheadLog
 from kokanee.roles import role_parts
 from kokanee.store.client import Store
+from kokanee.store.memory import release_engine_code, resident_bytes
 from kokanee.store.migrations import migrate
 from kokanee.store.otlp_native import NATIVE_SIGNALS
 
@@ -93,8 +94,10 @@ def run(config: ServeConfig) -> None:
 
 async def _serve(config: ServeConfig) -> None:
     parts = role_parts(config.role)
-    store = Store(config.store_url, config.cluster)
+    memory = config.memory
+    store = Store(config.store_url, config.cluster, memory)
     migrate(store)
+    engine_limits = store.engine_limits()  # as the engine applied them; shown with health
     native = NATIVE_SIGNALS if config.decoder == "native" and store.supports_native_otlp() else frozenset()
     decoder = Decoder(native)
     # What stops, in order, once the listeners are closed: ingest drains into the store first.
@@ -105,8 +108,9 @@ async def _serve(config: ServeConfig) -> None:
     if parts.ingest:
         wal = WriteAheadLog(config.wal_dir, config.wal_segment_mib * 1024 * 1024)
         pipeline = Pipeline(
-            wal, store, decoder.replay, config.max_pending_bytes, config.flush_interval_s, config.flush_rows,
-            spool_dir=config.data_dir / "spool",
+            wal, store, decoder.replay, config.max_pending_bytes, config.flush_interval_s,
+            memory.batch_rows(config.flush_rows) if store.embedded else config.flush_rows,
+            spool_dir=config.data_dir / "spool", max_resident_bytes=memory.total_bytes,
         )  # fmt: skip
         capture, capture_locations = open_capture(
             wal, store, config.data_dir, config.capture, config.capture_endpoint,
@@ -146,10 +150,12 @@ async def _serve(config: ServeConfig) -> None:
     )  # fmt: skip
 
     def status() -> dict[str, Any]:
+        memory_status = {**memory.as_status(), "engine": engine_limits, "resident_bytes": resident_bytes()}
         if pipeline is None:
-            return {"role": config.role}
+            return {"role": config.role, "memory": memory_status}
         return {
             "role": config.role,
+            "memory": memory_status,
             "pipeline_pending_bytes": pipeline.pending_bytes,
             "store_accepting_writes": pipeline.store_ok,
         }
@@ -205,6 +211,8 @@ async def _serve(config: ServeConfig) -> None:
         log.info("API and UI on http://%s:%d (docs at /docs)", config.host, config.http_port)
     else:
         log.info("health and metrics on http://%s:%d", config.host, config.http_port)
+    if store.embedded:
+        release_engine_code()  # chDB's start-up code, run once: its pages go back (idle RSS -~120 MiB)
 
     demo_stop = threading.Event()
     if config.demo:

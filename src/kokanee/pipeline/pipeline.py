@@ -35,6 +35,7 @@ from kokanee.ingest.types import DecodeError, Rows
 from kokanee.pipeline.dedup import request_digest
 from kokanee.pipeline.wal import WalError, WalRecord, WriteAheadLog
 from kokanee.store.client import Store, StoreUnavailable
+from kokanee.store.memory import resident_bytes
 from kokanee.store.otlp_native import NATIVE_SIGNALS as NATIVE_TARGETS
 
 log = logging.getLogger(__name__)
@@ -68,12 +69,15 @@ class Pipeline:
         flush_interval_s: float = 0.5,
         flush_rows: int = 50_000,
         spool_dir: Path | None = None,
+        max_resident_bytes: int | None = None,
     ) -> None:
         self.wal = wal
         self.store = store
         self.decode = decode
         self.spool_dir = spool_dir or wal.dir.parent / "spool"
         self.max_pending_bytes = max_pending_bytes
+        self.max_resident_bytes = max_resident_bytes  # the process's cap (--max-memory-mib), if any
+        self._resident = _ResidentCheck()
         self.flush_interval_s = flush_interval_s
         self.flush_rows = flush_rows
         self._pending: deque[_Item] = deque()
@@ -130,6 +134,11 @@ class Pipeline:
                 raise StoreDown("the store is not accepting writes; retry later")
             if self._pending_bytes > 0 and self._pending_bytes + nbytes > self.max_pending_bytes:
                 raise PipelineFull("kokanee is busy writing earlier data; retry later")
+            if self._pending_bytes > 0 and self._resident.over(self.max_resident_bytes):
+                # The bounds above hold but the process is past its cap (the engine's allocator keeps
+                # freed memory a few seconds): wait for the inserter. Never with nothing pending, so
+                # a process that stays above its cap still takes requests one insert at a time.
+                raise PipelineFull("kokanee is at its memory bound (--max-memory-mib); retry later")
             self._pending_bytes += nbytes
             selfmetrics.QUEUE_BYTES.set(self._pending_bytes)
         future = self.wal.append(
@@ -337,6 +346,22 @@ class Pipeline:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(max(0.1, deadline - time.monotonic()))
+
+
+class _ResidentCheck:
+    """Whether the process's resident memory is above a cap, read at most every 50 ms."""
+
+    def __init__(self) -> None:
+        self._at = 0.0
+        self._bytes: int | None = None
+
+    def over(self, cap: int | None) -> bool:
+        if cap is None:
+            return False
+        now = time.monotonic()
+        if now - self._at > 0.05:
+            self._at, self._bytes = now, resident_bytes()
+        return self._bytes is not None and self._bytes > cap
 
 
 class _Abandon(Exception):

@@ -30,6 +30,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError,
 
 from kokanee.store import otlp_native
 from kokanee.store.cluster import Cluster
+from kokanee.store.memory import MemoryBudget
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,11 @@ class QueryResult:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
-def _connect(url: str) -> Client:
+def _connect(url: str, engine_settings: dict[str, int] | None = None) -> Client:
     if url.startswith("chdb:"):
-        return clickhouse_connect.get_client(dsn=url)
+        # chDB takes its server settings (memory limit, cache sizes) from the first connection a
+        # process opens on a path; the DSN's query string would be dropped, chdb_options is not.
+        return clickhouse_connect.get_client(dsn=url, chdb_options=engine_settings or None)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"store URL must start with chdb://, http:// or https://, got {url!r}")
@@ -65,10 +68,12 @@ def _connect(url: str) -> Client:
 class Store:
     """A ClickHouse reachable at `url`; `embedded` when kokanee's own process holds the data."""
 
-    def __init__(self, url: str, cluster: str | Cluster | None = None) -> None:
+    def __init__(self, url: str, cluster: str | Cluster | None = None, memory: MemoryBudget | None = None) -> None:
         self.url = url
         self.embedded = url.startswith("chdb:")
         self.cluster = Cluster(cluster) if isinstance(cluster, str) else cluster
+        # The embedded engine's limits (a server has its own configuration and is left alone).
+        self.memory = memory if self.embedded else None
         self._dropped_settings: set[str] = set()
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -78,7 +83,7 @@ class Store:
         client: Client | None = getattr(self._local, "client", None)
         if client is None:
             try:
-                client = _connect(self.url)
+                client = _connect(self.url, self.memory.engine_settings() if self.memory else None)
             except (OperationalError, OSError) as e:
                 raise StoreUnavailable(f"cannot reach the store at {self.redacted_url}: {e}") from e
             self._local.client = client
@@ -163,9 +168,16 @@ class Store:
 
     @property
     def _insert_settings(self) -> dict[str, Any]:
-        # Through a Distributed table: written to the shards before the insert returns (an error
-        # comes back to the pipeline, which retries with the same token) instead of queued on this node.
-        return {"distributed_foreground_insert": 1} if self.cluster else {}
+        settings: dict[str, Any] = {}
+        if self.cluster:
+            # Through a Distributed table: written to the shards before the insert returns (an error
+            # comes back to the pipeline, which retries with the same token) instead of queued on this node.
+            settings["distributed_foreground_insert"] = 1
+        if self.memory:
+            # An insert may use the engine's whole share (a query only half of it): the pipeline sizes
+            # its batches to fit (MemoryBudget.batch_rows), and one that does not fit cannot be halved.
+            settings["max_memory_usage"] = self.memory.engine_bytes
+        return settings
 
     def _settable(self, client: Client, settings: dict[str, Any] | None) -> dict[str, Any] | None:
         """`settings` less those the server says this user cannot change (a readonly profile, a
@@ -188,6 +200,19 @@ class Store:
         """Whether ClickHouse can take an inline protobuf schema (format_schema_source, 24.x+)."""
         rows = self.query("SELECT count() FROM system.settings WHERE name = 'format_schema_source'").rows
         return bool(rows and rows[0][0])
+
+    def engine_limits(self) -> dict[str, int]:
+        """The embedded engine's memory settings as it applies them (system.server_settings), so a
+        limit chDB did not take (the engine was already open in this process) shows."""
+        if not self.embedded:
+            return {}
+        names = ["max_server_memory_usage", "mark_cache_size", "primary_index_cache_size", "background_pool_size"]
+        rows = self.query(
+            "SELECT name, value FROM system.server_settings WHERE name IN {names:Array(String)}", {"names": names}
+        ).rows
+        limits = {str(name): int(value) for name, value in rows}
+        limits["max_memory_usage"] = int(self.query("SELECT getSetting('max_memory_usage')").rows[0][0])
+        return limits
 
     def ping(self) -> bool:
         try:
