@@ -152,7 +152,6 @@ def test_a_span_table_hands_back_its_spans_and_their_operations() -> None:
     spans = _traffic(random.Random(0), 0, 10, 5.0, 0.0)
     table = SpanTable.from_spans(spans)
     assert table.rows() == spans
-    assert table.ops_of([spans[2].span_id, "unknown"]) == {spans[2].span_id: ("cart", "get cart")}
     walked = table.traces_involving({"cart"}, 3)
     assert {s.trace_id for s in walked} == set(sorted({s.trace_id for s in spans})[:3])
 

@@ -53,6 +53,12 @@ class LogLine:
     tail: str = ""  # an error line's text past the head
     part: int = -1  # which baseline window it is from (-1: the window)
     trace_id: str = ""
+    # The (service, operation) of its span, where the reader found the span among the question's;
+    # else `score_logs` looks `span_id` up in its `span_ops`.
+    op: tuple[str, str] | None = None
+    # Lines alike in all the scorer reads of a baseline line (not its time, span or trace) may
+    # come as one, counted.
+    count: int = 1
 
 
 def _miner(similarity: float) -> TemplateMiner:
@@ -105,8 +111,9 @@ def score_logs(
     error_traces: dict[Key, list[tuple[int, str]]] = defaultdict(list)
     names_other = _naming(lines, span_ops, span_services)
     for line in lines:
-        totals[line.in_window][line.service] += 1
-        service_at[line.service][line.part] += 1
+        n = line.count
+        totals[line.in_window][line.service] += n
+        service_at[line.service][line.part] += n
         if line.error and names_other(line):
             # "No instances available for ts-basic-service", "call to inventory failed": an error
             # about a service it called makes the logger a witness of that failure, not a suspect.
@@ -118,20 +125,20 @@ def score_logs(
         if cid is None:
             cid = cache[(line.service, line.body)] = int(miner.add_log_message(line.body)["cluster_id"])
         key = (line.service, cid, line.error, line.location)
-        (win if line.in_window else base)[key] += 1
+        (win if line.in_window else base)[key] += n
         if line.error and line.in_window and line.trace_id:
             error_traces[key].append((line.at, line.trace_id))
         stmt = _statement(key)
         example.setdefault(stmt, key)
-        (stmt_win if line.in_window else stmt_base)[stmt] += 1
-        stmt_at[stmt][line.part] += 1
-        op = span_ops.get(line.span_id)
+        (stmt_win if line.in_window else stmt_base)[stmt] += n
+        stmt_at[stmt][line.part] += n
+        op = line.op or span_ops.get(line.span_id)
         if line.in_window:
-            window_lines[line.service].append((line.at, stmt, op))
+            window_lines[line.service].extend([(line.at, stmt, op)] * n)
         elif op is not None:
-            ops[key][op] += 1
-            stmt_ops[stmt][op] += 1
-            base_op_lines[op] += 1
+            ops[key][op] += n
+            stmt_ops[stmt][op] += n
+            base_op_lines[op] += n
     timelines = {service: _Timeline(events) for service, events in window_lines.items()}
 
     def template(key: Key) -> str:

@@ -73,14 +73,14 @@ def trace_and_log_kinds(records: Records, window: Window, params: RcaParams) -> 
         kinds.extend(score_traces(base_stats, win_stats, base_s, win_s, params, parts))
     lines = records.logs
     if lines:
+        # The lines carry their span's operation (`records.read_logs`): no span id to look up.
         every = SpanTable.concat([*per_base, win_spans])
-        span_ops = every.ops_of([line.span_id for line in lines])
         span_services = set(pc.unique(every.table.column("service")).to_pylist())
         log_parts = [((hi - lo) / 1e9, hi, parts[i].parents if parts else {}) for i, (lo, hi) in enumerate(baselines)]
         kinds.extend(
             score_logs(
                 lines,
-                span_ops,
+                {},
                 (base_stats.parents, win_stats.parents),
                 base_s,
                 win_s,

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
 
 from kokanee.analysis.log_statements import MINED_HEAD_CHARS, code_location
@@ -64,7 +66,7 @@ def read_records(
     recent = (start_ns - int(params.metric_baseline_min_s * 1e9), start_ns)
     series = list(series_pairs(store, start_ns, end_ns + int(params.metric_window_extension_s * 1e9), [*bases, recent]))
     spans = read_question(store, window, bases, params.max_spans)
-    logs = read_logs(store, window, bases, params)
+    logs = read_logs(store, window, bases, params, SpanTable.concat([*spans.per_base, spans.window]))
     edges = read_edges(store, min(start_ns, *(b[0] for b in bases)), end_ns)
     return Records(bases, series, spans, logs, edges)
 
@@ -120,12 +122,16 @@ def read_question(store: Store, window: Window, baselines: Sequence[Window], max
 _ERROR_TAIL = 700
 
 
-def read_logs(store: Store, window: Window, baselines: Sequence[Window], params: RcaParams) -> list[LogLine]:
-    """The log lines of each baseline window (`part` its index) and of the window (`part` -1)."""
-    out: list[LogLine] = []
+def read_logs(
+    store: Store, window: Window, baselines: Sequence[Window], params: RcaParams, spans: SpanTable | None = None
+) -> list[LogLine]:
+    """The log lines of each baseline window (`part` its index) and of the window (`part` -1),
+    each with the operation of its span where `spans` hold it. A baseline window's lines alike in
+    all the log scorer reads of them (not their time, span or trace) come as one `LogLine` with
+    their `count`, in the order they first came: a baseline is counted, the window is walked."""
+    tables = []
     for index, (lo, hi) in enumerate((*baselines, window)):
-        in_window = index == len(baselines)
-        part = -1 if in_window else index
+        part = -1 if index == len(baselines) else index
         p = {"start": lo, "end": hi}
         count = int(store.query(f"SELECT count() FROM otel_logs WHERE {within('Timestamp')}", parameters=p).rows[0][0])
         if count == 0:
@@ -134,22 +140,72 @@ def read_logs(store: Store, window: Window, baselines: Sequence[Window], params:
         sample = f" AND cityHash64(Timestamp, Body) % {keep} = 0" if keep > 1 else ""
         table = _arrow(
             store,
-            f"""SELECT ServiceName, substring(Body, 1, {MINED_HEAD_CHARS}), SeverityNumber >= {{sev:UInt8}}
-                OR upper(SeverityText) IN ('ERROR', 'FATAL', 'CRITICAL') AS error, SpanId, {LOCATION_SQL},
-                toUnixTimestamp64Nano(Timestamp), if(error, substring(Body, {MINED_HEAD_CHARS + 1}, {_ERROR_TAIL}), ''),
-                TraceId
+            f"""SELECT ServiceName AS service, substring(Body, 1, {MINED_HEAD_CHARS}) AS body,
+                SeverityNumber >= {{sev:UInt8}} OR upper(SeverityText) IN ('ERROR', 'FATAL', 'CRITICAL') AS error,
+                SpanId AS span_id, {LOCATION_SQL} AS location, toUnixTimestamp64Nano(Timestamp) AS at,
+                if(error, substring(Body, {MINED_HEAD_CHARS + 1}, {_ERROR_TAIL}), '') AS tail, TraceId AS trace_id,
+                toInt64({part}) AS part
             FROM otel_logs WHERE {within("Timestamp")} AND Body != ''{sample}""",
             {**p, "sev": params.error_severity},
         )
-        columns = [column.to_pylist() for column in table.columns]
-        # Lines repeat: the statement's location is found once per (head, attributes) said.
-        locations: dict[tuple[str, str], str] = {}
-        for service, body, error, span_id, location, at, tail, trace_id in zip(*columns, strict=True):
+        tables.append(table.cast(_LOG_SCHEMA))
+    if not tables:
+        return []
+    lines = _with_ops(pa.concat_tables(tables), spans)
+    in_window = pc.equal(lines.column("part"), -1)
+    out: list[LogLine] = []
+    locations: dict[tuple[str, str], str] = {}  # lines repeat: a statement's location is found once
+    for table in (_alike(lines.filter(pc.invert(in_window))), lines.filter(in_window)):
+        columns = [table.column(name).to_pylist() for name in _LOG_FIELDS]
+        for service, body, error, span_id, location, at, tail, trace_id, part, op_service, op_name, n in zip(
+            *columns, strict=True
+        ):
             where = locations.get((body, location))
             if where is None:
                 where = locations[(body, location)] = code_location(body, location)
-            out.append(LogLine(service, body, bool(error), span_id, in_window, where, at, tail, part, trace_id))
+            op = None if op_service is None else (op_service, op_name)
+            out.append(LogLine(service, body, error, span_id, part == -1, where, at, tail, part, trace_id, op, n))
     return out
+
+
+_LOG_SCHEMA = pa.schema(
+    [
+        ("service", pa.string()),
+        ("body", pa.string()),
+        ("error", pa.bool_()),
+        ("span_id", pa.string()),
+        ("location", pa.string()),
+        ("at", pa.int64()),
+        ("tail", pa.string()),
+        ("trace_id", pa.string()),
+        ("part", pa.int64()),
+    ]
+)
+_LOG_FIELDS = (*_LOG_SCHEMA.names, "op_service", "op_name", "count")
+_ALIKE = ("part", "service", "body", "error", "location", "tail", "op_service", "op_name")
+
+
+def _alike(table: Any) -> Any:
+    """One row per kind of line (`_ALIKE`), with its `count`, in order of first appearance; time,
+    span and trace are those of its first line."""
+    table = table.append_column("row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    groups = table.group_by(list(_ALIKE), use_threads=False).aggregate([("row", "min"), ("row", "count")])
+    groups = groups.sort_by("row_min")
+    first = table.take(groups.column("row_min")).drop_columns(["row", "count"])
+    return first.append_column("count", groups.column("row_count").cast(pa.int64()))
+
+
+def _with_ops(lines: Any, spans: SpanTable | None) -> Any:
+    """`lines` with `op_service`, `op_name`: the service and operation of each line's span among
+    `spans` (null where it is not; a repeated span id: its last span), and a `count` of 1."""
+    table = spans.table if spans is not None else SpanTable.from_spans([]).table
+    last_first = table.take(pa.array(np.arange(table.num_rows - 1, -1, -1, dtype=np.int64)))
+    at = pc.index_in(lines.column("span_id"), value_set=last_first.column("span_id"))
+    return (
+        lines.append_column("op_service", pc.take(last_first.column("service"), at))
+        .append_column("op_name", pc.take(last_first.column("name"), at))
+        .append_column("count", pa.array(np.ones(lines.num_rows, dtype=np.int64)))
+    )
 
 
 # The exporter's AggregationTemporality: 2 = cumulative.

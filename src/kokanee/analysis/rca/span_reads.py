@@ -82,19 +82,6 @@ class SpanTable:
         columns = [table.column(name).to_pylist() for name in COLUMNS]
         return [RSpan(*values) for values in zip(*columns, strict=True)]
 
-    def ops_of(self, span_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """Span id → (service, operation) for those of `span_ids` at hand (a repeated id: its last span)."""
-        if len(self) == 0 or not span_ids:
-            return {}
-        last_first = self.table.take(pa.array(np.arange(len(self) - 1, -1, -1, dtype=np.int64)))
-        ids = pa.array(span_ids, type=pa.string())
-        at = pc.index_in(ids, value_set=last_first.column("span_id"))
-        hit = pc.is_valid(at)
-        found = pc.filter(at, hit)
-        services = pc.take(last_first.column("service"), found).to_pylist()
-        names = pc.take(last_first.column("name"), found).to_pylist()
-        return dict(zip(pc.filter(ids, hit).to_pylist(), zip(services, names, strict=True), strict=True))
-
     def traces_involving(self, services: Collection[str], limit: int) -> list[RSpan]:
         """The spans of the first `limit` traces (by trace id) that have a span of `services`: what
         `path_shift` walks, without making a Python object of every other span."""
