@@ -173,4 +173,7 @@ def _register_optional() -> None:
         pass
 
 
-_register_optional()
+# `kokanee serve` runs none of them, and their imports (the demo's engine, the importers) cost its
+# start ~0.2 s of CPU before health 200; every other invocation, --help included, lists them.
+if sys.argv[1:2] != ["serve"]:
+    _register_optional()
