@@ -36,8 +36,11 @@ def first_order(keys: Ints) -> tuple[Ints, Ints]:
     """`keys` renumbered 0, 1, ... in order of first appearance, and the original key of each number."""
     if len(keys) == 0:
         return keys, keys
-    new, old = codes(keys)
-    return new, np.asarray(old, dtype=np.int64)
+    encoded = pa.array(keys).dictionary_encode()
+    return (
+        np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64),
+        np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=np.int64),
+    )
 
 
 @dataclass(frozen=True)
