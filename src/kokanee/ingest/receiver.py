@@ -27,6 +27,10 @@ class Sink(Protocol):
         """Makes the request durable; returns its WAL sequence, or 0 for a resend already durable."""
         ...
 
+    def admit(self, signal: str, body: bytes, encoding: str) -> None:
+        """Raises a retryable error (Backpressure) if a request of this size would be refused now."""
+        ...
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -85,6 +89,11 @@ async def export(
 ) -> Outcome:
     """Decodes and stores one request. Raises DecodeError for unreadable bodies and the sink's
     retryable errors (Backpressure, WalError) when nothing could be accepted now."""
+    try:
+        sink.admit(signal, body, encoding)  # before the parse: under overload a refusal must cost little
+    except Exception:
+        selfmetrics.REQUESTS.labels(signal, transport, "throttled").inc()
+        raise
     try:
         decoded, payload = decoder.payload(signal, body, encoding)
     except DecodeError:

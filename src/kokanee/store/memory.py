@@ -107,14 +107,14 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def release_engine_code() -> int:
-    """Hands back the pages of chDB's executable code that the engine's start touched once.
+    """Hands back the pages of chDB's code and constants that the engine's start touched once.
 
-    chDB is one ~530 MiB library; loading and starting it touches ~130 MiB of its code that an idle
-    server does not run again (static initialisers, function registration). Those pages are clean
-    and file-backed: MADV_DONTNEED unmaps them from this process (they stay in the page cache and
-    fault back in when code on them runs, as any page the kernel reclaims under pressure). Only the
-    read-only executable mapping is touched, never one with relocations or data. Linux only;
-    returns the bytes advised (0 elsewhere or on any error).
+    chDB is one ~530 MiB library; loading and starting it touches ~170 MiB of its code and read-only
+    data that an idle server does not use again (static initialisers, function registration).
+    Those pages are clean and file-backed: MADV_DONTNEED unmaps them from this process (they stay
+    in the page cache and fault back in when used, as any page the kernel reclaims under pressure).
+    Only read-only mappings without a private page are touched, never relocated or writable data.
+    Linux only; returns the bytes advised (0 elsewhere or on any error).
     """
     if not sys.platform.startswith("linux"):
         return 0
@@ -133,8 +133,9 @@ def release_engine_code() -> int:
 
 
 def _clean_code_mappings(library: str) -> list[tuple[int, int]]:
-    """The library's read-only executable mappings with no private (written) page: only those can be
-    dropped without losing anything (a text relocation would have made its page private)."""
+    """The library's read-only mappings (code, constants) with no private page: only those can be
+    dropped without losing anything (a page written by relocation, e.g. RELRO, is private and keeps
+    its mapping out)."""
     found: list[tuple[int, int]] = []
     current: tuple[int, int] | None = None
     with open("/proc/self/smaps") as smaps:
@@ -142,7 +143,8 @@ def _clean_code_mappings(library: str) -> list[tuple[int, int]]:
             fields = line.split()
             if fields and "-" in fields[0] and len(fields) >= 5 and not fields[0].endswith(":"):
                 start, end = (int(x, 16) for x in fields[0].split("-"))
-                current = (start, end) if fields[1] == "r-xp" and fields[-1].endswith(library) else None
+                readonly = fields[1] in ("r-xp", "r--p")
+                current = (start, end) if readonly and fields[-1].endswith(library) else None
             elif current is not None and fields[:1] == ["Anonymous:"]:
                 if int(fields[1]) == 0:
                     found.append(current)
