@@ -1,7 +1,7 @@
 """Service-graph pairing on hand-built traces, through the real ingest path (MVs fire) and the deriver.
 
 Each case draws its trace: `A:client` is a CLIENT span of service A; indentation is parenthood.
-Times are seconds from T0, a whole minute half an hour ago (the span index keeps one day).
+Times are seconds from T0, a whole minute half an hour ago (arrivals are kept a day).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ TABLES = (
     "otel_traces",
     "otel_traces_trace_id_ts",
     "kokanee_trace_keys",
-    "kokanee_span_index",
+    "kokanee_span_arrivals",
     "kokanee_red_1m",
     "kokanee_red_1h",
     "kokanee_service_red_1m",

@@ -1,14 +1,14 @@
 """The periodic deriver: closes service-graph minutes once their wait has passed, oldest first.
 
-    span index:  ...|m-3|m-2|m-1| m |  <- now - wait
+    spans:       ...|m-3|m-2|m-1| m |  <- now - wait
     watermark:              ^ every minute before it is closed
     tick:        closes the minutes from the watermark to now - wait - 1m that hold spans, at most
                  `max_minutes_per_tick` of them, then moves the watermark past them. Empty minutes
                  do not move it, so data imported later with old times (after the last data seen)
                  is still closed, oldest first.
     backfill:    minutes before the watermark whose spans arrived since the last look (history
-                 imported while live data flows) are closed too, by arrival (`ArrivedAt`), in
-                 passes of at most `max_minutes_per_tick`. A minute closed before is not counted
+                 imported while live data flows) are closed too, by arrival (kokanee_span_arrivals'
+                 `ArrivedAt`), in passes of at most `max_minutes_per_tick`. A minute closed before is not counted
                  twice: its insert carries the same deduplication token.
 
 Each minute is written, then the watermark moves (kokanee_derive_state); a crash in between
@@ -35,7 +35,8 @@ _LATE_HORIZON_NS = 10 * MINUTE_NS
 
 
 class Deriver:
-    """Service-graph edges from `kokanee_span_index` into `kokanee_service_edges_1m`.
+    """Service-graph edges from `otel_traces` into `kokanee_service_edges_1m`; which minutes received
+    spans, and when, from `kokanee_span_arrivals`.
 
     `wait_s`: how long past a minute's end its spans may still arrive (default 10 s).
     `user_client`: the client drawn for root server spans. `interval_s`: time between ticks.
@@ -117,9 +118,9 @@ class Deriver:
         since_s, resume_s = self._pass
         rows = self.store.query(
             """
-            SELECT DISTINCT toUnixTimestamp(toStartOfMinute(Timestamp)) AS m FROM kokanee_span_index
-            WHERE ArrivedAt >= toDateTime({since:Int64}) AND Timestamp >= toDateTime({resume:Int64})
-                AND Timestamp < fromUnixTimestamp64Nano({watermark:Int64})
+            SELECT DISTINCT toUnixTimestamp(Minute) AS m FROM kokanee_span_arrivals
+            WHERE ArrivedAt >= toDateTime({since:Int64}) AND Minute >= toDateTime({resume:Int64})
+                AND Minute < fromUnixTimestamp64Nano({watermark:Int64})
             ORDER BY m LIMIT {cap:UInt32}
             """,
             parameters={"since": since_s, "resume": resume_s, "watermark": watermark, "cap": self.max_minutes_per_tick},
@@ -158,8 +159,9 @@ class Deriver:
     def _minutes_with_spans(self, lo_ns: int, hi_ns: int) -> list[int]:
         rows = self.store.query(
             """
-            SELECT DISTINCT toUnixTimestamp(toStartOfMinute(Timestamp)) AS m FROM kokanee_span_index
-            WHERE Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp < fromUnixTimestamp64Nano({hi:Int64})
+            SELECT DISTINCT toUnixTimestamp(Minute) AS m FROM kokanee_span_arrivals
+            WHERE Minute >= toStartOfMinute(fromUnixTimestamp64Nano({lo:Int64}))
+                AND Minute < fromUnixTimestamp64Nano({hi:Int64})
             ORDER BY m LIMIT {cap:UInt32}
             """,
             parameters={"lo": lo_ns, "hi": hi_ns, "cap": self.max_minutes_per_tick},
@@ -176,8 +178,9 @@ class Deriver:
             return
         rows = self.store.query(
             """
-            SELECT toUnixTimestamp(toStartOfMinute(Timestamp)) AS m, count() FROM kokanee_span_index
-            WHERE Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp < fromUnixTimestamp64Nano({hi:Int64})
+            SELECT toUnixTimestamp(Minute) AS m, sum(Spans) FROM kokanee_span_arrivals
+            WHERE Minute >= toStartOfMinute(fromUnixTimestamp64Nano({lo:Int64}))
+                AND Minute < fromUnixTimestamp64Nano({hi:Int64})
             GROUP BY m
             """,
             parameters={"lo": min(self._closed), "hi": watermark},

@@ -1,7 +1,7 @@
 """Service-graph edges for one minute, paired inside ClickHouse the way Tempo's metrics-generator
 pairs them (https://grafana.com/docs/tempo/latest/metrics-generator/service_graphs/).
 
-One `INSERT ... SELECT` reads `kokanee_span_index` for the minute plus the wait on either side
+One `INSERT ... SELECT` reads `otel_traces` for the minute plus the wait on either side
 (spans of one trace arrive in different requests, and out of order) and writes the minute's edges:
 
     window:   [minute - wait, ............ minute + 1m + wait)
@@ -31,16 +31,28 @@ MINUTE_NS = 60 * _NS
 
 # The spans of the window, each with whether it starts in the minute being closed (Own) and whether
 # it talks through a message broker (ViaBroker: its edges go through a messaging node, not a pair).
+# Read from otel_traces itself (its key ends with the time, so a window reads the granules of that
+# time in each service and operation): a copy of these columns ordered by time cost ~26 B a span
+# for a day, more than the rest of kokanee's derived tables together (docs/performance-storage.md).
 _SPANS = """
 spans AS (
     SELECT
-        TraceId, SpanId, ParentSpanId, ServiceName, SpanKind, Duration, IsError,
-        DbSystem, DbNamespace, PeerService, ServerAddress,
+        TraceId, SpanId, ParentSpanId, ServiceName, SpanKind, Duration, StatusCode = 'Error' AS IsError,
+        if(SpanAttributes['db.system.name'] != '', SpanAttributes['db.system.name'], SpanAttributes['db.system'])
+            AS DbSystem,
+        if(SpanAttributes['db.namespace'] != '', SpanAttributes['db.namespace'], SpanAttributes['db.name'])
+            AS DbNamespace,
+        SpanAttributes['peer.service'] AS PeerService,
+        if(SpanAttributes['server.address'] != '', SpanAttributes['server.address'], SpanAttributes['net.peer.name'])
+            AS ServerAddress,
+        SpanAttributes['messaging.system'] AS MessagingSystem,
         toStartOfMinute(Timestamp) = toDateTime({minute:Int64}) AS Own,
         SpanKind IN ('Producer', 'Consumer') AND MessagingSystem != '' AS ViaBroker,
-        if(MessagingDestination != '', concat(MessagingSystem, '/', MessagingDestination), MessagingSystem)
-            AS Broker
-    FROM kokanee_span_index
+        if(
+            SpanAttributes['messaging.destination.name'] != '',
+            concat(MessagingSystem, '/', SpanAttributes['messaging.destination.name']), MessagingSystem
+        ) AS Broker
+    FROM otel_traces
     WHERE Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp < fromUnixTimestamp64Nano({hi:Int64})
 )"""
 

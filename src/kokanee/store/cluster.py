@@ -41,6 +41,7 @@ SHARDED: dict[str, str] = {
     "otel_metrics_summary": _BY_METRIC,
     "kokanee_trace_keys": _BY_TRACE,
     "kokanee_span_index": _BY_TRACE,
+    "kokanee_span_arrivals": "cityHash64(Minute)",
     # Filled shard-locally by views; the key only places rows inserted through the Distributed table.
     "kokanee_red_1m": "cityHash64(ServiceName)",
     "kokanee_red_1h": "cityHash64(ServiceName)",

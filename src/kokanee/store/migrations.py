@@ -141,6 +141,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             schema.recode("kokanee_span_index", schema_derived.SPAN_INDEX_CODECS),
         ),
     ),
+    Migration(
+        15,
+        "the service-graph deriver reads otel_traces: the span index (~26 B a span for a day) gives way to "
+        "a table of which minutes received spans, and when",
+        (
+            schema_derived.SPAN_ARRIVALS,
+            schema_derived.SPAN_ARRIVALS_BACKFILL,
+            schema_derived.SPAN_ARRIVALS_MV,
+            "DROP VIEW IF EXISTS kokanee_span_index_mv",
+            "DROP TABLE IF EXISTS kokanee_span_index",
+        ),
+    ),
 )
 
 _LEDGER = """

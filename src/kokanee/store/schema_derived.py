@@ -230,10 +230,11 @@ TRACE_KEYS_BACKFILL = f"""INSERT INTO kokanee_trace_keys {
 }"""
 
 # The few facts per span that pairing needs, ordered by time so the service-graph job reads only
-# the minutes it pairs. Kept a day after arrival (not after the span's own time: imported history
-# must still be paired). Codecs from bench/storage.py (B/span at 1M spans, after merges): the
-# timestamp (random within its minute) and duration through T64, 5.0 -> 4.4 and 3.4 -> 3.1; the
-# columns that had the default LZ4 at ZSTD(3), 2.0 -> 0.9 together. The ids are random: ~16 B/span.
+# the minutes it pairs (migrations 3 to 14; dropped by 15, see SPAN_ARRIVALS). Kept a day after
+# arrival (not after the span's own time: imported history must still be paired). Codecs from
+# bench/storage.py (B/span at 1M spans, after merges): the timestamp (random within its minute)
+# and duration through T64, 5.0 -> 4.4 and 3.4 -> 3.1; the columns that had the default LZ4 at
+# ZSTD(3), 2.0 -> 0.9 together. The ids are random: ~16 B/span.
 _LC_Z = "LowCardinality(String) CODEC(ZSTD(3))"
 SPAN_INDEX_CODECS = {
     "Timestamp": "DateTime64(9) CODEC(T64, ZSTD(3))",
@@ -291,6 +292,39 @@ SELECT
     if(SpanAttributes['server.address'] != '', SpanAttributes['server.address'], SpanAttributes['net.peer.name'])
         AS ServerAddress
 FROM otel_traces
+"""
+
+# Migration 15 replaces the span index: the service-graph deriver reads otel_traces (see
+# derive/servicegraph.py), and needs only to know which minutes received spans, and when. One row per
+# insert and minute of span time: (arrival second, minute, spans), a few hundred bytes a minute of
+# ingest whatever the rate. Kept a day after arrival, as the span index was (late spans of imported
+# history are paired within it).
+SPAN_ARRIVALS = f"""
+CREATE TABLE IF NOT EXISTS kokanee_span_arrivals (
+    ArrivedAt DateTime CODEC(Delta, ZSTD(3)),
+    Minute DateTime CODEC(Delta, ZSTD(3)),
+    Spans SimpleAggregateFunction(sum, UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toDate(ArrivedAt)
+ORDER BY (ArrivedAt, Minute)
+TTL ArrivedAt + INTERVAL 1 DAY
+SETTINGS {_DEDUP}
+"""
+
+SPAN_ARRIVALS_MV = """
+CREATE MATERIALIZED VIEW IF NOT EXISTS kokanee_span_arrivals_mv TO kokanee_span_arrivals AS
+SELECT now() AS ArrivedAt, toStartOfMinute(Timestamp) AS Minute, count() AS Spans
+FROM otel_traces
+GROUP BY Minute
+"""
+
+# The minutes stored in the hour before the migration, so that those the deriver has not closed yet
+# are closed. Taken as arrived at their own time: none of them is due again as a late arrival.
+SPAN_ARRIVALS_BACKFILL = """
+INSERT INTO kokanee_span_arrivals (ArrivedAt, Minute, Spans)
+SELECT toStartOfMinute(Timestamp) AS Minute, Minute, count()
+FROM otel_traces WHERE Timestamp >= now() - INTERVAL 1 HOUR
+GROUP BY Minute
 """
 
 # Service-graph edges per minute (the minute of the client side). ConnectionType is '' for two

@@ -946,3 +946,32 @@ ALTER TABLE kokanee_span_index_local ON CLUSTER kokanee MODIFY COLUMN Timestamp 
 
 ALTER TABLE kokanee_span_index ON CLUSTER kokanee MODIFY COLUMN Timestamp DateTime64(9) CODEC(T64, ZSTD(3)), MODIFY COLUMN ServiceName LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN SpanName LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN SpanKind LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN Duration UInt64 CODEC(T64, ZSTD(3)), MODIFY COLUMN IsError UInt8 CODEC(ZSTD(3)), MODIFY COLUMN DbSystem LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN DbNamespace LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN MessagingSystem LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN MessagingDestination LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN PeerService LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN ServerAddress LowCardinality(String) CODEC(ZSTD(3)), MODIFY COLUMN ArrivedAt DateTime DEFAULT now() CODEC(ZSTD(3));
 
+CREATE TABLE IF NOT EXISTS kokanee_span_arrivals_local ON CLUSTER kokanee (
+    ArrivedAt DateTime CODEC(Delta, ZSTD(3)),
+    Minute DateTime CODEC(Delta, ZSTD(3)),
+    Spans SimpleAggregateFunction(sum, UInt64)
+) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(ArrivedAt)
+ORDER BY (ArrivedAt, Minute)
+TTL ArrivedAt + INTERVAL 1 DAY
+SETTINGS replicated_deduplication_window = 10000;
+
+CREATE TABLE IF NOT EXISTS kokanee_span_arrivals ON CLUSTER kokanee AS kokanee_span_arrivals_local
+ENGINE = Distributed(kokanee, currentDatabase(), kokanee_span_arrivals_local, cityHash64(Minute));
+
+INSERT INTO kokanee_span_arrivals (ArrivedAt, Minute, Spans)
+SELECT toStartOfMinute(Timestamp) AS Minute, Minute, count()
+FROM otel_traces WHERE Timestamp >= now() - INTERVAL 1 HOUR
+GROUP BY Minute;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS kokanee_span_arrivals_mv ON CLUSTER kokanee TO kokanee_span_arrivals_local AS
+SELECT now() AS ArrivedAt, toStartOfMinute(Timestamp) AS Minute, count() AS Spans
+FROM otel_traces_local
+GROUP BY Minute;
+
+DROP VIEW IF EXISTS kokanee_span_index_mv ON CLUSTER kokanee SYNC;
+
+DROP TABLE IF EXISTS kokanee_span_index ON CLUSTER kokanee SYNC;
+
+DROP TABLE IF EXISTS kokanee_span_index_local ON CLUSTER kokanee SYNC;
+
