@@ -68,9 +68,10 @@ def build(console: Console) -> dict[str, Any]:
     return manifest
 
 
-def chaos(console: Console) -> list[dict[str, Any]]:
+def chaos(console: Console, split: str | None = None) -> list[dict[str, Any]]:
     """One result per (window, protocol): set, kind, split, protocol, rank (None: not ranked), and
-    for fault-free windows the top cause's score."""
+    for fault-free windows the top cause's score. `split` ("train" or "test"): that half only (while
+    choosing a parameter, rank the train half alone)."""
     manifest = build(console)
     console.print(
         f"chaos suite: {manifest['items']} spans, log records and points generated and stored in "
@@ -79,12 +80,14 @@ def chaos(console: Console) -> list[dict[str, Any]]:
     store = Store(f"chdb://{DATA_DIR / 'store'}")
     questions = []
     for sc in manifest["scenarios"]:
-        split = "train" if sc["seed"] < SEEDS // 2 else "test"
+        half = "train" if sc["seed"] < SEEDS // 2 else "test"
+        if split is not None and half != split:
+            continue
         ref = tuple(sc["reference"])
         for f in sc["faults"]:
-            questions.append((split, sc["topology"], f["kind"], f["service"], f["start_ns"], ref))
+            questions.append((half, sc["topology"], f["kind"], f["service"], f["start_ns"], ref))
         for lo, _ in sc["clean"]:
-            questions.append((split, sc["topology"], "no fault", "", lo, ref))
+            questions.append((half, sc["topology"], "no fault", "", lo, ref))
     results: list[dict[str, Any]] = []
     began = time.monotonic()
     with Progress(console=console) as progress:

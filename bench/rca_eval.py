@@ -1,7 +1,7 @@
 """Root-cause ranking measured against published results, with kokanee's own `rank_causes`.
 
     .venv/bin/python bench/rca_eval.py table      # every set, both protocols, side by side
-    .venv/bin/python bench/rca_eval.py chaos      # the chaos suite (kokanee.demo.chaos)
+    .venv/bin/python bench/rca_eval.py chaos      # the chaos suite (kokanee.demo.chaos); --split train
     .venv/bin/python bench/rca_eval.py sockshop   # RCAEval Sock Shop 1, metrics only
     .venv/bin/python bench/rca_eval.py nezha      # Nezha Train Ticket 2023-01-29, imported
     .venv/bin/python bench/rca_eval.py demo       # the demo shop's own faults, via POST /api/v1/rca
@@ -220,6 +220,7 @@ def main() -> None:
     parser.add_argument("--save", help="table: keep this run's results under this name")
     parser.add_argument("--against", help="table: show a saved run's figures beside each (old → new)")
     parser.add_argument("--sets", default=",".join(SETS), help="table: which sets (default: all)")
+    parser.add_argument("--split", choices=["train", "test"], help="chaos: rank that half only")
     parser.add_argument(
         "--load", help="table: print saved results (names or .json paths, comma-separated), run nothing"
     )
@@ -228,7 +229,9 @@ def main() -> None:
         table(args.save, args.against, [s for s in args.sets.split(",") if s], args.load)
         return
     if args.dataset == "chaos":
-        print(markdown(run_set("chaos")))
+        from rca_chaos import chaos
+
+        print(markdown(chaos(console, args.split)))
     if args.dataset in ("sockshop", "all"):
         sockshop()
     if args.dataset in ("nezha", "all"):

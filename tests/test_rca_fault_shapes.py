@@ -1,9 +1,10 @@
 """How three kinds of fault show in spans, on hand-built records (no store): packet loss on a pod
 (a few calls through it wait a retransmission timeout, in both directions: the tail moves, p90 does
 not), HTTP errors injected in front of a pod (its responses rewritten after it answered: only its
-callers see them) and a slow database statement (one operation of one service, made by few of its
-requests). Each `..._is_found` test fails with the ranking before the mechanism it names
-(`trace_scorer._tail_shift`, the callee's side of `score_network`, `_one_operation_shift`)."""
+callers see them) and a slow database statement (one client span of one service, made by few of
+its requests). Each test but the last fails with the ranking before the mechanism it pins
+(`trace_scorer.pod_tails`, the callee's side in `score_network`, `_one_statement_shift`); the last
+checks that a fault-free window gets nothing from them."""
 
 from __future__ import annotations
 
@@ -125,6 +126,32 @@ def test_a_slow_statement_made_by_few_requests_is_found() -> None:
 
     causes = rank(window(0, 600, 2.0), window(1000 * NS, 300, 20.0), {"web": {"orders", "search"}})
     assert causes and causes[0][0] == "orders", causes
+
+
+def test_thin_packet_loss_is_found_on_all_of_a_pods_edges_together() -> None:
+    # 5% loss on "notify", a quiet service: called once a request by "order", "billing" and
+    # "admin", and its own statement to its database. On each edge alone the few calls that waited
+    # a retransmission timeout are not significant in 60 requests; over all of notify's edges, both
+    # ways, they are. "order" shares one of those edges and has three others that did not change.
+    gen = Requests(5)
+
+    def window(t0: int, n: int, loss: float) -> list[RSpan]:
+        gen.wire = lambda caller, callee: (
+            0.6 + (200.0 if "notify" in (caller, callee) and gen.rng.random() < loss else 0)
+        )
+        spans: list[RSpan] = []
+        for i in range(n):
+            t = t0 + i * NS
+            query = ("SELECT notify", 200.0 if gen.rng.random() < loss else 2.0)
+            spans += gen.request(t, [("order", "notify", 2.0)], db=query)
+            spans += gen.request(t, [("billing", "notify", 2.0)])
+            spans += gen.request(t, [("admin", "notify", 2.0)])
+            spans += gen.request(t, [("order", "a", 2.0), ("order", "b", 1.0), ("order", "c", 3.0)], fan=True)
+        return spans
+
+    graph = {"order": {"notify", "a", "b", "c"}, "billing": {"notify"}, "admin": {"notify"}}
+    causes = rank(window(0, 600, 0.0), window(1000 * NS, 60, 0.05), graph)
+    assert causes and causes[0][0] == "notify", causes
 
 
 def test_a_fault_free_window_gets_no_tail_edge_or_single_operation_evidence() -> None:

@@ -37,7 +37,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
-from kokanee.analysis.rca.cause import KindScores
+from kokanee.analysis.rca.cause import Evidence, KindScores
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.span_columns import fill
 from kokanee.analysis.rca.span_reads import RSpan, SpanTable
@@ -274,23 +274,27 @@ def _lasting_shift(
     return None if ratio is None else (shift, ratio)
 
 
-def _one_operation_shift(
+def _one_statement_shift(
     groups: Mapping[Any, tuple[list[Timed], list[Timed]]],
     alone: Sequence[Mapping[Any, list[Timed]]],
+    statements: Sequence[Any],
     params: RcaParams,
 ) -> tuple[Shift, float] | None:
-    """The operation whose own time shifted most when judged alone, or None.
+    """The statement whose time shifted most when judged alone, or None.
 
-    A slow database statement (a lock, a missing index) slows one operation: the calling service's
-    client span to the database. Pooled with the service's busier operations it moves neither
-    their p90 nor the share of slow requests, when few requests make that statement. Each
-    operation is judged alone too, its p-value multiplied by the number judged (Bonferroni: a
-    service with many operations gets no more chances of a chance shift than one with one)."""
-    if len(groups) < 2:
+    A slow database query (a lock, a missing index) slows one thing: the calling service's client
+    span to the database (`statements`: its client spans with no traced callee). Pooled with the
+    service's busier operations it moves neither their p90 nor the share of slow requests, when
+    few requests make that statement. Each statement is judged alone too, its p-value multiplied
+    by the number of the service's operations (Bonferroni: a service with many gets no more
+    chances of a chance shift than one with one). Its server operations are not: their own time
+    is the service's work, which the pooled shift judges."""
+    if len(groups) < 2 or not statements:
         return None
     strict = replace(params, latency_p_max=params.latency_p_max / len(groups))
     best: tuple[Shift, float] | None = None
-    for op, pair in groups.items():
+    for op in statements:
+        pair = groups[op]
         found = _lasting_shift({op: pair}, [{op: times.get(op, [])} for times in alone], strict)
         if found is not None and (best is None or found[1] > best[1]):
             best = found
@@ -323,7 +327,8 @@ def score_traces(
                 "ratio": round(shift.ratio, 3), "p": shift.p,
                 "trace_ids": win.slowest(win.self_times.get((service, shift.key), [])),
             }, operation=str(shift.key))  # fmt: skip
-        if (one := _one_operation_shift(groups, alone, params)) is not None:
+        statements = [op for op in groups if win.parent_kind.get((service, op), "") in _CALLERS]
+        if (one := _one_statement_shift(groups, alone, statements, params)) is not None:
             shift, ratio = one
             latency.add(service, ratio - 1.0, {
                 "kind": "trace", "signal": "self_time", "operation": shift.key,
@@ -362,28 +367,11 @@ class EdgeChange:
     side: str = "either"
 
 
-def _tail_shift(
-    groups: Mapping[Any, tuple[list[Timed], list[Timed]]],
-    alone: Sequence[Mapping[Any, list[Timed]]],
-    params: RcaParams,
-) -> tuple[Shift, float] | None:
-    """A shift of the tail only (`tail_quantile`), where the baseline holds enough calls to place it.
-
-    Packet loss on a pod delays the few calls whose packets were lost by a retransmission timeout
-    (200 ms, doubling) and leaves the rest alone: at 5% loss, p90 does not move, while the share of
-    calls beyond the baseline's p99 grows five-fold. The binomial test counts requests beyond the
-    baseline's tail quantile as the p90 test does."""
-    q = params.tail_quantile
-    if min(len(base) for base, _ in groups.values()) < 1.0 / (1.0 - q):
-        return None
-    return _lasting_shift(groups, alone, params, q)
-
-
 def edge_changes(
     base: SpanStats, win: SpanStats, parts: Sequence[SpanStats], params: RcaParams
 ) -> tuple[list[EdgeChange], dict[str, int], dict[str, int]]:
-    """Each remote call edge (caller, callee) judged on its time outside both services (its p90,
-    then its tail) and on its failures that the callee's own span does not show; returns the edges
+    """Each remote call edge (caller, callee) judged on its time outside both services and on its
+    failures that the callee's own span does not show; returns the edges
     that changed, and per service how many of its edges (either direction), and of its incoming
     edges, had enough calls to judge."""
     judged: dict[str, int] = defaultdict(int)
@@ -400,8 +388,6 @@ def edge_changes(
         alone = [{caller: part.edge_times.get((caller, callee), [])} for part in parts]
         effect, detail, ids = 0.0, "", []
         q, found = params.self_time_quantile, _lasting_shift(groups, alone, params)
-        if found is None:
-            q, found = params.tail_quantile, _tail_shift(groups, alone, params)
         if found is not None:
             shift, ratio = found
             effect = (ratio - 1.0) / (params.latency_ratio_min - 1.0)
@@ -438,6 +424,93 @@ def edge_changes(
             )
             changed.append(EdgeChange(caller, callee, z / params.metric_z_min, detail, win.slowest(times), "callee"))
     return changed, dict(judged), dict(judged_in)
+
+
+def _beyond(base: Sequence[Timed], win: Sequence[Timed], params: RcaParams) -> tuple[int, float] | None:
+    """Window calls far beyond the baseline's tail, and how many the baseline's own rate predicts;
+    None when the baseline is too short to place its `tail_quantile`.
+
+    "Far beyond" is `latency_ratio_min` times the baseline's tail quantile (with the 1 ms floor of
+    every ratio): a quantile placed from a few hundred calls is itself uncertain, so the calls
+    beyond it are not a known 1%; the baseline's calls beyond the far threshold, plus one, are the
+    rate chance has."""
+    q = params.tail_quantile
+    if len(base) < 1.0 / (1.0 - q) or not win:
+        return None
+    times = [t for t, _ in base]
+    far = params.latency_ratio_min * (float(np.quantile(times, q)) + _FLOOR_NS) - _FLOOR_NS
+    rate = (sum(1 for t in times if t > far) + 1) / (len(times) + 1)
+    return sum(1 for t, _ in win if t > far), rate * len(win)
+
+
+def pod_tails(base: SpanStats, win: SpanStats, parts: Sequence[SpanStats], params: RcaParams) -> dict[str, Evidence]:
+    """Packet loss: per service, the calls on its edges, both ways and pooled, whose time outside
+    both ends fell far beyond their edge's baseline tail (`_beyond`).
+
+    A lost packet waits a retransmission timeout (200 ms, doubling), whichever way it was going:
+    loss on a pod puts a few percent of the calls on every edge touching it in the tail, too few on
+    one edge to tell, and p90 does not move. Its calls to systems that are not traced (a client
+    span with no child: a database) are its edges too. Each edge counts for the end whose edges,
+    pooled, show it more significantly (a caller with one edge has nothing else to show; the pod
+    shows it on all of its edges), then each service's own edges are tested together (Poisson p
+    under `latency_p_max`), if at least two, and half, of all its edges have more calls in the tail
+    than chance predicts. The effect is the excess, observed over expected less 1, also against
+    each baseline window alone (the smallest with one or two windows, the median with more: a
+    drift, or an edge that is always jumpy, is no loss)."""
+    from scipy.stats import poisson
+
+    q = params.tail_quantile
+    ends: dict[tuple[str, Any], tuple[str, ...]] = {}
+    for caller, callee in win.edge_times:
+        ends[("edge", (caller, callee))] = (caller, callee)
+    for op in win.self_times:
+        if win.parent_kind.get(op, "") in _CALLERS:
+            ends[("self", op)] = (op[0],)
+
+    def counts(stats: SpanStats, key: tuple[str, Any]) -> tuple[int, float] | None:
+        which, k = key
+        times = stats.edge_times if which == "edge" else stats.self_times
+        return _beyond(times.get(k, []), (win.edge_times if which == "edge" else win.self_times).get(k, []), params)
+
+    pooled = {key: c for key in ends if (c := counts(base, key)) is not None}
+
+    def total(keys: Sequence[tuple[str, Any]], of: Mapping[tuple[str, Any], tuple[int, float]]) -> tuple[int, float]:
+        return sum(of[k][0] for k in keys if k in of), sum(of[k][1] for k in keys if k in of)
+
+    touching: dict[str, list[tuple[str, Any]]] = defaultdict(list)
+    for key in pooled:
+        for end in ends[key]:
+            touching[end].append(key)
+    strength = {s: poisson_z(*total(keys, pooled)) for s, keys in touching.items()}
+    owned: dict[str, list[tuple[str, Any]]] = defaultdict(list)
+    for key in pooled:
+        owned[max(ends[key], key=lambda end: strength[end])].append(key)
+    out: dict[str, Evidence] = {}
+    for service, keys in owned.items():
+        observed, expected = total(keys, pooled)
+        # Loss on a pod shows on every edge touching it: one edge's tail alone (a caller's pool, a
+        # slow client) is not it.
+        spread = sum(1 for key in touching[service] if pooled[key][0] > pooled[key][1])
+        if observed <= expected or spread < max(2, len(touching[service]) / 2):
+            continue
+        p = float(poisson.sf(observed - 1, expected))
+        if p >= params.latency_p_max:
+            continue
+        excess = [observed / expected - 1.0]
+        for part in parts:
+            alone = {key: c for key in keys if (c := counts(part, key)) is not None}
+            if alone:
+                o, e = total(list(alone), alone)
+                excess.append(o / e - 1.0)
+        robust = len(parts) >= params.robust_baselines_min and len(excess) > 1
+        effect = float(np.median(excess[1:])) if robust else min(excess)
+        if effect > 0:
+            out[service] = {
+                "kind": "edge", "effect": round(effect, 3), "observed": observed, "expected": round(expected, 2),
+                "p": p, "detail": f"{observed} calls on {len(keys)} edges of {service}, both ways, far beyond their "
+                f"baseline p{q * 100:g} ({expected:.1f} expected, p={p:.1g}): packets to and from {service} lost",
+            }  # fmt: skip
+    return out
 
 
 def score_network(
@@ -491,6 +564,11 @@ def score_network(
     for service, edges in answered.items():
         callers = {e.caller for e in edges}
         raw[service] += len(callers) / max(judged_in.get(service, 0), len(callers)) * sum(e.effect for e in edges)
+    # Tails too thin to show on one edge, pooled over all of a service's edges: for a service no
+    # edge set explains as well.
+    for service, evidence in pod_tails(base, win, parts, params).items():
+        if evidence["effect"] > raw.get(service, 0.0):
+            out.add(service, evidence["effect"], evidence)
     for service in raw:
         edges = owned.get(service, [])
         callers = {e.caller for e in edges if e.callee == service}
