@@ -148,6 +148,38 @@ def test_a_batch_cut_short_by_a_crash_is_replayed_exactly(chdb_store: Store, tmp
     assert [r[0] for r in rows] == [f"record {i}" for i in range(5)]
 
 
+def test_two_inserters_cut_short_by_a_crash_store_each_record_once(chdb_store: Store, tmp_path: Path) -> None:
+    """Two inserters were writing records 1-3 and 4-5 side by side; the store took 4-5 (the later
+    batch) and the crash came before 1-3 was stored. Both batches are rebuilt exactly and the
+    store drops the one it has."""
+    service = f"two-{uuid.uuid4().hex[:8]}"
+    bodies = [logs_request(service, i) for i in range(7)]
+    wal = WriteAheadLog(tmp_path / "wal")
+    list(wal.recover())
+    wal.start()
+    for body in bodies:
+        wal.append("logs", body).result(timeout=10)
+    wal.close()
+    wal.begin_batch(1, 3)
+    wal.begin_batch(4, 5)
+    chdb_store.insert_otlp("logs", bodies[3:5], f"{wal.epoch}-4-5", tmp_path / "spool")
+    wal.finish_batch(4, 5)
+
+    decoder = Decoder(NATIVE_SIGNALS)
+    pipeline = Pipeline(WriteAheadLog(tmp_path / "wal"), chdb_store, decoder.replay, 1 << 26, 0.05, insert_streams=2)
+    assert pipeline.start() == 7
+    try:
+        deadline = time.monotonic() + 60
+        while pipeline.wal.checkpoint.stored < 7:
+            if time.monotonic() > deadline:
+                pytest.fail("the replay never finished")
+            time.sleep(0.05)
+    finally:
+        pipeline.stop()
+    rows = chdb_store.query(f"SELECT Body FROM otel_logs WHERE ServiceName = '{service}' ORDER BY Body").rows
+    assert [r[0] for r in rows] == [f"record {i}" for i in range(7)]
+
+
 def logs_request(service: str, i: int) -> bytes:
     req = ExportLogsServiceRequest()
     rl = req.resource_logs.add()

@@ -43,6 +43,7 @@ def serve(
     max_pending_mib: Annotated[float | None, _opt("max_pending_mib")] = None,
     flush_interval_s: Annotated[float | None, _opt("flush_interval_s", parser=duration_seconds)] = None,
     flush_rows: Annotated[int | None, _opt("flush_rows")] = None,
+    insert_streams: Annotated[int | None, _opt("insert_streams")] = None,
     wal_segment_mib: Annotated[int | None, _opt("wal_segment_mib")] = None,
     decoder: Annotated[str | None, _opt("decoder")] = None,
     servicegraph_wait_s: Annotated[float | None, _opt("servicegraph_wait_s", parser=duration_seconds)] = None,

@@ -81,6 +81,13 @@ class ServeConfig(BaseModel):
         50_000,
         description="Rows that trigger an insert before the interval ends (bigger: fewer parts, more memory).",
     )
+    insert_streams: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Inserts written side by side, each a batch of consecutive requests on its own connection "
+        "(ClickHouse flattens a batch on one core; see docs/performance.md).",
+    )
     wal_segment_mib: int = Field(64, description="Size at which a WAL segment file is closed and a new begun.")
     decoder: Literal["native", "python"] = Field(
         "native",
@@ -143,8 +150,8 @@ class ServeConfig(BaseModel):
 
     @field_validator("max_request_mib", "max_pending_mib", "flush_interval_s", "slo_error_rate", "slo_latency_ms")
     @classmethod
-    def _positive(cls, v: float) -> float:
-        if v <= 0:
+    def _positive(cls, v: float | None) -> float | None:
+        if v is not None and v <= 0:
             raise ValueError("must be greater than 0")
         return v
 

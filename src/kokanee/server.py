@@ -109,8 +109,9 @@ async def _serve(config: ServeConfig) -> None:
         wal = WriteAheadLog(config.wal_dir, config.wal_segment_mib * 1024 * 1024)
         pipeline = Pipeline(
             wal, store, decoder.replay, config.max_pending_bytes, config.flush_interval_s,
-            memory.batch_rows(config.flush_rows) if store.embedded else config.flush_rows,
+            memory.batch_rows(config.flush_rows, config.insert_streams) if store.embedded else config.flush_rows,
             spool_dir=config.data_dir / "spool", max_resident_bytes=memory.total_bytes,
+            insert_streams=config.insert_streams,
         )  # fmt: skip
         capture, capture_locations = open_capture(
             wal, store, config.data_dir, config.capture, config.capture_endpoint,

@@ -3,9 +3,13 @@
     receiver ──submit()──► admission ──► WAL (group fsync) ──ack──► receiver
                                             │ on_durable, in log order
                                             ▼
-                                     pending queue ──► inserter thread ──► store
+                                     pending queue ──► inserter threads ──► store
                                                         (batches of whole records,
                                                          one dedup token per batch)
+
+With `insert_streams` > 1, inserters write consecutive batches side by side, each on its own
+connection: ClickHouse flattens a batch's protobuf on one thread, so a second stream uses a
+second core. The WAL's checkpoint moves only over an unbroken run of stored batches.
 
 Memory is bounded by `max_pending_bytes`: past it, or while the store refuses inserts, new
 requests are refused with a retryable error and exporters retry. A request resent after its
@@ -70,6 +74,7 @@ class Pipeline:
         flush_rows: int = 50_000,
         spool_dir: Path | None = None,
         max_resident_bytes: int | None = None,
+        insert_streams: int = 1,
     ) -> None:
         self.wal = wal
         self.store = store
@@ -85,7 +90,9 @@ class Pipeline:
         self._pending_bytes = 0  # admitted, not yet stored (includes requests still in the WAL queue)
         self._store_ok = True
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        self.insert_streams = max(1, insert_streams)
+        self._threads: list[threading.Thread] = []
+        self._replay: deque[tuple[int, int]] = deque()  # batches a crash interrupted, to rebuild exactly
         self._inflight: dict[bytes, Future[int]] = {}  # digest → append not yet durable (event loop only)
         self._reencode_first: set[str] = set()  # signals whose last batch the store refused as sent (inserters)
         self.wal.on_durable = self._on_durable
@@ -103,9 +110,14 @@ class Pipeline:
             self._enqueue(record, _Staged(rows, nbytes))
             replayed += 1
         selfmetrics.REPLAYED.inc(replayed)
+        self._replay.extend(self.wal.checkpoint.batches)
         self.wal.start()
-        self._thread = threading.Thread(target=self._insert_loop, name="kokanee-inserter", daemon=True)
-        self._thread.start()
+        for i in range(self.insert_streams):
+            thread = threading.Thread(
+                target=self._insert_loop, args=(i > 0,), name=f"kokanee-inserter-{i}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
         return replayed
 
     # -- admission -------------------------------------------------------------------------------
@@ -197,38 +209,52 @@ class Pipeline:
 
     # -- the inserter --------------------------------------------------------------------------
 
-    def _take_batch(self) -> list[_Item]:
+    def _take_batch(self, full_only: bool = False) -> list[_Item]:
+        """The next batch, once `flush_rows` are pending or the oldest has waited the flush interval.
+
+        With `full_only` (the second and later inserters) only a full batch, i.e. a backlog: an
+        insert costs ~0.2 s of CPU whatever its size, so a lone inserter keeps its batches whole
+        until there is more than it can take alone.
+        """
         with self._cond:
-            while not self._pending and not self._stopping:
-                self._cond.wait()
-            if not self._pending:
-                return []
-            # The interval counts from the oldest request's arrival, not from when the inserter got
-            # free: behind a backlog (a slow insert, a storm) batches go out back to back.
-            deadline = self._pending[0].queued_at + self.flush_interval_s
-            while not self._stopping:
-                rows = sum(item.count for item in self._pending)
-                remaining = deadline - time.monotonic()
-                if rows >= self.flush_rows or remaining <= 0:
-                    break
-                self._cond.wait(remaining)
+            while True:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if not self._pending or (self._stopping and full_only):
+                    return []
+                # The interval counts from the oldest request's arrival, not from when the inserter got
+                # free: behind a backlog (a slow insert, a storm) batches go out back to back.
+                deadline = self._pending[0].queued_at + self.flush_interval_s
+                ready = self._stopping
+                while not self._stopping and self._pending:
+                    rows = sum(item.count for item in self._pending)
+                    remaining = deadline - time.monotonic()
+                    if rows >= self.flush_rows or (remaining <= 0 and not full_only):
+                        ready = True
+                        break
+                    self._cond.wait(None if full_only else remaining)
+                if self._pending and ready and not (self._stopping and full_only):
+                    break  # else another inserter took them meanwhile, or this one leaves the rest
             batch: list[_Item] = []
-            intent = self.wal.checkpoint.batch
-            if intent is not None and self._pending[0].seq <= intent[1]:
+            if self._replay and self._pending[0].seq <= self._replay[0][1]:
                 # A batch interrupted by a crash is rebuilt exactly (same records, same token).
-                while self._pending and self._pending[0].seq <= intent[1]:
+                _, last = self._replay.popleft()
+                while self._pending and self._pending[0].seq <= last:
                     batch.append(self._pending.popleft())
                 return batch
             rows = 0
+            end = self._replay[0][0] if self._replay else None
             while self._pending and not (batch and rows + self._pending[0].count > self.flush_rows):
+                if end is not None and self._pending[0].seq >= end:
+                    break
                 item = self._pending.popleft()
                 batch.append(item)
                 rows += item.count
             return batch
 
-    def _insert_loop(self) -> None:
+    def _insert_loop(self, full_only: bool = False) -> None:
         while True:
-            batch = self._take_batch()
+            batch = self._take_batch(full_only)
             if not batch:
                 return
             try:
@@ -245,7 +271,7 @@ class Pipeline:
         token = f"{self.wal.epoch}-{first}-{last}"
         for target, items in _targets(batch).items():
             self._store_or_split(target, items, token, token)
-        self.wal.mark_stored(last)
+        self.wal.finish_batch(first, last)
 
     def _insert(self, target: str, items: list[_Item], token: str) -> None:
         if target in NATIVE_TARGETS:
@@ -368,8 +394,8 @@ class Pipeline:
                 self._cond.wait(0.05)
             self._stopping = True
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(max(0.1, deadline - time.monotonic()))
+        for thread in self._threads:
+            thread.join(max(0.1, deadline - time.monotonic()))
 
 
 class _ResidentCheck:

@@ -160,7 +160,7 @@ class Store:
                 path = spool_dir / f"{signal}-{token}.pb"
                 path.write_bytes(data)
                 try:
-                    self.client().command(otlp_native.insert_from_file(signal, str(path)), settings=settings)
+                    self.client().command(otlp_native.insert_from_file(signal, str(path), settings))
                 finally:
                     path.unlink(missing_ok=True)
             else:
