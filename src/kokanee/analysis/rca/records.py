@@ -130,12 +130,14 @@ def read_logs(
     all the log scorer reads of them (not their time, span or trace) come as one `LogLine` with
     their `count`, in the order they first came: a baseline is counted, the window is walked."""
     tables = []
+    has_window = False
     for index, (lo, hi) in enumerate((*baselines, window)):
         part = -1 if index == len(baselines) else index
         p = {"start": lo, "end": hi}
         count = int(store.query(f"SELECT count() FROM otel_logs WHERE {within('Timestamp')}", parameters=p).rows[0][0])
         if count == 0:
             continue
+        has_window = part == -1
         keep = max(1, -(-count // params.max_logs))
         sample = f" AND cityHash64(Timestamp, Body) % {keep} = 0" if keep > 1 else ""
         table = _arrow(
@@ -151,11 +153,13 @@ def read_logs(
         tables.append(table.cast(_LOG_SCHEMA))
     if not tables:
         return []
-    lines = _with_ops(pa.concat_tables(tables), spans)
-    in_window = pc.equal(lines.column("part"), -1)
+    tables = _with_ops(tables, spans)
+    window_lines = tables.pop() if has_window else None
     out: list[LogLine] = []
     locations: dict[tuple[str, str], str] = {}  # lines repeat: a statement's location is found once
-    for table in (_alike(lines.filter(pc.invert(in_window))), lines.filter(in_window)):
+    for table in (_alike(pa.concat_tables(tables)) if tables else None, window_lines):
+        if table is None:
+            continue
         columns = [table.column(name).to_pylist() for name in _LOG_FIELDS]
         for service, body, error, span_id, location, at, tail, trace_id, part, op_service, op_name, n in zip(
             *columns, strict=True
@@ -195,17 +199,24 @@ def _alike(table: Any) -> Any:
     return first.append_column("count", groups.column("row_count").cast(pa.int64()))
 
 
-def _with_ops(lines: Any, spans: SpanTable | None) -> Any:
-    """`lines` with `op_service`, `op_name`: the service and operation of each line's span among
-    `spans` (null where it is not; a repeated span id: its last span), and a `count` of 1."""
+def _with_ops(tables: list[Any], spans: SpanTable | None) -> list[Any]:
+    """Each table of lines with `op_service`, `op_name`: the service and operation of each line's
+    span among `spans` (null where it is not; a repeated span id: its last span), and a `count` of 1.
+    One lookup for all the tables: building the set of span ids is its cost."""
     table = spans.table if spans is not None else SpanTable.from_spans([]).table
     last_first = table.take(pa.array(np.arange(table.num_rows - 1, -1, -1, dtype=np.int64)))
-    at = pc.index_in(lines.column("span_id"), value_set=last_first.column("span_id"))
-    return (
-        lines.append_column("op_service", pc.take(last_first.column("service"), at))
-        .append_column("op_name", pc.take(last_first.column("name"), at))
-        .append_column("count", pa.array(np.ones(lines.num_rows, dtype=np.int64)))
-    )
+    ids = pa.chunked_array([t.column("span_id").combine_chunks() for t in tables], type=pa.string())
+    found = pc.index_in(ids, value_set=last_first.column("span_id")).combine_chunks()
+    out, offset = [], 0
+    for t in tables:
+        at = found.slice(offset, t.num_rows)
+        offset += t.num_rows
+        out.append(
+            t.append_column("op_service", pc.take(last_first.column("service"), at))
+            .append_column("op_name", pc.take(last_first.column("name"), at))
+            .append_column("count", pa.array(np.ones(t.num_rows, dtype=np.int64)))
+        )
+    return out
 
 
 # The exporter's AggregationTemporality: 2 = cumulative.
