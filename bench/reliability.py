@@ -148,7 +148,14 @@ def stored_spans(server: KokaneeServer, parts: int = 8) -> tuple[int, int]:
     rows = ids = 0
     for part in range(parts):
         where = f"cityHash64(SpanId) % {parts} = {part}"
-        row = server.query(f"SELECT count() AS n, uniqExact(SpanId) AS ids FROM otel_traces WHERE {where}")[0]
+        for attempt in range(30):  # a 503 while the engine is at its limit (inserts, merges): retry
+            try:
+                row = server.query(f"SELECT count() AS n, uniqExact(SpanId) AS ids FROM otel_traces WHERE {where}")[0]
+                break
+            except AssertionError:
+                if attempt == 29:
+                    raise
+                time.sleep(1)
         rows, ids = rows + int(row["n"]), ids + int(row["ids"])
     return rows, ids
 

@@ -123,6 +123,10 @@ class Store:
         except OperationalError as e:
             raise StoreUnavailable(str(e)) from e
         except (DatabaseError, ClickHouseError) as e:
+            if _ENGINE_FULL in str(e):
+                # The engine as a whole is at its memory limit (inserts, merges, other queries):
+                # retry later (503). A query over its own limit is the caller's to narrow (400).
+                raise StoreUnavailable(_short_error(str(e))) from e
             raise QueryError(_short_error(str(e))) from e
         columns = list(result.column_names)
         if not columns and not result.result_rows and _READS.match(sql):
@@ -242,6 +246,7 @@ def _writing() -> Iterator[None]:
         raise
 
 
+_ENGINE_FULL = "(total) memory limit exceeded"
 _READS = re.compile(r"\s*(SELECT|WITH)\b", re.IGNORECASE)
 
 
