@@ -28,7 +28,7 @@ MIB = 1024 * 1024
 
 # Resident memory of an idle `kokanee serve` without the engine's data: the interpreter, pyarrow,
 # FastAPI and chDB's library pages its start touches (measured: `import chdb` alone maps ~220 MiB,
-# an idle server ~300 MiB RSS once chDB's code pages are handed back, see kokanee.store.trim).
+# an idle server ~290 MiB RSS once chDB's code pages are handed back: release_engine_code).
 PROCESS_FLOOR_MIB = 320
 # Below this the engine cannot run kokanee's migrations and inserts in the memory left to it.
 MIN_ENGINE_MIB = 128
