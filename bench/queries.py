@@ -2,7 +2,7 @@
 
 Spans are generated inside ClickHouse (`INSERT INTO otel_traces SELECT ... FROM numbers_mt(...)`, in
 chunks), so the materialized views fire exactly as at ingest (kokanee_red_1m and its per-service
-rollup, kokanee_span_index, the trace-id lookups). Shape: 20 services, traces of 10 spans
+rollup, the span arrivals, the trace-id lookups). Shape: 20 services, traces of 10 spans
 (client/server pairs sharing the trace id, a Postgres and a Redis client span), ~2% errors,
 lognormal durations, ~10 span attributes, spread over the last 24 h.
 
@@ -52,7 +52,7 @@ from kokanee.store.reads.traces import get_trace  # noqa: E402
 NS = 1_000_000_000
 HOUR_NS = 3600 * NS
 SPANS_PER_TRACE = 10
-# The span index keeps one day (TTL): stay inside it.
+# A day of data, as the queries were first measured on.
 SPREAD_NS = 23 * HOUR_NS + 50 * MINUTE_NS
 WAIT_NS = 10 * NS  # the Deriver's default wait
 RED_SERVICE = "checkout"
@@ -273,7 +273,7 @@ def table_sizes(store: Store) -> str:
     rows = store.query(
         """SELECT table, sum(rows), count(), formatReadableSize(sum(bytes_on_disk)) FROM system.parts
         WHERE active AND database = currentDatabase() AND table IN
-            ('otel_traces', 'kokanee_red_1m', 'kokanee_service_red_1m', 'kokanee_span_index',
+            ('otel_traces', 'kokanee_red_1m', 'kokanee_service_red_1m', 'kokanee_span_arrivals',
              'kokanee_service_edges_1m', 'otel_traces_trace_id_ts', 'kokanee_trace_keys')
         GROUP BY table ORDER BY table"""
     ).rows

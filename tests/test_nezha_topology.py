@@ -2,9 +2,9 @@
 
 The recording (tests/testdata/nezha: one whole minute of the day's spans, 08:43, with 49
 service-to-service calls) is imported into a `kokanee serve` of its own, moved to end five minutes ago
-(`rebase_time`) so every minute is due for the server's Deriver and inside the span index's one
-day. Expected edges are read from the trace CSVs with the csv module: the parent span's service
-to the child span's service, wherever they differ. Services are pod names without their
+(`rebase_time`) so every minute is due for the server's Deriver. Expected edges are read from the
+trace CSVs with the csv module: the parent span's service to the child span's service, wherever
+they differ. Services are pod names without their
 ReplicaSet and pod hash suffixes (the importer's `service_from_pod`).
 """
 
@@ -119,7 +119,7 @@ def test_the_service_map_of_the_train_ticket_day_has_exactly_the_recorded_calls(
     assert report.stats.sent["traces"] == recording.spans
     assert report.stats.rejected["traces"] == 0
     server.wait_for(
-        "SELECT count() AS n FROM otel_traces",  # the span index fills in the same insert
+        "SELECT count() AS n FROM otel_traces",  # the arrival minutes fill in the same insert
         lambda rows: rows[0]["n"] == recording.spans,
         timeout=240,
     )
