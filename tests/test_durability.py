@@ -136,14 +136,7 @@ def test_a_batch_cut_short_by_a_crash_is_replayed_exactly(chdb_store: Store, tmp
     decoder = Decoder(NATIVE_SIGNALS)
     pipeline = Pipeline(WriteAheadLog(tmp_path / "wal"), chdb_store, decoder.replay, 1 << 26, 0.05)
     assert pipeline.start() == 5
-    try:
-        deadline = time.monotonic() + 60
-        while pipeline.wal.checkpoint.stored < 5:
-            if time.monotonic() > deadline:
-                pytest.fail("the replay never finished")
-            time.sleep(0.05)
-    finally:
-        pipeline.stop()
+    _replay_until_stored(pipeline, 5)
     rows = chdb_store.query(f"SELECT Body FROM otel_logs WHERE ServiceName = '{service}' ORDER BY Body").rows
     assert [r[0] for r in rows] == [f"record {i}" for i in range(5)]
 
@@ -168,14 +161,7 @@ def test_two_inserters_cut_short_by_a_crash_store_each_record_once(chdb_store: S
     decoder = Decoder(NATIVE_SIGNALS)
     pipeline = Pipeline(WriteAheadLog(tmp_path / "wal"), chdb_store, decoder.replay, 1 << 26, 0.05, insert_streams=2)
     assert pipeline.start() == 7
-    try:
-        deadline = time.monotonic() + 60
-        while pipeline.wal.checkpoint.stored < 7:
-            if time.monotonic() > deadline:
-                pytest.fail("the replay never finished")
-            time.sleep(0.05)
-    finally:
-        pipeline.stop()
+    _replay_until_stored(pipeline, 7)
     rows = chdb_store.query(f"SELECT Body FROM otel_logs WHERE ServiceName = '{service}' ORDER BY Body").rows
     assert [r[0] for r in rows] == [f"record {i}" for i in range(7)]
 
@@ -186,3 +172,15 @@ def logs_request(service: str, i: int) -> bytes:
     rl.resource.attributes.append(KeyValue(key="service.name", value=AnyValue(string_value=service)))
     rl.scope_logs.add().log_records.add(time_unix_nano=time.time_ns(), body=AnyValue(string_value=f"record {i}"))
     return req.SerializeToString()
+
+
+def _replay_until_stored(pipeline: Pipeline, records: int) -> None:
+    """Waits (a bound on waiting, not a figure) until the replay has stored `records`, then stops."""
+    try:
+        deadline = time.monotonic() + 60
+        while pipeline.wal.checkpoint.stored < records:
+            if time.monotonic() > deadline:
+                pytest.fail("the replay never finished")
+            time.sleep(0.05)
+    finally:
+        pipeline.stop()
