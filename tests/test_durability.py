@@ -18,12 +18,14 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from kokanee.ingest.decode import canonical
 from kokanee.ingest.receiver import Decoder
 from kokanee.pipeline.pipeline import Pipeline
 from kokanee.pipeline.wal import WriteAheadLog
 from kokanee.store.client import Store
 from kokanee.store.otlp_native import NATIVE_SIGNALS
 from tests.server import KokaneeServer
+from tests.test_ingest_canonical import ONEOF_TWICE, trace_body
 
 
 def make_spans(service: str, count: int) -> list[ReadableSpan]:
@@ -172,6 +174,27 @@ def logs_request(service: str, i: int) -> bytes:
     rl.resource.attributes.append(KeyValue(key="service.name", value=AnyValue(string_value=service)))
     rl.scope_logs.add().log_records.add(time_unix_nano=time.time_ns(), body=AnyValue(string_value=f"record {i}"))
     return req.SerializeToString()
+
+
+def test_a_batch_stored_re_encoded_before_a_crash_is_stored_once(chdb_store: Store, tmp_path: Path) -> None:
+    """The store refused a batch as sent and took it re-encoded; the crash came before the
+    checkpoint said so. The replay tries it as sent, is refused, re-encodes it: the store must drop
+    that insert as one it has (both encodings carry the batch's token), not store the span twice."""
+    service = f"reenc-{uuid.uuid4().hex[:8]}"
+    body = trace_body(service, ONEOF_TWICE)
+    wal = WriteAheadLog(tmp_path / "wal")
+    list(wal.recover())
+    wal.start()
+    wal.append("traces", body).result(timeout=10)
+    wal.close()
+    wal.begin_batch(1, 1)
+    chdb_store.insert_otlp("traces", [canonical("traces", body)], f"{wal.epoch}-1-1", tmp_path / "spool")
+
+    pipeline = Pipeline(WriteAheadLog(tmp_path / "wal"), chdb_store, Decoder(NATIVE_SIGNALS).replay, 1 << 26, 0.05)
+    assert pipeline.start() == 1
+    _replay_until_stored(pipeline, 1)
+    rows = chdb_store.query(f"SELECT count() FROM otel_traces WHERE ServiceName = '{service}'").rows
+    assert rows[0][0] == 1
 
 
 def _replay_until_stored(pipeline: Pipeline, records: int) -> None:

@@ -323,16 +323,17 @@ class Pipeline:
 
         One bad record among n costs about 2·log2(n) inserts. A part is refused after one try; a
         record alone gets three (in case the refusal was transient) before quarantine. Splits are
-        deterministic and each attempt has its own token (`batch_token.first-last`, `~c` once
-        re-encoded), so a replay after a crash mid-split repeats the same inserts and the store
-        drops those it has.
+        deterministic and each part has its own token (`batch_token.first-last`), so a replay after
+        a crash mid-split repeats the same inserts and the store drops those it has. A batch keeps
+        its token whether sent as received or re-encoded: a refused insert stores nothing, so
+        whichever encoding lands first holds the token, and a replay that takes the other path
+        (it starts without knowing which one this process took) is dropped.
         """
         native = target in NATIVE_TARGETS
         if native and not reencoded and target in self._reencode_first:
             # The store refused this signal's last batch as sent (a client sending non-canonical
             # protobuf): re-encode up front rather than pay a refused insert per batch, until a
-            # batch needs no re-encoding. The token stays the one of the batch as sent: a replay
-            # after a crash (which inserts it as sent) is then dropped by the store if this landed.
+            # batch needs no re-encoding (the token stays the batch's, see above).
             reencoded = True
             if not _reencode(items):
                 self._reencode_first.discard(target)
@@ -345,7 +346,7 @@ class Pipeline:
         if native and not reencoded:
             if _reencode(items):
                 self._reencode_first.add(target)
-                self._store_or_split(target, items, f"{token}~c", batch_token, reencoded=True)
+                self._store_or_split(target, items, token, batch_token, reencoded=True)
                 return
             reencoded = True  # already canonical: the refusal is about something else
         if len(items) == 1:
