@@ -126,12 +126,7 @@ def test_a_batch_cut_short_by_a_crash_is_replayed_exactly(chdb_store: Store, tmp
     replay must rebuild exactly that batch (same token), not fold in records 4-5, or 1-3 double."""
     service = f"cut-{uuid.uuid4().hex[:8]}"
     bodies = [logs_request(service, i) for i in range(5)]
-    wal = WriteAheadLog(tmp_path / "wal")
-    list(wal.recover())
-    wal.start()
-    for body in bodies:
-        wal.append("logs", body).result(timeout=10)
-    wal.close()
+    wal = _wal_holding(tmp_path / "wal", "logs", bodies)
     wal.begin_batch(1, 3)
     chdb_store.insert_otlp("logs", bodies[:3], f"{wal.epoch}-1-3", tmp_path / "spool")
 
@@ -149,12 +144,7 @@ def test_two_inserters_cut_short_by_a_crash_store_each_record_once(chdb_store: S
     store drops the one it has."""
     service = f"two-{uuid.uuid4().hex[:8]}"
     bodies = [logs_request(service, i) for i in range(7)]
-    wal = WriteAheadLog(tmp_path / "wal")
-    list(wal.recover())
-    wal.start()
-    for body in bodies:
-        wal.append("logs", body).result(timeout=10)
-    wal.close()
+    wal = _wal_holding(tmp_path / "wal", "logs", bodies)
     wal.begin_batch(1, 3)
     wal.begin_batch(4, 5)
     chdb_store.insert_otlp("logs", bodies[3:5], f"{wal.epoch}-4-5", tmp_path / "spool")
@@ -182,11 +172,7 @@ def test_a_batch_stored_re_encoded_before_a_crash_is_stored_once(chdb_store: Sto
     that insert as one it has (both encodings carry the batch's token), not store the span twice."""
     service = f"reenc-{uuid.uuid4().hex[:8]}"
     body = trace_body(service, ONEOF_TWICE)
-    wal = WriteAheadLog(tmp_path / "wal")
-    list(wal.recover())
-    wal.start()
-    wal.append("traces", body).result(timeout=10)
-    wal.close()
+    wal = _wal_holding(tmp_path / "wal", "traces", [body])
     wal.begin_batch(1, 1)
     chdb_store.insert_otlp("traces", [canonical("traces", body)], f"{wal.epoch}-1-1", tmp_path / "spool")
 
@@ -207,3 +193,14 @@ def _replay_until_stored(pipeline: Pipeline, records: int) -> None:
             time.sleep(0.05)
     finally:
         pipeline.stop()
+
+
+def _wal_holding(path: Path, signal: str, bodies: list[bytes]) -> WriteAheadLog:
+    """A closed write-ahead log holding `bodies` as records 1..n, as a crash would leave it."""
+    wal = WriteAheadLog(path)
+    list(wal.recover())
+    wal.start()
+    for body in bodies:
+        wal.append(signal, body).result(timeout=10)
+    wal.close()
+    return wal
