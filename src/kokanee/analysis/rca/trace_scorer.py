@@ -315,29 +315,29 @@ def score_traces(
     own: dict[str, dict[Any, tuple[list[Timed], list[Timed]]]] = defaultdict(dict)
     for op, times in win.self_times.items():
         own[op[0]][op[1]] = (base.self_times.get(op, []), times)
+
+    def own_time(service: str, shift: Shift, ratio: float, detail: str) -> None:
+        latency.add(service, ratio - 1.0, {
+            "kind": "trace", "signal": "self_time", "operation": shift.key, "detail": detail,
+            "ratio": round(shift.ratio, 3), "p": shift.p,
+            "trace_ids": win.slowest(win.self_times.get((service, shift.key), [])),
+        }, operation=str(shift.key))  # fmt: skip
+
     for service, groups in own.items():
         alone = [{op: part.self_times.get((service, op), []) for op in groups} for part in parts]
         if (found := _lasting_shift(groups, alone, params)) is not None:
             shift, ratio = found
-            latency.add(service, ratio - 1.0, {
-                "kind": "trace", "signal": "self_time", "operation": shift.key,
-                "detail": f"own time p{round(q * 100)} {shift.ratio:.1f}x the baseline's over its operations "
-                          f"(p={shift.p:.1g}); most in {shift.key}: {shift.key_win_ns / 1e6:.1f} ms against "
-                          f"{shift.key_base_ns / 1e6:.1f} ms",
-                "ratio": round(shift.ratio, 3), "p": shift.p,
-                "trace_ids": win.slowest(win.self_times.get((service, shift.key), [])),
-            }, operation=str(shift.key))  # fmt: skip
+            own_time(service, shift, ratio,
+                     f"own time p{round(q * 100)} {shift.ratio:.1f}x the baseline's over its operations "
+                     f"(p={shift.p:.1g}); most in {shift.key}: {shift.key_win_ns / 1e6:.1f} ms against "
+                     f"{shift.key_base_ns / 1e6:.1f} ms")  # fmt: skip
         statements = [op for op in groups if win.parent_kind.get((service, op), "") in _CALLERS]
         if (one := _one_statement_shift(groups, alone, statements, params)) is not None:
             shift, ratio = one
-            latency.add(service, ratio - 1.0, {
-                "kind": "trace", "signal": "self_time", "operation": shift.key,
-                "detail": f"own time p{round(q * 100)} of {shift.key} alone {shift.ratio:.1f}x the baseline's "
-                          f"({shift.key_win_ns / 1e6:.1f} ms against {shift.key_base_ns / 1e6:.1f} ms, "
-                          f"p={shift.p:.1g} of {len(groups)} operations)",
-                "ratio": round(shift.ratio, 3), "p": shift.p,
-                "trace_ids": win.slowest(win.self_times.get((service, shift.key), [])),
-            }, operation=str(shift.key))  # fmt: skip
+            own_time(service, shift, ratio,
+                     f"own time p{round(q * 100)} of {shift.key} alone {shift.ratio:.1f}x the baseline's "
+                     f"({shift.key_win_ns / 1e6:.1f} ms against {shift.key_base_ns / 1e6:.1f} ms, "
+                     f"p={shift.p:.1g} of {len(groups)} operations)")  # fmt: skip
     score_network(base, win, parts, params, edge)
     for service, observed in win.error_origins.items():
         rate = base.error_origins.get(service, 0) / max(1, base.spans.get(service, 0))
