@@ -5,11 +5,7 @@ Migration 14's codecs apply to a store that already holds spans, which stay read
 
 from __future__ import annotations
 
-import json
 import random
-import subprocess
-import sys
-import textwrap
 import uuid
 from pathlib import Path
 
@@ -18,10 +14,10 @@ import pytest
 from kokanee.store.client import Store
 from kokanee.store.reads.red import service_red
 from kokanee.store.schema_derived import QUANTILES, bucket_quantiles
+from tests.own_process import run_script
 from tests.test_servicegraph import T0, S, ingest
 
 MINUTE_NS = 60_000_000_000
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -119,15 +115,7 @@ def test_migrations_from_10_on_a_store_that_has_spans(tmp_path: Path) -> None:
     """Migration 11 fills the new tables from what is stored; 12 changes otel_traces' block size;
     14 changes codecs without rewriting parts (no mutation), and merges take them.
     In a process of its own: chDB opens one data path per process."""
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(_MIGRATION_SCRIPT), str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+    result = run_script(_MIGRATION_SCRIPT, str(tmp_path))
     # The trace is recent (within the hour before the migration), so its keys were backfilled.
     engine, codecs, applied = result.pop("engine"), result.pop("codecs"), result.pop("applied")
     assert {11, 12, 14} <= set(applied), applied

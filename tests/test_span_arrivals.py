@@ -9,13 +9,9 @@ In a process of its own: chDB opens one data path per process.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.own_process import run_script
 
 _UPGRADE_SCRIPT = """
 import json, sys, uuid
@@ -63,15 +59,7 @@ print(json.dumps({
 
 
 def test_upgrade_drops_the_span_index_and_keeps_pairing(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(_UPGRADE_SCRIPT), str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+    result = run_script(_UPGRADE_SCRIPT, str(tmp_path))
     assert result["applied"] == [15]
     assert result["before"] == ["kokanee_span_index", "kokanee_span_index_mv"]
     assert result["after"] == ["kokanee_span_arrivals", "kokanee_span_arrivals_mv"]
