@@ -39,6 +39,7 @@ SEEDS = 4  # per topology: 0, 1 train; 2, 3 test
 RATE = 2.0  # mean requests per second
 BEFORE_S = 60
 VERSION = 1  # bump when the suite's generation changes
+PROTOCOLS = ("reference", "window")
 
 
 def build(console: Console) -> dict[str, Any]:
@@ -68,10 +69,11 @@ def build(console: Console) -> dict[str, Any]:
     return manifest
 
 
-def chaos(console: Console, split: str | None = None) -> list[dict[str, Any]]:
+def chaos(console: Console, split: str | None = None, protocols: tuple[str, ...] = PROTOCOLS) -> list[dict[str, Any]]:
     """One result per (window, protocol): set, kind, split, protocol, rank (None: not ranked), and
     for fault-free windows the top cause's score. `split` ("train" or "test"): that half only (while
-    choosing a parameter, rank the train half alone)."""
+    choosing a parameter, rank the train half alone); `protocols`: which (a change to how baselines
+    are picked moves only "window")."""
     manifest = build(console)
     console.print(
         f"chaos suite: {manifest['items']} spans, log records and points generated and stored in "
@@ -91,10 +93,10 @@ def chaos(console: Console, split: str | None = None) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     began = time.monotonic()
     with Progress(console=console) as progress:
-        task = progress.add_task("chaos suite: rank", total=2 * len(questions))
+        task = progress.add_task("chaos suite: rank", total=len(protocols) * len(questions))
         for split, topo, kind, truth, start, ref in questions:
             end = start + FAULT_S * NS
-            for protocol in ("reference", "window"):
+            for protocol in protocols:
                 baseline = [ref, (start - BEFORE_S * NS, start)] if protocol == "reference" else None
                 t0 = time.monotonic()
                 causes = rank_causes(store, start, end, baseline=baseline)

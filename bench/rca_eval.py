@@ -187,9 +187,8 @@ def markdown(results: Sequence[dict[str, Any]], against: Sequence[dict[str, Any]
         for protocol in ("reference", "window"):
             new = cells(now.get((s, kind, split, protocol), []))
             old = cells(before.get((s, kind, split, protocol), [])) if against else None
-            row.extend(
-                n if old is None or not o or o == n else f"{o} → {n}" for n, o in zip(new, old or new, strict=True)
-            )
+            pairs = zip(new, old or new, strict=True)
+            row.extend(n if old is None or not o or not n or o == n else f"{o} → {n}" for n, o in pairs)
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -222,6 +221,11 @@ def main() -> None:
     parser.add_argument("--sets", default=",".join(SETS), help="table: which sets (default: all)")
     parser.add_argument("--split", choices=["train", "test"], help="chaos: rank that half only")
     parser.add_argument(
+        "--protocol",
+        choices=["reference", "window"],
+        help="chaos, nezha: that protocol only (baseline picking moves only window)",
+    )
+    parser.add_argument(
         "--load", help="table: print saved results (names or .json paths, comma-separated), run nothing"
     )
     args = parser.parse_args()
@@ -231,13 +235,23 @@ def main() -> None:
     if args.dataset == "chaos":
         from rca_chaos import chaos
 
-        print(markdown(chaos(console, args.split)))
+        protocols = (args.protocol,) if args.protocol else ("reference", "window")
+        results = chaos(console, args.split, protocols)
+        if args.save:
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            (RESULTS / f"{args.save}.json").write_text(json.dumps(results))
+        print(markdown(results, load(args.against) if args.against else ()))
     if args.dataset in ("sockshop", "all"):
         sockshop()
     if args.dataset in ("nezha", "all"):
         from rca_nezha import nezha
 
-        nezha(console)
+        results = nezha(console, (args.protocol,) if args.protocol else ("reference", "window"))
+        if args.save and args.dataset == "nezha":
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            (RESULTS / f"{args.save}.json").write_text(json.dumps(results))
+        if args.dataset == "nezha":
+            print(markdown(results, load(args.against) if args.against else ()))
     if args.dataset in ("demo", "all"):
         from rca_demo import demo
 

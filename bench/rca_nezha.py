@@ -108,7 +108,7 @@ def construct_window() -> tuple[int, int]:
     return lo, hi + 1
 
 
-def nezha_results(console: Console) -> list[dict[str, Any]]:
+def nezha_results(console: Console, protocols: tuple[str, ...] = ("reference", "window")) -> list[dict[str, Any]]:
     """Each fault ranked under both protocols: `reference` (the construct stretch and the minute
     before as baselines, WINDOW_S from the fault) and `window` (only start and end, WINDOW_ONLY_S
     from the fault: kokanee picks the baseline). One result per (fault, protocol)."""
@@ -125,10 +125,10 @@ def nezha_results(console: Console) -> list[dict[str, Any]]:
     ).rows
     rankings: list[tuple[int, str, list[str], float]] = []
     with Progress(console=console) as progress:
-        task = progress.add_task("nezha: rank", total=2 * len(faults))
+        task = progress.add_task("nezha: rank", total=len(protocols) * len(faults))
         for (start,) in faults:
             start = int(start)
-            for protocol in ("reference", "window"):
+            for protocol in protocols:
                 t0 = time.monotonic()
                 if protocol == "reference":
                     baseline = [normal, (start - BASELINE_S * NS, start)]
@@ -161,16 +161,16 @@ def nezha_results(console: Console) -> list[dict[str, Any]]:
     return out
 
 
-def nezha(console: Console) -> list[dict[str, Any]]:
-    results = nezha_results(console)
-    table = Table(title=f"Nezha Train Ticket 2023-01-29, {len(results) // 2} faults")
+def nezha(console: Console, protocols: tuple[str, ...] = ("reference", "window")) -> list[dict[str, Any]]:
+    results = nezha_results(console, protocols)
+    table = Table(title=f"Nezha Train Ticket 2023-01-29, {len(results) // len(protocols)} faults")
     for column in ("method", "protocol", "faults", "cases", "AS@1", "AS@3", "AS@5", "detected"):
         table.add_column(column, justify="left" if column in ("method", "protocol", "faults") else "right")
 
     def pct(ranks: list[int | None], k: int) -> str:
         return f"{100 * sum(1 for r in ranks if r is not None and r <= k) / len(ranks):.2f}"
 
-    for protocol in ("reference", "window"):
+    for protocol in protocols:
         by_kind: dict[str, list[int | None]] = defaultdict(list)
         for r in results:
             if r["protocol"] == protocol:

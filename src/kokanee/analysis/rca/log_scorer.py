@@ -144,6 +144,10 @@ def score_logs(
     def template(key: Key) -> str:
         return template_of(miners[key[0]], key[1], key[3])
 
+    def usual(stmt: Key) -> bool:
+        robust = len(parts) >= params.robust_baselines_min
+        return not robust or _usual(stmt_at[stmt], service_at[stmt[0]], range(len(parts)))
+
     surge, vanish = KindScores("log_error"), KindScores("log_vanish")
     changed = set[Key]()  # statements found vanished or stopped
     # Errors are expected in proportion to all the logging (every service's): the recording may
@@ -168,6 +172,8 @@ def score_logs(
         rate_per_min = b / (base_s / 60) if base_s > 0 else 0.0
         if b < params.vanish_min_count or rate_per_min < params.vanish_min_rate_per_min:
             continue
+        if not usual(_statement(key)):
+            continue
         op = _main_op(ops.get(key))
         if op is not None:
             e = b * op_counts[1].get(op, 0) / max(1, op_counts[0].get(op, 0))
@@ -190,6 +196,8 @@ def score_logs(
         service, b = stmt[0], stmt_base[stmt]
         rate_per_min = b / (base_s / 60) if base_s > 0 else 0.0
         if stmt[2] or b < params.vanish_min_count or rate_per_min < params.vanish_min_rate_per_min:
+            continue
+        if not usual(stmt):
             continue
         by_op = stmt_ops.get(stmt)
         op = _main_op(by_op)
@@ -258,6 +266,9 @@ def _gone_since_before(
     for stmt, at in counts.stmt_at.items():
         if stmt[2] or stmt in changed:
             continue
+        others = [i for i in range(len(parts)) if i != nearest]
+        if len(parts) >= params.robust_baselines_min and not _usual(at, counts.service_at[stmt[0]], others):
+            continue
         for i, (seconds, _, _) in enumerate(parts):
             b, traffic = at[i], counts.traffic(stmt, i)
             if i == nearest or traffic <= 0:
@@ -283,6 +294,17 @@ def _gone_since_before(
                     "trace_ids": traces_of(op) if (op := counts.op(stmt)) else [],
                 })  # fmt: skip
                 break
+
+
+def _usual(at: Counter[int], logged: Counter[int], windows: Sequence[int]) -> bool:
+    """Whether a statement was part of the normal: logged in most of the baseline `windows` where
+    its service logged at all. Asked with `robust_baselines_min` windows or more (picked ones, from
+    the hour before): one that only one of them holds (an earlier fault's after-effects, a passing
+    traffic mix) was not the normal, and its absence from the question's window is no change;
+    pooled, that window's burst would pass for a frequent statement. With fewer windows (a
+    reference stretch and the minute before) every statement is judged as pooled."""
+    live = [i for i in windows if logged[i] > 0]
+    return 2 * sum(1 for i in live if at[i] > 0) > len(live)
 
 
 def _main_op(by_op: Counter[Op] | None) -> Op | None:

@@ -603,7 +603,17 @@ def _vanished_from_each(
     enough parent spans to show it (the pooled rate predicts `vanish_min_count` calls in it). A
     call that one window already lacked stopped before the question's window: the known-good
     stretch may hold a failure that later healed (calls to an error handler), and its healing is
-    not the fault."""
+    not the fault.
+
+    With `robust_baselines_min` windows or more (picked ones, from the hour before), the call must
+    also be usual: made in most of the windows where its parent ran. A call made in one of them
+    only (an earlier fault's calls to an error handler, a passing traffic mix) was not the normal,
+    and the pooled rate, diluted by the others, would not even ask them to show it."""
+    if len(parts) >= params.robust_baselines_min:
+        ran = [part for part in parts if part.parents.get(parent, 0) >= params.min_spans]
+        made = sum(1 for part in ran if part.pairs.get((parent, child), 0) > 0)
+        if 2 * made <= len(ran):
+            return False
     for part in parts:
         n = part.parents.get(parent, 0)
         if pooled_rate * n < params.vanish_min_count:

@@ -1,0 +1,81 @@
+"""Judging a window against baselines kokanee picked itself (a window-only question): several recent
+windows, some of which may hold an earlier fault's after-effects or a passing traffic mix. A call
+or a log statement that only one of them holds was not the normal, so its absence from the window
+is no change; one every window holds, gone from the window, still is. Hand-built records, no store.
+The first test of each pair fails with the ranking before this rule (a pooled rate, diluted by the
+other windows, passed for a frequent call or statement)."""
+
+from __future__ import annotations
+
+import random
+
+from kokanee.analysis.rca.log_scorer import LogLine, score_logs
+from kokanee.analysis.rca.params import RcaParams
+from kokanee.analysis.rca.span_reads import RSpan
+from kokanee.analysis.rca.trace_scorer import merged, score_traces, span_stats
+
+NS = 1_000_000_000
+MS = 1_000_000
+P = RcaParams()
+WINDOW_S = 180
+
+
+def _requests(rng: random.Random, t0: int, n: int, handled: int) -> list[RSpan]:
+    """`n` requests to travel's `trips`, the first `handled` of which also call its error handler."""
+    spans: list[RSpan] = []
+    for i in range(n):
+        trace, server = f"{rng.getrandbits(64):016x}", f"{rng.getrandbits(32):08x}"
+        t = t0 + i * (WINDOW_S * NS // n)
+        spans.append(RSpan(trace, server, "", "travel", "trips", "Server", t, 20 * MS, False))
+        if i < handled:
+            child = f"{rng.getrandbits(32):08x}"
+            spans.append(RSpan(trace, child, server, "travel", "error handler", "Internal", t + MS, 2 * MS, False))
+    return spans
+
+
+def _vanished_calls(handled_per_window: list[int]) -> dict[str, float]:
+    rng = random.Random(3)
+    parts = [span_stats(_requests(rng, i * WINDOW_S * NS, 60, h)) for i, h in enumerate(handled_per_window)]
+    win = span_stats(_requests(rng, 10 * WINDOW_S * NS, 120, 0))  # twice the traffic, no handler calls
+    kinds = score_traces(merged(parts), win, WINDOW_S * len(parts), WINDOW_S, P, parts)
+    return next(k for k in kinds if k.kind == "structure").scores
+
+
+def test_calls_one_picked_window_made_during_an_earlier_fault_have_not_vanished() -> None:
+    # An earlier exception sent 12 of one window's 60 requests to the error handler; the other
+    # three windows made no such call. Pooled, 6 calls were "expected" in the window (twice the
+    # traffic); none came. They were that window's after-effect, not the normal.
+    assert "travel" not in _vanished_calls([12, 0, 0, 0])
+
+
+def test_calls_every_picked_window_made_have_vanished() -> None:
+    assert _vanished_calls([12, 12, 12, 12]).get("travel", 0.0) > 0
+
+
+def _lines(part: int, t0: int, body: str, location: str, n: int) -> list[LogLine]:
+    step = WINDOW_S * NS // n
+    return [LogLine("svc", body, False, "", part == -1, location, t0 + i * step, part=part) for i in range(n)]
+
+
+def _vanished_statements(retries_per_window: list[int]) -> dict[str, float]:
+    lines: list[LogLine] = []
+    parts = []
+    for i, retries in enumerate(retries_per_window):
+        t0 = i * WINDOW_S * NS
+        lines += _lines(i, t0, "served order", "OrderService.java:10", 100)
+        if retries:
+            lines += _lines(i, t0, "retrying the payment call", "OrderService.java:20", retries)
+        parts.append((float(WINDOW_S), t0 + WINDOW_S * NS, {}))
+    lines += _lines(-1, 10 * WINDOW_S * NS, "served order", "OrderService.java:10", 100)
+    kinds = score_logs(lines, {}, ({}, {}), WINDOW_S * len(parts), WINDOW_S, P, parts)
+    return next(k for k in kinds if k.kind == "log_vanish").scores
+
+
+def test_a_statement_one_picked_window_logged_has_not_vanished() -> None:
+    # One window logged 30 retries (an earlier fault downstream); the other three none. Pooled,
+    # that is 2.5 lines a minute, a frequent statement, and 7.5 expected in the window.
+    assert "svc" not in _vanished_statements([30, 0, 0, 0])
+
+
+def test_a_statement_every_picked_window_logged_has_vanished() -> None:
+    assert _vanished_statements([30, 30, 30, 30]).get("svc", 0.0) > 0
