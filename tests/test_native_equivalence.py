@@ -63,10 +63,14 @@ def traces() -> ExportTraceServiceRequest:
         span.attributes.extend(every_value())
         if i:
             span.parent_span_id = bytes([1] * 8)
-        event = span.events.add(time_unix_nano=T0 + 5, name="ev")
-        event.attributes.extend(every_value()[:4])
-        link = span.links.add(trace_id=bytes([0xCD] * 16), span_id=bytes([9] * 8), trace_state="a=b")
-        link.attributes.extend(every_value()[4:8])
+        # Events and links of every count, with attribute lists of every length (none included):
+        # the native path renders all of a span's attribute values in one array and slices them back.
+        for j in range(i % 4):
+            event = span.events.add(time_unix_nano=T0 + 5 + j, name=f"ev{j}")
+            event.attributes.extend(every_value()[j : j + 2 * j])
+        for j in range((i + 1) % 3):
+            link = span.links.add(trace_id=bytes([0xCD] * 16), span_id=bytes([9 + j] * 8), trace_state="a=b")
+            link.attributes.extend(every_value()[4 + j : 8 - 2 * j])
     ss.spans.add(trace_id=b"short", span_id=bytes([7] * 8), start_time_unix_nano=T0, end_time_unix_nano=T0)
     late = ss.spans.add(
         trace_id=bytes([0xAB] * 16), span_id=bytes([8] * 8), start_time_unix_nano=T0, end_time_unix_nano=T0
