@@ -301,6 +301,55 @@ def rotel_run(agent: str, seconds: float, bodies: list[list[bytes]]) -> float:
     return accepted / elapsed
 
 
+def _store_alone(seconds: float, bodies: list[bytes], max_memory_mib: float, flush_rows: int, out: Any) -> None:
+    """In a process of its own: kokanee's insert (`Store.insert_otlp`) into a fresh embedded store
+    with the server's memory budget and rows per insert, batches back to back, merges running; no
+    receiver, no senders, no write-ahead log."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from kokanee.store.client import Store
+    from kokanee.store.memory import MemoryBudget
+    from kokanee.store.migrations import migrate
+
+    folder = Path(tempfile.mkdtemp(prefix="kokanee-bench-store-"))
+    budget = MemoryBudget.for_cap(max_memory_mib)
+    store = Store(f"chdb://{folder}/store", memory=budget)
+    migrate(store)
+    per_batch = max(1, budget.batch_rows(flush_rows) // SPANS_PER_REQUEST)
+    stored, batch, cpu, started = 0, 0, time.process_time(), time.monotonic()
+    while time.monotonic() - started < seconds:
+        chunk = [bodies[(batch * per_batch + i) % len(bodies)] for i in range(per_batch)]
+        store.insert_otlp("traces", chunk, f"bench-{batch}", folder / "spool")
+        stored, batch = stored + per_batch * SPANS_PER_REQUEST, batch + 1
+    elapsed = time.monotonic() - started
+    out.put((stored / elapsed, 1e6 * (time.process_time() - cpu) / stored, per_batch * SPANS_PER_REQUEST))
+
+
+def store_alone_run(seconds: float, bodies: list[list[bytes]], extra: list[str]) -> tuple[float, float, int]:
+    """The store's own ceiling on this machine: stored spans/s, CPU µs a span and rows per insert
+    when nothing but kokanee's insert runs (what the server's stored rate is measured against)."""
+    from kokanee.config import ServeConfig
+
+    cap = float(_serve_option(extra, "--max-memory-mib") or ServeConfig.model_fields["max_memory_mib"].default)
+    rows = int(_serve_option(extra, "--flush-rows") or ServeConfig.model_fields["flush_rows"].default)
+    out: Any = mp.get_context("spawn").Queue()
+    proc = mp.get_context("spawn").Process(
+        target=_store_alone, args=(seconds, [b for chunk in bodies for b in chunk], cap, rows, out)
+    )
+    proc.start()
+    result: tuple[float, float, int] = out.get()
+    proc.join()
+    return result
+
+
+def _serve_option(extra: list[str], name: str) -> str | None:
+    for i, arg in enumerate(extra):
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+        if arg == name and i + 1 < len(extra):
+            return extra[i + 1]
+    return None
+
+
 def _bytes_on_disk(data_dir: Path) -> tuple[float, float]:
     """Merges every table, then reads part sizes: what the spans cost at rest, in `otel_traces`
     and in every table (the views' rollups, span index and trace keys included)."""
@@ -375,6 +424,14 @@ def main() -> None:
         keys = key if isinstance(key, tuple) else (key,)
         print(f"| {label.format(rate=f'{args.rate:,.0f}')} | {fmt.format(*(median[k] for k in keys))} |")
     print("| duplicates after 20 kill -9s under load | bench/reliability.py |")
+    alone = [store_alone_run(args.seconds, bodies, extra) for _ in range(args.runs)]
+    ceiling = statistics.median(a[0] for a in alone)
+    print(
+        f"ceiling: the store alone (kokanee's insert, {alone[0][2]:,} rows an insert, no receiver or senders), "
+        f"median of {args.runs}: stored spans/s={ceiling:,.0f} ({', '.join(f'{a[0]:,.0f}' for a in alone)}), "
+        f"{statistics.median(a[1] for a in alone):.1f} µs of CPU a span; "
+        f"kokanee stored / store alone = {median['stored_spans_per_s'] / ceiling:.2f}"
+    )
     agent = None if args.no_rotel else args.rotel or _rotel_agent()
     if agent:
         peers = [rotel_run(agent, args.seconds, bodies) for _ in range(args.runs)]

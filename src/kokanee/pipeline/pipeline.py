@@ -262,8 +262,20 @@ class Pipeline:
             except _Abandon:
                 return
             self._release(sum(item.nbytes for item in batch))
+            self._hand_back_freed_memory()
             with self._cond:
                 self._cond.notify_all()
+
+    def _hand_back_freed_memory(self) -> None:
+        """After an insert, once the process holds more than half its cap, the engine returns what
+        the insert freed, so the cap holds and admission is not refused for memory the engine
+        would reuse anyway (below half, the pages are kept: reusing them saves the page faults)."""
+        if self.max_resident_bytes is None or not self._resident.over(self.max_resident_bytes // 2, fresh=True):
+            return
+        try:
+            self.store.release_freed_memory()
+        except Exception as e:  # an engine without jemalloc: the cap is then held by admission alone
+            log.debug("the store could not release freed memory: %s", e)
 
     def _write(self, batch: list[_Item]) -> None:
         first, last = batch[0].seq, batch[-1].seq
@@ -406,11 +418,11 @@ class _ResidentCheck:
         self._at = 0.0
         self._bytes: int | None = None
 
-    def over(self, cap: int | None) -> bool:
+    def over(self, cap: int | None, fresh: bool = False) -> bool:
         if cap is None:
             return False
         now = time.monotonic()
-        if now - self._at > 0.05:
+        if fresh or now - self._at > 0.05:
             self._at, self._bytes = now, resident_bytes()
         return self._bytes is not None and self._bytes > cap
 
