@@ -79,3 +79,18 @@ def test_a_statement_one_picked_window_logged_has_not_vanished() -> None:
 
 def test_a_statement_every_picked_window_logged_has_vanished() -> None:
     assert _vanished_statements([30, 30, 30, 30]).get("svc", 0.0) > 0
+
+
+def test_a_window_with_a_sliver_of_traffic_is_not_picked() -> None:
+    from kokanee.analysis.rca.baselines import pick
+    from kokanee.store.reads.rca_baselines import WindowHealth
+
+    # Five candidates, most recent first; the second holds 30 requests against about 1000 in the
+    # others (a gap in the recording): its quiet minutes are no normal, and a full window is taken.
+    def health(requests: int) -> dict[str, WindowHealth]:
+        return {"pay": WindowHealth(requests, 0, 5 * MS)}
+
+    windows = [(-(k + 1) * 60, -k * 60) for k in range(5)]
+    figures = [health(1000), health(30), health(980), health(1010), health(990)]
+    chosen = pick(windows, figures, [set() for _ in windows], P)
+    assert chosen == sorted([windows[0], windows[2], windows[3], windows[4]])

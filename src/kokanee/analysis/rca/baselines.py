@@ -1,12 +1,14 @@
 """Baselines for a window-only question, picked as an SRE would: recent windows that were clean.
 
 Candidates are the window's length over and over before it, back to `baseline_lookback_s`, and the
-same time on the day before. A candidate with no traffic says nothing and is skipped. One is not
-clean when the anomaly detector flagged a service in it (warning or worse), or when a service's
-p90 latency or error count in it stands out against the same service in the other candidates
-(their median: a robust normal that one earlier fault cannot move). The `baseline_windows` most
-recent clean ones are used; the ranking then judges a change against their median
-(`trace_scorer._least_ratio`), so a window the screen let through still cannot hide a repeat fault.
+same time on the day before. A candidate with no traffic says nothing and is skipped, and so is one
+with a sliver of it (under `baseline_min_traffic_share` of the median candidate's requests: a gap
+in the recording or the pipeline, whose minutes would count as quiet ones). One is not clean when
+the anomaly detector flagged a service in it (warning or worse), or when a service's p90 latency or
+error count in it stands out against the same service in the other candidates (their median: a
+robust normal that one earlier fault cannot move). The `baseline_windows` most recent clean ones
+are used; the ranking then judges a change against their median (`trace_scorer._least_ratio`), so a
+window the screen let through still cannot hide a repeat fault.
 
 Pure: `pick` takes each candidate's figures; `records.read_baselines` reads them.
 """
@@ -62,12 +64,15 @@ def pick(
     flagged: Sequence[set[str]],
     params: RcaParams,
 ) -> list[Window]:
-    """The most recent clean candidates with traffic (`baseline_windows` of them); when fewer are
-    clean, the least troubled fill up to `baseline_windows`."""
+    """The most recent clean candidates with traffic, more than a sliver of it (`baseline_windows`
+    of them); when fewer are clean, the least troubled fill up to `baseline_windows`."""
     off = _off(health, params)
-    live = [i for i, h in enumerate(health) if sum(w.requests for w in h.values()) > 0]
+    volume = [sum(w.requests for w in h.values()) for h in health]
+    live = [i for i, v in enumerate(volume) if v > 0]
     if not live:
         return [windows[0]]
+    floor = params.baseline_min_traffic_share * float(np.median([volume[i] for i in live]))
+    live = [i for i in live if volume[i] >= floor]
     trouble = {i: len(off[i] | flagged[i]) for i in live}
     clean = [i for i in live if trouble[i] == 0][: params.baseline_windows]
     if len(clean) < params.baseline_windows:

@@ -14,7 +14,10 @@
   where the lines logged beside it say `vanish_tail_min_expected` would have come (a fault that
   starts halfway through the window). With several baseline windows, a statement frequent in one
   of them that is as silent in the last stretch before the window as in the window vanished before
-  the window (`_gone_since_before`): pooled, that stretch's silence would hide it.
+  the window (`_gone_since_before`): pooled, that stretch's silence would hide it. With baselines
+  kokanee picked (three windows or more), a statement must be usual, logged in most of them,
+  before its absence counts (`_usual`): one window's burst is an earlier fault's after-effect or a
+  passing traffic mix, not the normal.
 
 Where lines say which statement wrote them (analysis.log_statements), templates are counted per
 statement, and a stop is judged per statement whatever its payload.

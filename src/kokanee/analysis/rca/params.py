@@ -16,6 +16,9 @@ class RcaParams:
     # the window's length, from those of the last `baseline_lookback_s` and the day before.
     baseline_windows: int = 4
     baseline_lookback_s: float = 3600.0
+    # A candidate with under this share of the median candidate's requests is a gap (in the
+    # recording, the pipeline), not a quiet normal: not picked.
+    baseline_min_traffic_share: float = 0.25
     # Metrics are slow (one point a minute is common): their baseline is the baseline window plus
     # this much just before the window, so a median and an IQR are computed from enough points.
     metric_baseline_min_s: float = 1800.0
