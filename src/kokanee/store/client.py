@@ -75,6 +75,7 @@ class Store:
         # The embedded engine's limits (a server has its own configuration and is left alone).
         self.memory = memory if self.embedded else None
         self._dropped_settings: set[str] = set()
+        self._known_settings: dict[str, bool] = {}
         self._local = threading.local()
         self._lock = threading.Lock()
         self._clients: list[Client] = []
@@ -202,8 +203,16 @@ class Store:
 
     def supports_native_otlp(self) -> bool:
         """Whether ClickHouse can take an inline protobuf schema (format_schema_source, 24.x+)."""
-        rows = self.query("SELECT count() FROM system.settings WHERE name = 'format_schema_source'").rows
-        return bool(rows and rows[0][0])
+        return self.has_setting("format_schema_source")
+
+    def has_setting(self, name: str) -> bool:
+        """Whether the store's ClickHouse knows a setting (newer features are switched on by one);
+        asked once per store."""
+        known = self._known_settings.get(name)
+        if known is None:
+            rows = self.query("SELECT count() FROM system.settings WHERE name = {name:String}", {"name": name}).rows
+            known = self._known_settings[name] = bool(rows and rows[0][0])
+        return known
 
     def engine_limits(self) -> dict[str, int]:
         """The embedded engine's memory settings as it applies them (system.server_settings), so a

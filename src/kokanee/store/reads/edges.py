@@ -12,33 +12,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from kokanee.store.attribute_sql import attribute, first_attribute
 from kokanee.store.client import Store
 from kokanee.store.reads.red import MINUTES, RedStats, merged_quantiles, minute_params, quantiles
 from kokanee.store.reads.window import within
 
 _NS = 1_000_000_000
-_ATTR = "SpanAttributes['{}']"
-
-
-def _first(*keys: str) -> str:
-    """The first non-empty of several span attributes (a current name and its older spelling)."""
-    expr = _ATTR.format(keys[-1])
-    for key in reversed(keys[:-1]):
-        expr = f"if({_ATTR.format(key)} != '', {_ATTR.format(key)}, {expr})"
-    return expr
-
-
-_DB_SYSTEM = _first("db.system.name", "db.system")
-_ADDRESS = _first("server.address", "net.peer.name")
-_NAMESPACE = _first("db.namespace", "db.name")
+_DB_SYSTEM = first_attribute("SpanAttributes", "db.system.name", "db.system")
+_ADDRESS = first_attribute("SpanAttributes", "server.address", "net.peer.name")
+_NAMESPACE = first_attribute("SpanAttributes", "db.namespace", "db.name")
+_MESSAGING = attribute("SpanAttributes", "messaging.system")
+_DESTINATION = attribute("SpanAttributes", "messaging.destination.name")
+_PEER_SERVICE = attribute("SpanAttributes", "peer.service")
 # The broker node's name and the virtual peer's name, spelt as the service-graph job spells them.
-_BROKER = (
-    "if(SpanAttributes['messaging.destination.name'] != '', concat(SpanAttributes['messaging.system'], '/', "
-    "SpanAttributes['messaging.destination.name']), SpanAttributes['messaging.system'])"
-)
+_BROKER = f"if({_DESTINATION} != '', concat({_MESSAGING}, '/', {_DESTINATION}), {_MESSAGING})"
 _PEER = (
     f"multiIf({_DB_SYSTEM} != '', multiIf({_ADDRESS} != '', {_ADDRESS}, {_NAMESPACE} != '', {_NAMESPACE}, "
-    f"{_DB_SYSTEM}), SpanAttributes['peer.service'] != '', SpanAttributes['peer.service'], {_ADDRESS})"
+    f"{_DB_SYSTEM}), {_PEER_SERVICE} != '', {_PEER_SERVICE}, {_ADDRESS})"
 )
 
 _SAMPLES = f"""

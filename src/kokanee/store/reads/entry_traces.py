@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kokanee.store.attribute_sql import attribute, first_attribute
 from kokanee.store.client import Store
 from kokanee.store.reads.traces import span_from_row, span_rows, trace_scope
 from kokanee.store.reads.window import within
 
 _WINDOW = within("Timestamp")
+_ROUTE = attribute("SpanAttributes", "http.route")
+_METHOD = first_attribute("SpanAttributes", "http.request.method", "http.method")
 MAX_SPANS = 200_000  # spans loaded at most per call: bounds memory on a huge sample
 
 
@@ -68,11 +71,8 @@ def top_entry_operations(
         SELECT
             ServiceName AS service, SpanName AS operation, count() AS n,
             toUInt64(quantile(0.5)(Duration)) AS p50_ns, toUInt64(quantile(0.95)(Duration)) AS p95_ns,
-            topKIf(1)(SpanAttributes['http.route'], SpanAttributes['http.route'] != '')[1] AS route,
-            topKIf(1)(
-                if(SpanAttributes['http.request.method'] != '', SpanAttributes['http.request.method'], SpanAttributes['http.method']),
-                SpanAttributes['http.request.method'] != '' OR SpanAttributes['http.method'] != ''
-            )[1] AS method
+            topKIf(1)({_ROUTE}, {_ROUTE} != '')[1] AS route,
+            topKIf(1)({_METHOD}, {_METHOD} != '')[1] AS method
         FROM otel_traces
         WHERE {where}
         GROUP BY service, operation

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from kokanee.store.attribute_sql import first_attribute
 from kokanee.store.client import Store
 from kokanee.store.reads.window import within
 from kokanee.store.timeparse import rfc3339
@@ -16,12 +17,9 @@ HEADER_CHARS = 160
 # The location a record's attributes give: the OpenTelemetry semantic conventions' `code.*`, current
 # names first, then the older ones (the Python SDK's LoggingHandler still writes `code.filepath` and
 # `code.lineno`).
-LOCATION_SQL = (
-    "if(coalesce(nullIf(LogAttributes['code.line.number'], ''), LogAttributes['code.lineno']) = '', '',"
-    " concat(coalesce(nullIf(LogAttributes['code.file.path'], ''), nullIf(LogAttributes['code.filepath'], ''),"
-    " nullIf(LogAttributes['code.function.name'], ''), LogAttributes['code.function']), ':',"
-    " coalesce(nullIf(LogAttributes['code.line.number'], ''), LogAttributes['code.lineno'])))"
-)
+_LINE = first_attribute("LogAttributes", "code.line.number", "code.lineno")
+_FILE = first_attribute("LogAttributes", "code.file.path", "code.filepath", "code.function.name", "code.function")
+LOCATION_SQL = f"if({_LINE} = '', '', concat({_FILE}, ':', {_LINE}))"
 
 # OpenTelemetry severity ranges: each name starts its range of four numbers.
 SEVERITY_NUMBERS = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "WARNING": 13, "ERROR": 17, "FATAL": 21}
