@@ -500,7 +500,10 @@ def pod_tails(base: SpanStats, win: SpanStats, parts: Sequence[SpanStats], param
         for part in parts:
             alone = {key: c for key in keys if (c := counts(part, key)) is not None}
             if alone:
-                o, e = total(list(alone), alone)
+                # An edge too quiet in this window alone to place its tail neither confirms nor
+                # refutes the loss: its pooled figures stand for it. Judged on the busy edges alone,
+                # a window would be judged on the edges that need not show the loss at all.
+                o, e = total(keys, {key: alone.get(key, pooled[key]) for key in keys})
                 excess.append(o / e - 1.0)
         robust = len(parts) >= params.robust_baselines_min and len(excess) > 1
         effect = float(np.median(excess[1:])) if robust else min(excess)
