@@ -316,12 +316,22 @@ def _store_alone(seconds: float, bodies: list[bytes], max_memory_mib: float, flu
     migrate(store)
     per_batch = max(1, budget.batch_rows(flush_rows) // SPANS_PER_REQUEST)
     stored, batch, cpu, started = 0, 0, time.process_time(), time.monotonic()
-    while time.monotonic() - started < seconds:
-        chunk = [bodies[(batch * per_batch + i) % len(bodies)] for i in range(per_batch)]
-        store.insert_otlp("traces", chunk, f"bench-{batch}", folder / "spool")
-        stored, batch = stored + per_batch * SPANS_PER_REQUEST, batch + 1
-    elapsed = time.monotonic() - started
-    out.put((stored / elapsed, 1e6 * (time.process_time() - cpu) / stored, per_batch * SPANS_PER_REQUEST))
+    try:
+        while time.monotonic() - started < seconds:
+            chunk = [bodies[(batch * per_batch + i) % len(bodies)] for i in range(per_batch)]
+            try:
+                store.insert_otlp("traces", chunk, f"bench-{batch}", folder / "spool")
+            except Exception as e:  # the engine's memory limit: retried, as the pipeline does
+                if "Code: 241" not in str(e) and "MEMORY_LIMIT_EXCEEDED" not in str(e):
+                    raise
+                time.sleep(0.2)
+                continue
+            stored, batch = stored + per_batch * SPANS_PER_REQUEST, batch + 1
+        elapsed = time.monotonic() - started
+        out.put((stored / elapsed, 1e6 * (time.process_time() - cpu) / max(stored, 1), per_batch * SPANS_PER_REQUEST))
+    except BaseException as e:
+        out.put(e)
+        raise
 
 
 def store_alone_run(seconds: float, bodies: list[list[bytes]], extra: list[str]) -> tuple[float, float, int]:
@@ -336,9 +346,11 @@ def store_alone_run(seconds: float, bodies: list[list[bytes]], extra: list[str])
         target=_store_alone, args=(seconds, [b for chunk in bodies for b in chunk], cap, rows, out)
     )
     proc.start()
-    result: tuple[float, float, int] = out.get()
+    result = out.get()
     proc.join()
-    return result
+    if isinstance(result, BaseException):
+        raise RuntimeError(f"the store-alone run failed: {result}")
+    return tuple(result)  # type: ignore[return-value]
 
 
 def _serve_option(extra: list[str], name: str) -> str | None:
