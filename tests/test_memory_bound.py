@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from kokanee.cli import app
 from kokanee.store.client import Store
-from kokanee.store.memory import MIB, MIN_MEMORY_MIB, MemoryBudget, release_engine_code
+from kokanee.store.memory import MIB, MIN_MEMORY_MIB, PROCESS_FLOOR_MIB, MemoryBudget, release_engine_code
 from tests.own_process import run_script
 from tests.server import KokaneeServer
 
@@ -105,6 +105,15 @@ def test_a_cap_below_what_kokanee_needs_is_refused_by_name() -> None:
 def test_the_pending_bound_defaults_to_an_eighth_of_the_cap() -> None:
     assert MemoryBudget.for_cap(1024).pending_bytes == 128 * MIB  # the old fixed default, at the default cap
     assert MemoryBudget.for_cap(2048, 64).pending_bytes == 64 * MIB
+
+
+def test_the_shares_never_add_up_to_more_than_the_cap() -> None:
+    """At small caps the pending bound gives way, so the engine's minimum share still fits."""
+    for cap in (MIN_MEMORY_MIB, 572, 600, 640, 1024, 4096):
+        budget = MemoryBudget.for_cap(cap)
+        floor = budget.total_bytes - budget.engine_bytes - 2 * budget.pending_bytes
+        assert floor >= PROCESS_FLOOR_MIB * MIB, cap  # the interpreter, libraries and chDB's code
+        assert budget.pending_bytes <= budget.total_bytes // 8
 
 
 def test_the_engine_works_after_its_start_up_pages_are_handed_back(chdb_store: Store) -> None:

@@ -32,7 +32,8 @@ MIB = 1024 * 1024
 PROCESS_FLOOR_MIB = 320
 # Below this the engine cannot run kokanee's migrations and inserts in the memory left to it.
 MIN_ENGINE_MIB = 128
-MIN_MEMORY_MIB = PROCESS_FLOOR_MIB + MIN_ENGINE_MIB + 64
+MIN_PENDING_MIB = 32
+MIN_MEMORY_MIB = PROCESS_FLOOR_MIB + MIN_ENGINE_MIB + 2 * MIN_PENDING_MIB
 INSERT_BYTES_PER_ROW = 10 * 1024
 
 
@@ -47,7 +48,14 @@ class MemoryBudget:
     @classmethod
     def for_cap(cls, max_memory_mib: float, max_pending_mib: float | None = None) -> MemoryBudget:
         total = int(max_memory_mib * MIB)
-        pending = int(max_pending_mib * MIB) if max_pending_mib is not None else total // 8
+        if max_pending_mib is not None:
+            pending = int(max_pending_mib * MIB)
+        else:
+            # An eighth of the cap, less where the engine's minimum share would not fit beside it:
+            # the shares must add up to no more than the cap (measured at 572 MiB before this:
+            # floor + 2 x 71.5 + 128 = 591 MiB, and the process peaked at 610).
+            room = (total - (PROCESS_FLOOR_MIB + MIN_ENGINE_MIB) * MIB) // 2
+            pending = max(min(total // 8, room), MIN_PENDING_MIB * MIB)
         engine = max(total - PROCESS_FLOOR_MIB * MIB - 2 * pending, MIN_ENGINE_MIB * MIB)
         return cls(total, pending, engine)
 
