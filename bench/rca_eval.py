@@ -206,11 +206,15 @@ def table(save: str | None, against: str | None, sets: Sequence[str], saved: str
     results: list[dict[str, Any]] = load(saved) if saved else []
     for name in [] if saved else sets:
         results.extend(run_set(name))
+    report(results, save, against)
+
+
+def report(results: list[dict[str, Any]], save: str | None, against: str | None) -> None:
+    """Keeps `results` under `save` (if given) and prints them, beside the saved run `against`."""
     if save:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"{save}.json").write_text(json.dumps(results))
-    old = load(against) if against else []
-    print(markdown(results, old))
+    print(markdown(results, load(against) if against else ()))
 
 
 def main() -> None:
@@ -232,26 +236,19 @@ def main() -> None:
     if args.dataset == "table":
         table(args.save, args.against, [s for s in args.sets.split(",") if s], args.load)
         return
+    protocols = (args.protocol,) if args.protocol else ("reference", "window")
     if args.dataset == "chaos":
         from rca_chaos import chaos
 
-        protocols = (args.protocol,) if args.protocol else ("reference", "window")
-        results = chaos(console, args.split, protocols)
-        if args.save:
-            RESULTS.mkdir(parents=True, exist_ok=True)
-            (RESULTS / f"{args.save}.json").write_text(json.dumps(results))
-        print(markdown(results, load(args.against) if args.against else ()))
+        report(chaos(console, args.split, protocols), args.save, args.against)
     if args.dataset in ("sockshop", "all"):
         sockshop()
     if args.dataset in ("nezha", "all"):
         from rca_nezha import nezha
 
-        results = nezha(console, (args.protocol,) if args.protocol else ("reference", "window"))
-        if args.save and args.dataset == "nezha":
-            RESULTS.mkdir(parents=True, exist_ok=True)
-            (RESULTS / f"{args.save}.json").write_text(json.dumps(results))
+        results = nezha(console, protocols)
         if args.dataset == "nezha":
-            print(markdown(results, load(args.against) if args.against else ()))
+            report(results, args.save, args.against)
     if args.dataset in ("demo", "all"):
         from rca_demo import demo
 

@@ -147,8 +147,9 @@ def score_logs(
     def template(key: Key) -> str:
         return template_of(miners[key[0]], key[1], key[3])
 
+    robust = len(parts) >= params.robust_baselines_min
+
     def usual(stmt: Key) -> bool:
-        robust = len(parts) >= params.robust_baselines_min
         return not robust or _usual(stmt_at[stmt], service_at[stmt[0]], range(len(parts)))
 
     surge, vanish = KindScores("log_error"), KindScores("log_vanish")
@@ -266,11 +267,12 @@ def _gone_since_before(
     frequency floor, or the expected count below `vanish_min_count`) and hide it."""
     parts = counts.parts
     nearest = max(range(len(parts)), key=lambda i: parts[i][1])
+    others = [i for i in range(len(parts)) if i != nearest]
+    robust = len(parts) >= params.robust_baselines_min
     for stmt, at in counts.stmt_at.items():
         if stmt[2] or stmt in changed:
             continue
-        others = [i for i in range(len(parts)) if i != nearest]
-        if len(parts) >= params.robust_baselines_min and not _usual(at, counts.service_at[stmt[0]], others):
+        if robust and not _usual(at, counts.service_at[stmt[0]], others):
             continue
         for i, (seconds, _, _) in enumerate(parts):
             b, traffic = at[i], counts.traffic(stmt, i)
