@@ -32,6 +32,7 @@ SLOT_S = 6 * 60
 FAULT_S = 3 * 60
 METRIC_STEP_S = 15
 CHUNK_S = 60  # telemetry is exported a minute at a time
+MIN_DB_CALLS = 0.05  # a slowed statement runs at least this often per user request
 
 
 @dataclass
@@ -85,6 +86,19 @@ def _reach(topo: Topology) -> dict[tuple[str, str], float]:
     return calls
 
 
+def db_calls(topo: Topology, reach: dict[tuple[str, str], float]) -> dict[tuple[str, str], float]:
+    """Expected statements of each (service, database) per user request: only a statement that
+    requests run can be slowed where anyone sees it."""
+    out: dict[tuple[str, str], float] = {}
+    for service, ops in topo.services.items():
+        for name, op in ops.items():
+            for st in op.steps:
+                if st.kind == "db":
+                    key = (service, st.target)
+                    out[key] = out.get(key, 0.0) + reach.get((service, name), 0.0) * st.probability
+    return out
+
+
 def plan(topo: Topology, seed: int, index: int, rate: float, slots: int = 10, clean_slots: int = 2) -> Scenario:
     """The scenario's schedule, drawn from `seed`."""
     rng = random.Random(f"{topo.name}/{seed}")
@@ -98,7 +112,10 @@ def plan(topo: Topology, seed: int, index: int, rate: float, slots: int = 10, cl
     busy = [s for s, n in per_service.items() if n >= 0.2 and s in topo.services]
     entry = {s for s, _, _ in topo.entries}
     targets = [s for s in busy if s not in entry] or busy
+    # Drifts are drawn among every database owner, as the suite always drew them (a drift on a
+    # statement no request runs is a no-op, not a label).
     db_owners = sorted({s for s in targets for op in topo.services[s].values() for st in op.steps if st.kind == "db"})
+    slowable = {(s, db) for (s, db), n in db_calls(topo, reach).items() if n >= MIN_DB_CALLS and s in targets}
     for service in rng.sample(db_owners, min(2, len(db_owners))):
         sc.drifts.append(Drift(service, rng.uniform(0.3, 1.0), sc.start_ns))
     clean = set(rng.sample(range(slots), clean_slots))
@@ -111,12 +128,17 @@ def plan(topo: Topology, seed: int, index: int, rate: float, slots: int = 10, cl
         kind = rng.choice(KINDS)
         pool = db_owners if kind == "slow_query" else targets
         service = previous if previous in pool and rng.random() < 0.25 else rng.choice(sorted(pool))
+        if kind == "slow_query" and service not in {s for s, _ in slowable}:
+            # A label must be observable: redraw among the owners of statements requests run. (Drawn
+            # first from every owner, as the suite did, so scenarios whose draw was reached stay the
+            # same; the redraw keeps the choice uniform over the reached owners.)
+            service = rng.choice(sorted({s for s, _ in slowable}))
         operation = ""
         if kind == "exception":
             ops = sorted(op for (s, op), n in reach.items() if s == service)
             operation = max(ops, key=lambda op: reach[(service, op)] + rng.random() * 0.1)
         elif kind == "slow_query":
-            dbs = sorted({st.target for op in topo.services[service].values() for st in op.steps if st.kind == "db"})
+            dbs = sorted(db for s, db in slowable if s == service)
             operation = rng.choice(dbs)
         sc.faults.append(ChaosFault(kind, service, at, at + FAULT_S * NS, draw_value(kind, rng), operation))
         previous = service
