@@ -9,9 +9,9 @@ import random
 import statistics
 
 from kokanee.demo.chaos.faults import NS, Board, ChaosFault
-from kokanee.demo.chaos.sim import CLIENT, SERVER, Simulator, SpanRec
+from kokanee.demo.chaos.sim import CLIENT, CONSUMER, SERVER, Simulator, SpanRec
 from kokanee.demo.chaos.suite import plan
-from kokanee.demo.chaos.topologies import shop, topologies
+from kokanee.demo.chaos.topologies import Topology, shop, topologies
 
 
 def _run(faults: list[ChaosFault], seconds: int = 120, rate: float = 20.0) -> list[SpanRec]:
@@ -73,3 +73,43 @@ def test_scenarios_are_reproducible_and_labelled() -> None:
         assert len(a.faults) == 8 and len(a.clean) == 2
         assert all(f.service in topo.services for f in a.faults)
     assert 15 <= len(topologies()[1].services) <= 40 and 15 <= len(topologies()[2].services) <= 40
+
+
+def _calls_per_request(topo: Topology, requests: int = 2000) -> dict[tuple[str, str], float]:
+    """What fault-free traffic runs, per user request, counted on the simulator's own spans:
+    (service, operation) for the operations served, (service, "db:" + database) for statements."""
+    rng = random.Random(7)
+    sim = Simulator(topo, Board([]), rng, [])
+    for i in range(requests):
+        sim.request(i * NS)
+    counts: dict[tuple[str, str], float] = {}
+    for s in sim.spans:
+        if s.kind in (SERVER, CONSUMER):
+            key = (s.service, s.name)
+        elif s.kind == CLIENT and "db.name" in s.attrs:
+            key = (s.service, "db:" + s.attrs["db.name"])
+        else:
+            continue
+        counts[key] = counts.get(key, 0.0) + 1 / requests
+    return counts
+
+
+def test_every_planned_fault_touches_traffic_that_requests_run() -> None:
+    """A label nobody could observe measures nothing: every fault's pod serves requests, an
+    exception's operation is called and a slow query's statement runs (at least 1 in 20 user
+    requests), for every seed the bench uses and more."""
+    least = 0.05
+    for topo in topologies():
+        calls = _calls_per_request(topo)
+        served: dict[str, float] = {}
+        for (service, what), n in calls.items():
+            if not what.startswith("db:"):
+                served[service] = served.get(service, 0.0) + n
+        for seed in range(8):
+            for f in plan(topo, seed, 0, 2.0).faults:
+                where = f"{topo.name} seed {seed}: {f.kind} on {f.service} {f.operation}"
+                assert served.get(f.service, 0.0) >= least, where
+                if f.kind == "exception":
+                    assert calls.get((f.service, f.operation), 0.0) >= least, where
+                if f.kind == "slow_query":
+                    assert calls.get((f.service, "db:" + f.operation), 0.0) >= least, where
