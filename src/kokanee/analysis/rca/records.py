@@ -26,6 +26,7 @@ from kokanee.analysis.rca.log_scorer import LogLine
 from kokanee.analysis.rca.metric_scorer import SeriesPair
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.span_reads import RSpan, SpanTable
+from kokanee.store.attribute_sql import attribute, first_attribute
 from kokanee.store.client import QueryError, Store, StoreUnavailable
 from kokanee.store.reads.logs import LOCATION_SQL
 from kokanee.store.reads.rca_baselines import candidate_health, flagged_services
@@ -87,11 +88,13 @@ def _arrow(store: Store, sql: str, parameters: dict[str, Any]) -> Any:
         raise QueryError(str(e).splitlines()[0]) from e
 
 
-_SPANS_SQL = """SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, toString(SpanKind),
+# A client span's peer: `peer.service`, else `server.address` (read through the map's keys and
+# values: `attribute_sql`, the same values for less).
+_PEER_SQL = first_attribute("SpanAttributes", "peer.service", "server.address")
+_SPANS_SQL = f"""SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, toString(SpanKind),
     toUnixTimestamp64Nano(Timestamp), toInt64(Duration), StatusCode = 'Error',
-    if(SpanKind = 'Client', coalesce(nullIf(SpanAttributes['peer.service'], ''),
-        SpanAttributes['server.address']), '')
-FROM otel_traces WHERE {where}{sample}"""
+    if(SpanKind = 'Client', {_PEER_SQL}, '')
+FROM otel_traces WHERE {{where}}{{sample}}"""
 
 
 def read_span_table(store: Store, start_ns: int, end_ns: int, max_spans: int) -> SpanTable:
@@ -222,12 +225,12 @@ def _with_ops(tables: list[Any], spans: SpanTable | None) -> list[Any]:
 # The exporter's AggregationTemporality: 2 = cumulative.
 _CUMULATIVE = 2
 
-_SERIES_SQL = """
-SELECT ServiceName AS service, MetricName AS metric, ResourceAttributes['k8s.pod.name'] AS pod,
-    toString(Attributes) AS attrs, {extra} AS counter,
+_SERIES_SQL = f"""
+SELECT ServiceName AS service, MetricName AS metric, {attribute("ResourceAttributes", "k8s.pod.name")} AS pod,
+    toString(Attributes) AS attrs, {{extra}} AS counter,
     arraySort(x -> x.1, groupArray((toUnixTimestamp64Nano(TimeUnix), Value))) AS points
-FROM {table}
-WHERE {where}
+FROM {{table}}
+WHERE {{where}}
 GROUP BY service, metric, pod, attrs
 """
 
