@@ -20,13 +20,13 @@ import pyarrow.compute as pc
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
 
 from kokanee.analysis.log_statements import MINED_HEAD_CHARS, code_location
-from kokanee.analysis.rca.baselines import candidates, pick
+from kokanee.analysis.rca.baselines import choose
 from kokanee.analysis.rca.graph import Calls
 from kokanee.analysis.rca.log_scorer import LogLine
 from kokanee.analysis.rca.metric_scorer import SeriesPair
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.span_reads import RSpan, SpanTable
-from kokanee.store.attribute_sql import attribute, first_attribute
+from kokanee.store.attribute_sql import attribute
 from kokanee.store.client import QueryError, Store, StoreUnavailable
 from kokanee.store.reads.logs import LOCATION_SQL
 from kokanee.store.reads.rca_baselines import candidate_health, flagged_services
@@ -73,9 +73,14 @@ def read_records(
 
 
 def read_baselines(store: Store, start_ns: int, end_ns: int, params: RcaParams) -> list[Window]:
-    """Recent clean windows to judge [start, end) against (`baselines.pick`)."""
-    windows = candidates(start_ns, end_ns, params)
-    return pick(windows, candidate_health(store, windows), flagged_services(store, windows), params)
+    """Recent clean windows to judge [start, end) against (`baselines.choose`)."""
+    return choose(
+        start_ns,
+        end_ns,
+        params,
+        lambda windows: candidate_health(store, windows),
+        lambda windows: flagged_services(store, windows),
+    )
 
 
 def _arrow(store: Store, sql: str, parameters: dict[str, Any]) -> Any:
@@ -88,9 +93,10 @@ def _arrow(store: Store, sql: str, parameters: dict[str, Any]) -> Any:
         raise QueryError(str(e).splitlines()[0]) from e
 
 
-# A client span's peer: `peer.service`, else `server.address` (read through the map's keys and
-# values: `attribute_sql`, the same values for less).
-_PEER_SQL = first_attribute("SpanAttributes", "peer.service", "server.address")
+# A client span's peer: `peer.service`, else `server.address`, read through the map's keys and
+# values (`attribute_sql`). Not `first_attribute`: its test looks `peer.service` up a second time.
+_PEER = attribute("SpanAttributes", "peer.service")
+_PEER_SQL = f"coalesce(nullIf({_PEER}, ''), {attribute('SpanAttributes', 'server.address')})"
 _SPANS_SQL = f"""SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, toString(SpanKind),
     toUnixTimestamp64Nano(Timestamp), toInt64(Duration), StatusCode = 'Error',
     if(SpanKind = 'Client', {_PEER_SQL}, '')
