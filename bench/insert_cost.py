@@ -30,7 +30,7 @@ from kokanee.store.migrations import migrate  # noqa: E402
 
 def stages(path: str) -> dict[str, str]:
     source = f"file({native._quote(path)}, 'Protobuf', {native._quote(native._STRUCTURES['traces'])})"
-    select = native._SELECT["traces"].replace("{source}", source)
+    select = native._SELECT_EMBEDDED["traces"].replace("{source}", source)
     settings = {**native.format_settings("traces"), "insert_deduplication_token": f"t{time.time_ns()}"}
     clause = f" SETTINGS {native._settings_clause(settings)}"
     flatten = (
@@ -56,6 +56,8 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="kokanee-insert-cost-"))
     store = Store(f"chdb://{folder}/store")
     migrate(store)
+    for sql in native.create_functions():  # as Store.insert_otlp does before its first insert
+        store.command(sql)
     store.command("SYSTEM STOP MERGES")  # an insert's own CPU, not the merges it sets off
     store.command("CREATE TABLE bare AS otel_traces")  # the same table without views
     client = store.client()

@@ -76,6 +76,8 @@ class Store:
         self.memory = memory if self.embedded else None
         self._dropped_settings: set[str] = set()
         self._known_settings: dict[str, bool] = {}
+        self._otlp_functions = False
+        self._functions_lock = threading.Lock()  # not _lock: creating them may open a client, which takes it
         self._local = threading.local()
         self._lock = threading.Lock()
         self._clients: list[Client] = []
@@ -161,6 +163,7 @@ class Store:
         }
         with _writing():
             if self.embedded:
+                self._define_otlp_functions()
                 spool_dir.mkdir(parents=True, exist_ok=True)
                 path = spool_dir / f"{signal}-{token}.pb"
                 path.write_bytes(data)
@@ -170,6 +173,14 @@ class Store:
                     path.unlink(missing_ok=True)
             else:
                 self.client().command(otlp_native.insert_from_input(signal), data=data, settings=settings)
+
+    def _define_otlp_functions(self) -> None:
+        """The SQL functions the embedded insert calls (`otlp_native.FUNCTIONS`), once per store."""
+        with self._functions_lock:
+            if not self._otlp_functions:
+                for sql in otlp_native.create_functions():
+                    self.command(sql)
+                self._otlp_functions = True
 
     @property
     def _insert_settings(self) -> dict[str, Any]:

@@ -13,7 +13,7 @@ items counted as accepted in the response are exactly the rows inserted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 PROTO_SCHEMA = """
 syntax = "proto3";
@@ -146,60 +146,93 @@ def _attrs(a: str) -> str:
     return f"mapFromArrays(arrayMap(kv -> kv.key, {a}), arrayMap(kv -> {_value('kv.value')}, {a}))"
 
 
+# The embedded insert calls these SQL functions instead of spelling the rendering out at each use.
+# ClickHouse parses an insert's text every time (~30 ms of CPU for the 17.8k characters of the spans
+# insert, an eighth of an insert's fixed cost: docs/performance-history.md), a function's body once,
+# when it is created; the query it expands into is the same. A server keeps the inline text (its
+# parse is its own CPU, and creating functions there is a privilege a writer need not have).
+FUNCTIONS = {
+    "kokanee_otlp_value": f"v -> {_value('v')}",
+    "kokanee_otlp_attributes": (
+        "a -> mapFromArrays(arrayMap(kv -> kv.key, a), arrayMap(kv -> kokanee_otlp_value(kv.value), a))"
+    ),
+}
+
+
+def create_functions() -> list[str]:
+    """Statements that (re)define `FUNCTIONS`, so a store always has this version's rendering."""
+    return [f"CREATE OR REPLACE FUNCTION {name} AS {body}" for name, body in FUNCTIONS.items()]
+
+
+def _called_attrs(a: str) -> str:
+    return f"kokanee_otlp_attributes({a})"
+
+
+def _called_value(v: str) -> str:
+    return f"kokanee_otlp_value({v})"
+
+
 def _ns(expr: str) -> str:
     return f"fromUnixTimestamp64Nano(toInt64({expr}))"
 
 
-_SELECT = {
-    "traces": f"""
-SELECT
-    {_ns("s.start_time_unix_nano")} AS Timestamp,
-    lower(hex(s.trace_id)) AS TraceId, lower(hex(s.span_id)) AS SpanId, lower(hex(s.parent_span_id)) AS ParentSpanId,
-    s.trace_state AS TraceState, s.name AS SpanName,
-    ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'][least(greatest(s.kind, 0), 5) + 1] AS SpanKind,
-    ResourceAttributes['service.name'] AS ServiceName,
-    {_attrs("rs.resource.attributes")} AS ResourceAttributes,
-    ss.scope.name AS ScopeName, ss.scope.version AS ScopeVersion,
-    {_attrs("s.attributes")} AS SpanAttributes,
-    s.end_time_unix_nano - s.start_time_unix_nano AS Duration,
-    ['Unset', 'Ok', 'Error'][least(greatest(s.status.code, 0), 2) + 1] AS StatusCode,
-    s.status.message AS StatusMessage,
-    arrayMap(e -> {_ns("e.time_unix_nano")}, s.events) AS `Events.Timestamp`,
-    arrayMap(e -> e.name, s.events) AS `Events.Name`,
-    arrayMap(e -> {_attrs("e.attributes")}, s.events) AS `Events.Attributes`,
-    arrayMap(l -> lower(hex(l.trace_id)), s.links) AS `Links.TraceId`,
-    arrayMap(l -> lower(hex(l.span_id)), s.links) AS `Links.SpanId`,
-    arrayMap(l -> l.trace_state, s.links) AS `Links.TraceState`,
-    arrayMap(l -> {_attrs("l.attributes")}, s.links) AS `Links.Attributes`
-FROM {{source}}
-ARRAY JOIN resource_spans AS rs ARRAY JOIN rs.scope_spans AS ss ARRAY JOIN ss.spans AS s
-WHERE length(s.trace_id) = 16 AND s.trace_id != repeat('\\0', 16)
-  AND length(s.span_id) = 8 AND s.span_id != repeat('\\0', 8)
-  AND length(s.parent_span_id) IN (0, 8)
-  AND s.start_time_unix_nano > 0 AND s.end_time_unix_nano >= s.start_time_unix_nano
-  AND s.end_time_unix_nano <= {_MAX_NS}
-  AND arrayAll(e -> e.time_unix_nano <= {_MAX_NS}, s.events)
-""",
-    "logs": f"""
-SELECT
-    {_ns("if(r.time_unix_nano > 0, r.time_unix_nano, r.observed_time_unix_nano)")} AS Timestamp,
-    lower(hex(r.trace_id)) AS TraceId, lower(hex(r.span_id)) AS SpanId,
-    bitAnd(r.flags, 255) AS TraceFlags,
-    r.severity_text AS SeverityText, toUInt8(least(greatest(r.severity_number, 0), 255)) AS SeverityNumber,
-    ResourceAttributes['service.name'] AS ServiceName,
-    {_value("r.body")} AS Body,
-    rl.schema_url AS ResourceSchemaUrl,
-    {_attrs("rl.resource.attributes")} AS ResourceAttributes,
-    sl.schema_url AS ScopeSchemaUrl, sl.scope.name AS ScopeName, sl.scope.version AS ScopeVersion,
-    {_attrs("sl.scope.attributes")} AS ScopeAttributes,
-    {_attrs("r.attributes")} AS LogAttributes,
-    r.event_name AS EventName
-FROM {{source}}
-ARRAY JOIN resource_logs AS rl ARRAY JOIN rl.scope_logs AS sl ARRAY JOIN sl.log_records AS r
-WHERE length(r.trace_id) IN (0, 16) AND length(r.span_id) IN (0, 8)
-  AND if(r.time_unix_nano > 0, r.time_unix_nano, r.observed_time_unix_nano) <= {_MAX_NS}
-""",
-}
+def _selects(attrs: Callable[[str], str], value: Callable[[str], str]) -> dict[str, str]:
+    """Each signal's flattening SELECT, attributes and values rendered by `attrs` and `value`."""
+    return {
+        "traces": f"""
+    SELECT
+        {_ns("s.start_time_unix_nano")} AS Timestamp,
+        lower(hex(s.trace_id)) AS TraceId, lower(hex(s.span_id)) AS SpanId, lower(hex(s.parent_span_id)) AS ParentSpanId,
+        s.trace_state AS TraceState, s.name AS SpanName,
+        ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'][least(greatest(s.kind, 0), 5) + 1] AS SpanKind,
+        ResourceAttributes['service.name'] AS ServiceName,
+        {attrs("rs.resource.attributes")} AS ResourceAttributes,
+        ss.scope.name AS ScopeName, ss.scope.version AS ScopeVersion,
+        {attrs("s.attributes")} AS SpanAttributes,
+        s.end_time_unix_nano - s.start_time_unix_nano AS Duration,
+        ['Unset', 'Ok', 'Error'][least(greatest(s.status.code, 0), 2) + 1] AS StatusCode,
+        s.status.message AS StatusMessage,
+        arrayMap(e -> {_ns("e.time_unix_nano")}, s.events) AS `Events.Timestamp`,
+        arrayMap(e -> e.name, s.events) AS `Events.Name`,
+        arrayMap(e -> {attrs("e.attributes")}, s.events) AS `Events.Attributes`,
+        arrayMap(l -> lower(hex(l.trace_id)), s.links) AS `Links.TraceId`,
+        arrayMap(l -> lower(hex(l.span_id)), s.links) AS `Links.SpanId`,
+        arrayMap(l -> l.trace_state, s.links) AS `Links.TraceState`,
+        arrayMap(l -> {attrs("l.attributes")}, s.links) AS `Links.Attributes`
+    FROM {{source}}
+    ARRAY JOIN resource_spans AS rs ARRAY JOIN rs.scope_spans AS ss ARRAY JOIN ss.spans AS s
+    WHERE length(s.trace_id) = 16 AND s.trace_id != repeat('\\0', 16)
+      AND length(s.span_id) = 8 AND s.span_id != repeat('\\0', 8)
+      AND length(s.parent_span_id) IN (0, 8)
+      AND s.start_time_unix_nano > 0 AND s.end_time_unix_nano >= s.start_time_unix_nano
+      AND s.end_time_unix_nano <= {_MAX_NS}
+      AND arrayAll(e -> e.time_unix_nano <= {_MAX_NS}, s.events)
+    """,
+        "logs": f"""
+    SELECT
+        {_ns("if(r.time_unix_nano > 0, r.time_unix_nano, r.observed_time_unix_nano)")} AS Timestamp,
+        lower(hex(r.trace_id)) AS TraceId, lower(hex(r.span_id)) AS SpanId,
+        bitAnd(r.flags, 255) AS TraceFlags,
+        r.severity_text AS SeverityText, toUInt8(least(greatest(r.severity_number, 0), 255)) AS SeverityNumber,
+        ResourceAttributes['service.name'] AS ServiceName,
+        {value("r.body")} AS Body,
+        rl.schema_url AS ResourceSchemaUrl,
+        {attrs("rl.resource.attributes")} AS ResourceAttributes,
+        sl.schema_url AS ScopeSchemaUrl, sl.scope.name AS ScopeName, sl.scope.version AS ScopeVersion,
+        {attrs("sl.scope.attributes")} AS ScopeAttributes,
+        {attrs("r.attributes")} AS LogAttributes,
+        r.event_name AS EventName
+    FROM {{source}}
+    ARRAY JOIN resource_logs AS rl ARRAY JOIN rl.scope_logs AS sl ARRAY JOIN sl.log_records AS r
+    WHERE length(r.trace_id) IN (0, 16) AND length(r.span_id) IN (0, 8)
+      AND if(r.time_unix_nano > 0, r.time_unix_nano, r.observed_time_unix_nano) <= {_MAX_NS}
+    """,
+    }
+
+
+_SELECT = _selects(_attrs, _value)  # a server's: the rendering inline
+_SELECT_EMBEDDED = _selects(_called_attrs, _called_value)  # chDB's: through FUNCTIONS
+
 
 _COLUMNS = {
     "traces": (
@@ -239,7 +272,7 @@ def insert_from_file(signal: str, path: str, settings: Mapping[str, str | int] |
     backend reads, SETs and restores each one as a query of its own (~25 ms of CPU an insert).
     """
     source = f"file({_quote(path)}, 'Protobuf', {_quote(_STRUCTURES[signal])})"
-    select = _SELECT[signal].replace("{source}", source)
+    select = _SELECT_EMBEDDED[signal].replace("{source}", source)
     clause = f" SETTINGS {_settings_clause(settings)}" if settings else ""
     return f"INSERT INTO {TABLES[signal]} ({_COLUMNS[signal]}){clause} {select}"
 
