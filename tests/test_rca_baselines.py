@@ -8,11 +8,13 @@ other windows, passed for a frequent call or statement)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 from kokanee.analysis.rca.log_scorer import LogLine, score_logs
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.span_reads import RSpan
 from kokanee.analysis.rca.trace_scorer import merged, score_traces, span_stats
+from kokanee.store.reads.rca_baselines import WindowHealth
 
 NS = 1_000_000_000
 MS = 1_000_000
@@ -83,7 +85,6 @@ def test_a_statement_every_picked_window_logged_has_vanished() -> None:
 
 def test_a_window_with_a_sliver_of_traffic_is_not_picked() -> None:
     from kokanee.analysis.rca.baselines import pick
-    from kokanee.store.reads.rca_baselines import WindowHealth
 
     # Five candidates, most recent first; the second holds 30 requests against about 1000 in the
     # others (a gap in the recording): its quiet minutes are no normal, and a full window is taken.
@@ -133,3 +134,112 @@ def test_thin_packet_loss_is_found_against_picked_windows_too_short_to_judge_its
     kinds = score_traces(merged(parts), win, WINDOW_S * 4, WINDOW_S, P, parts)
     causes = combine(kinds, {"order": {"notify"}, "feed": {"notify"}}, P)
     assert causes and causes[0].service == "notify", [(c.service, c.score) for c in causes]
+
+
+# A recording as the baseline reads see it: requests as (start, service, duration, failed).
+Request = tuple[int, str, int, bool]
+
+
+def _stretch(t0: int, minutes: int, contacts_ms: float) -> list[Request]:
+    """`minutes` of traffic from t0: 2 requests a second to "orders", 1 to "contacts"."""
+    out: list[Request] = []
+    for s in range(minutes * 60):
+        t = t0 + s * NS
+        out += [(t, "orders", 8 * MS, False), (t + NS // 2, "orders", 9 * MS, False)]
+        out.append((t + NS // 4, "contacts", int((contacts_ms + (s % 5) * 0.2) * MS), False))
+    return out
+
+
+class _Recording:
+    """The figures `store.reads.rca_baselines.candidate_health` reads, computed from hand-made
+    requests; counts the reads (each one query against a store)."""
+
+    def __init__(self, requests: list[Request]) -> None:
+        self.requests = requests
+        self.reads = 0
+
+    def health(self, windows: Sequence[tuple[int, int]]) -> list[dict[str, WindowHealth]]:
+        import numpy as np
+
+        self.reads += 1
+        out = []
+        for lo, hi in windows:
+            by: dict[str, list[Request]] = {}
+            for r in self.requests:
+                if lo <= r[0] < hi:
+                    by.setdefault(r[1], []).append(r)
+            out.append(
+                {
+                    s: WindowHealth(len(rs), sum(r[3] for r in rs), float(np.quantile([r[2] for r in rs], 0.9)))
+                    for s, rs in by.items()
+                }
+            )
+        return out
+
+
+def _none_flagged(windows: Sequence[tuple[int, int]]) -> list[set[str]]:
+    return [set() for _ in windows]
+
+
+FAULT_AT = 2 * 86_400 * NS  # the question: the 3 minutes from here
+MINUTE = 60 * NS
+
+
+def test_a_sparse_recording_is_looked_further_back_for_clean_windows() -> None:
+    # The recording keeps a few minutes around each event. In the last hour only three candidates
+    # hold traffic, and one of them held an earlier fault of "contacts" (p90 90 ms against 5 ms):
+    # the fill-up took all three. Further back (70-300 minutes) lie clean stretches; widened,
+    # four clean windows are found and the poisoned one is left out.
+    from kokanee.analysis.rca.baselines import candidates, choose, pick
+
+    requests = _stretch(FAULT_AT - 3 * MINUTE, 3, 5.0)  # the window just before the fault
+    poisoned = FAULT_AT - 21 * MINUTE
+    requests += _stretch(poisoned, 3, 90.0)
+    requests += _stretch(FAULT_AT - 45 * MINUTE, 3, 5.0)
+    for back in (72, 102, 150, 201, 300):
+        requests += _stretch(FAULT_AT - back * MINUTE, 3, 5.0)
+    recording = _Recording(requests)
+    end = FAULT_AT + 3 * MINUTE
+
+    hour = candidates(FAULT_AT, end, P)
+    before = pick(hour, recording.health(hour), _none_flagged(hour), P)
+    assert (poisoned, poisoned + 3 * MINUTE) in before  # the previous rule: too few to choose from
+
+    chosen = choose(FAULT_AT, end, P, recording.health, _none_flagged)
+    assert (poisoned, poisoned + 3 * MINUTE) not in chosen
+    assert [lo for lo, _ in chosen] == sorted(FAULT_AT - b * MINUTE for b in (3, 45, 72, 102))
+
+
+def test_a_lookback_with_enough_windows_with_traffic_is_not_widened() -> None:
+    # Traffic throughout the last hour, one window with the earlier fault: the picks are those of
+    # the hour's candidates alone, read in one query.
+    from kokanee.analysis.rca.baselines import candidates, choose, pick
+
+    poisoned = FAULT_AT - 6 * MINUTE
+    requests = _stretch(FAULT_AT - 62 * MINUTE, 62, 5.0)
+    requests = [r for r in requests if not poisoned <= r[0] < poisoned + 3 * MINUTE]
+    requests += _stretch(poisoned, 3, 90.0)
+    recording = _Recording(requests)
+    end = FAULT_AT + 3 * MINUTE
+
+    chosen = choose(FAULT_AT, end, P, recording.health, _none_flagged)
+    assert recording.reads == 1
+    hour = candidates(FAULT_AT, end, P)
+    assert chosen == pick(hour, recording.health(hour), _none_flagged(hour), P)
+    assert [lo for lo, _ in chosen] == sorted(FAULT_AT - b * MINUTE for b in (3, 9, 12, 15))
+
+
+def test_a_widened_lookback_takes_only_as_many_windows_as_were_missing() -> None:
+    # "contacts" drifts through the day: 9 ms in the last hour, 5 ms three hours before. Four
+    # candidates of the hour hold traffic; looked further back, the doubling finds ten more. Taken
+    # all, the old windows would outvote the recent ones in the screen's median, the recent ones
+    # would look slow and the picks would go back three hours, where the window's 9 ms is a change.
+    # Only the three that were missing are taken: the recent windows stay the normal.
+    from kokanee.analysis.rca.baselines import choose
+
+    recent = (3, 21, 33, 45)
+    requests = [r for back in recent for r in _stretch(FAULT_AT - back * MINUTE, 3, 9.0)]
+    for back in range(130, 230, 10):
+        requests += _stretch(FAULT_AT - back * MINUTE, 3, 5.0)
+    chosen = choose(FAULT_AT, FAULT_AT + 3 * MINUTE, P, _Recording(requests).health, _none_flagged)
+    assert [lo for lo, _ in chosen] == sorted(FAULT_AT - b * MINUTE for b in recent)

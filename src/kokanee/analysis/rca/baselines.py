@@ -10,12 +10,20 @@ robust normal that one earlier fault cannot move). The `baseline_windows` most r
 are used; the ranking then judges a change against their median (`trace_scorer._least_ratio`), so a
 window the screen let through still cannot hide a repeat fault.
 
-Pure: `pick` takes each candidate's figures; `records.read_baselines` reads them.
+On a sparse recording (one that keeps a few minutes around each event) the last hour may hold only
+3 or 4 candidates with traffic: too few for the median to outvote one that held an earlier fault,
+and the fill-up takes them all. As an SRE would, `choose` then looks further back, doubling the
+lookback until `baseline_min_candidates` hold traffic or it reaches `baseline_max_lookback_s`, and
+takes from there only as many as were missing, the most recent. A recording with traffic
+throughout never widens, and its picks are the same.
+
+Pure: `pick` takes each candidate's figures and `choose` the functions that read them
+(`records.read_baselines` passes the store's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -27,10 +35,12 @@ Window = tuple[int, int]
 DAY_NS = 86_400 * 1_000_000_000
 
 
-def candidates(start_ns: int, end_ns: int, params: RcaParams) -> list[Window]:
-    """The windows of the question's length before it, most recent first, then the day before."""
+def candidates(start_ns: int, end_ns: int, params: RcaParams, lookback_s: float | None = None) -> list[Window]:
+    """The windows of the question's length before it, back to `lookback_s` (default
+    `baseline_lookback_s`), most recent first, then the day before."""
     length = end_ns - start_ns
-    count = max(1, int(params.baseline_lookback_s * 1e9 // length))
+    lookback = params.baseline_lookback_s if lookback_s is None else lookback_s
+    count = max(1, int(lookback * 1e9 // length))
     out = [(start_ns - k * length, start_ns - (k - 1) * length) for k in range(1, count + 1)]
     yesterday = (start_ns - DAY_NS, end_ns - DAY_NS)
     if yesterday[1] <= out[-1][0]:
@@ -58,6 +68,59 @@ def _off(health: Sequence[dict[str, WindowHealth]], params: RcaParams) -> list[s
     return off
 
 
+def _live(health: Sequence[dict[str, WindowHealth]], params: RcaParams) -> list[int]:
+    """The candidates with traffic, more than a sliver of it (`baseline_min_traffic_share` of the
+    median such candidate's requests)."""
+    volume = [sum(w.requests for w in h.values()) for h in health]
+    live = [i for i, v in enumerate(volume) if v > 0]
+    if not live:
+        return []
+    floor = params.baseline_min_traffic_share * float(np.median([volume[i] for i in live]))
+    return [i for i in live if volume[i] >= floor]
+
+
+def choose(
+    start_ns: int,
+    end_ns: int,
+    params: RcaParams,
+    read_health: Callable[[Sequence[Window]], list[dict[str, WindowHealth]]],
+    read_flagged: Callable[[Sequence[Window]], list[set[str]]],
+) -> list[Window]:
+    """`pick` over the candidates of the last `baseline_lookback_s`, looked for further back
+    (the lookback doubled, up to `baseline_max_lookback_s`) while fewer than
+    `baseline_min_candidates` of them hold traffic (`_as_many_as_missing` of those found there).
+    `read_health` is asked only for the windows not yet read, `read_flagged` once, for the
+    candidates finally screened."""
+    lookback = params.baseline_lookback_s
+    windows = first = candidates(start_ns, end_ns, params, lookback)
+    known = dict(zip(windows, read_health(windows), strict=True))
+    while (
+        len(_live([known[w] for w in windows], params)) < params.baseline_min_candidates
+        and lookback < params.baseline_max_lookback_s
+    ):
+        lookback = min(2 * lookback, params.baseline_max_lookback_s)
+        windows = candidates(start_ns, end_ns, params, lookback)
+        new = [w for w in windows if w not in known]
+        known.update(zip(new, read_health(new), strict=True))
+    if lookback > params.baseline_lookback_s:
+        windows = _as_many_as_missing(windows, set(first), [known[w] for w in windows], params)
+    return pick(windows, [known[w] for w in windows], read_flagged(windows), params)
+
+
+def _as_many_as_missing(
+    windows: list[Window], first: set[Window], health: Sequence[dict[str, WindowHealth]], params: RcaParams
+) -> list[Window]:
+    """The first lookback's candidates and, from further back, the most recent ones with traffic
+    up to `baseline_min_candidates` in all. Each doubling may find many more than were missing;
+    windows far back are the least like the present (a service drifts through the day) and, in
+    number, would outvote the recent ones in the screen's median."""
+    live = _live(health, params)
+    further = [i for i in live if windows[i] not in first]
+    need = params.baseline_min_candidates - (len(live) - len(further))
+    cut = further[need - 1] if 0 < need <= len(further) else (len(windows) if need > 0 else -1)
+    return [w for i, w in enumerate(windows) if i <= cut or w in first]
+
+
 def pick(
     windows: Sequence[Window],
     health: Sequence[dict[str, WindowHealth]],
@@ -67,12 +130,9 @@ def pick(
     """The most recent clean candidates with traffic, more than a sliver of it (`baseline_windows`
     of them); when fewer are clean, the least troubled fill up to `baseline_windows`."""
     off = _off(health, params)
-    volume = [sum(w.requests for w in h.values()) for h in health]
-    live = [i for i, v in enumerate(volume) if v > 0]
+    live = _live(health, params)
     if not live:
         return [windows[0]]
-    floor = params.baseline_min_traffic_share * float(np.median([volume[i] for i in live]))
-    live = [i for i in live if volume[i] >= floor]
     trouble = {i: len(off[i] | flagged[i]) for i in live}
     clean = [i for i in live if trouble[i] == 0][: params.baseline_windows]
     if len(clean) < params.baseline_windows:
