@@ -210,7 +210,7 @@ def test_a_sparse_recording_is_looked_further_back_for_clean_windows() -> None:
     assert [lo for lo, _ in chosen] == sorted(FAULT_AT - b * MINUTE for b in (3, 45, 72, 102))
 
 
-def test_a_lookback_with_enough_windows_with_traffic_is_not_widened() -> None:
+def test_a_lookback_with_traffic_throughout_is_not_widened() -> None:
     # Traffic throughout the last hour, one window with the earlier fault: the picks are those of
     # the hour's candidates alone, read in one query.
     from kokanee.analysis.rca.baselines import candidates, choose, pick
@@ -227,6 +227,14 @@ def test_a_lookback_with_enough_windows_with_traffic_is_not_widened() -> None:
     hour = candidates(FAULT_AT, end, P)
     assert chosen == pick(hour, recording.health(hour), _none_flagged(hour), P)
     assert [lo for lo, _ in chosen] == sorted(FAULT_AT - b * MINUTE for b in (3, 9, 12, 15))
+
+    # A question of 30 minutes: the hour holds two such windows, both with traffic. That is all the
+    # recent past offers, not a sparse recording: not widened either.
+    long_end = FAULT_AT + 30 * MINUTE
+    recording.reads = 0
+    chosen = choose(FAULT_AT, long_end, P, recording.health, _none_flagged)
+    assert recording.reads == 1
+    assert chosen == [(FAULT_AT - 60 * MINUTE, FAULT_AT - 30 * MINUTE), (FAULT_AT - 30 * MINUTE, FAULT_AT)]
 
 
 def test_a_widened_lookback_takes_only_as_many_windows_as_were_missing() -> None:

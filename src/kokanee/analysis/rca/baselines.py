@@ -40,12 +40,17 @@ def candidates(start_ns: int, end_ns: int, params: RcaParams, lookback_s: float 
     `baseline_lookback_s`), most recent first, then the day before."""
     length = end_ns - start_ns
     lookback = params.baseline_lookback_s if lookback_s is None else lookback_s
-    count = max(1, int(lookback * 1e9 // length))
+    count = _lengths(length, lookback)
     out = [(start_ns - k * length, start_ns - (k - 1) * length) for k in range(1, count + 1)]
     yesterday = (start_ns - DAY_NS, end_ns - DAY_NS)
     if yesterday[1] <= out[-1][0]:
         out.append(yesterday)
     return out
+
+
+def _lengths(length_ns: int, lookback_s: float) -> int:
+    """How many windows of `length_ns` the lookback holds (at least the one just before)."""
+    return max(1, int(lookback_s * 1e9 // length_ns))
 
 
 def _off(health: Sequence[dict[str, WindowHealth]], params: RcaParams) -> list[set[str]]:
@@ -86,16 +91,22 @@ def choose(
     read_health: Callable[[Sequence[Window]], list[dict[str, WindowHealth]]],
     read_flagged: Callable[[Sequence[Window]], list[set[str]]],
 ) -> list[Window]:
-    """`pick` over the candidates of the last `baseline_lookback_s`, looked for further back
-    (the lookback doubled, up to `baseline_max_lookback_s`) while fewer than
-    `baseline_min_candidates` of them hold traffic (`_as_many_as_missing` of those found there).
-    `read_health` is asked only for the windows not yet read, `read_flagged` once, for the
-    candidates finally screened."""
+    """`pick` over the candidates of the last `baseline_lookback_s`; where some of the lookback's
+    windows are empty and fewer than `baseline_min_candidates` hold traffic (a sparse recording),
+    looked for further back, the lookback doubled up to `baseline_max_lookback_s` until that many
+    do (`_as_many_as_missing` of those found there). A lookback whose every window holds traffic
+    (a long question: an hour holds two of 30 minutes) is all the recent past offers; further back
+    would trade recency for number. `read_health` is asked only for the windows not yet read,
+    `read_flagged` once, for the candidates finally screened."""
     lookback = params.baseline_lookback_s
     windows = first = candidates(start_ns, end_ns, params, lookback)
     known = dict(zip(windows, read_health(windows), strict=True))
+    held = _lengths(end_ns - start_ns, lookback)  # the lookback's windows come first, then the day before
+    live_held = sum(1 for i in _live([known[w] for w in windows], params) if i < held)
+    sparse = live_held < min(params.baseline_min_candidates, held)
     while (
-        len(_live([known[w] for w in windows], params)) < params.baseline_min_candidates
+        sparse
+        and len(_live([known[w] for w in windows], params)) < params.baseline_min_candidates
         and lookback < params.baseline_max_lookback_s
     ):
         lookback = min(2 * lookback, params.baseline_max_lookback_s)
