@@ -157,11 +157,13 @@ class _Recording:
     def __init__(self, requests: list[Request]) -> None:
         self.requests = requests
         self.reads = 0
+        self.widest = 0  # the most windows one read asked for
 
     def health(self, windows: Sequence[tuple[int, int]]) -> list[dict[str, WindowHealth]]:
         import numpy as np
 
         self.reads += 1
+        self.widest = max(self.widest, len(windows))
         out = []
         for lo, hi in windows:
             by: dict[str, list[Request]] = {}
@@ -208,6 +210,7 @@ def test_a_sparse_recording_is_looked_further_back_for_clean_windows() -> None:
     chosen = choose(FAULT_AT, end, P, recording.health, _none_flagged)
     assert (poisoned, poisoned + 3 * MINUTE) not in chosen
     assert [lo for lo, _ in chosen] == sorted(FAULT_AT - b * MINUTE for b in (3, 45, 72, 102))
+    assert recording.widest == len(hour)  # an hour further back at a time, never a day's windows at once
 
 
 def test_a_lookback_with_traffic_throughout_is_not_widened() -> None:
@@ -239,7 +242,7 @@ def test_a_lookback_with_traffic_throughout_is_not_widened() -> None:
 
 def test_a_widened_lookback_takes_only_as_many_windows_as_were_missing() -> None:
     # "contacts" drifts through the day: 9 ms in the last hour, 5 ms three hours before. Four
-    # candidates of the hour hold traffic; looked further back, the doubling finds ten more. Taken
+    # candidates of the hour hold traffic; looked further back, the third hour holds five more. Taken
     # all, the old windows would outvote the recent ones in the screen's median, the recent ones
     # would look slow and the picks would go back three hours, where the window's 9 ms is a change.
     # Only the three that were missing are taken: the recent windows stay the normal.

@@ -12,10 +12,10 @@ window the screen let through still cannot hide a repeat fault.
 
 On a sparse recording (one that keeps a few minutes around each event) the last hour may hold only
 3 or 4 candidates with traffic: too few for the median to outvote one that held an earlier fault,
-and the fill-up takes them all. As an SRE would, `choose` then looks further back, doubling the
-lookback until `baseline_min_candidates` hold traffic or it reaches `baseline_max_lookback_s`, and
-takes from there only as many as were missing, the most recent. A recording with traffic
-throughout never widens, and its picks are the same.
+and the fill-up takes them all. As an SRE would, `choose` then looks further back, an hour
+(`baseline_lookback_s`) at a time, until `baseline_min_candidates` hold traffic or the lookback
+reaches `baseline_max_lookback_s`, and takes from there only as many as were missing, the most
+recent. A recording with traffic throughout never widens, and its picks are the same.
 
 Pure: `pick` takes each candidate's figures and `choose` the functions that read them
 (`records.read_baselines` passes the store's).
@@ -93,11 +93,13 @@ def choose(
 ) -> list[Window]:
     """`pick` over the candidates of the last `baseline_lookback_s`; where some of the lookback's
     windows are empty and fewer than `baseline_min_candidates` hold traffic (a sparse recording),
-    looked for further back, the lookback doubled up to `baseline_max_lookback_s` until that many
-    do (`_as_many_as_missing` of those found there). A lookback whose every window holds traffic
-    (a long question: an hour holds two of 30 minutes) is all the recent past offers; further back
-    would trade recency for number. `read_health` is asked only for the windows not yet read,
-    `read_flagged` once, for the candidates finally screened."""
+    looked for further back, one more `baseline_lookback_s` at a time up to
+    `baseline_max_lookback_s`, until that many do (`_as_many_as_missing` of those found there). A
+    lookback whose every window holds traffic (a long question: an hour holds two of 30 minutes) is
+    all the recent past offers; further back would trade recency for number. `read_health` is asked
+    only for the windows not yet read, no more at once than the first lookback holds (its cost
+    grows with spans times windows: dense traffic behind a long gap costs an hour's read, not a
+    day's), `read_flagged` once, for the candidates finally screened."""
     lookback = params.baseline_lookback_s
     windows = first = candidates(start_ns, end_ns, params, lookback)
     known = dict(zip(windows, read_health(windows), strict=True))
@@ -109,10 +111,11 @@ def choose(
         and len(_live([known[w] for w in windows], params)) < params.baseline_min_candidates
         and lookback < params.baseline_max_lookback_s
     ):
-        lookback = min(2 * lookback, params.baseline_max_lookback_s)
+        lookback = min(lookback + params.baseline_lookback_s, params.baseline_max_lookback_s)
         windows = candidates(start_ns, end_ns, params, lookback)
         new = [w for w in windows if w not in known]
-        known.update(zip(new, read_health(new), strict=True))
+        if new:
+            known.update(zip(new, read_health(new), strict=True))
     if lookback > params.baseline_lookback_s:
         windows = _as_many_as_missing(windows, set(first), [known[w] for w in windows], params)
     return pick(windows, [known[w] for w in windows], read_flagged(windows), params)
@@ -122,8 +125,8 @@ def _as_many_as_missing(
     windows: list[Window], first: set[Window], health: Sequence[dict[str, WindowHealth]], params: RcaParams
 ) -> list[Window]:
     """The first lookback's candidates and, from further back, the most recent ones with traffic
-    up to `baseline_min_candidates` in all. Each doubling may find many more than were missing;
-    windows far back are the least like the present (a service drifts through the day) and, in
+    up to `baseline_min_candidates` in all. Each hour further back may hold many more than were
+    missing; windows far back are the least like the present (a service drifts through the day) and, in
     number, would outvote the recent ones in the screen's median."""
     live = _live(health, params)
     further = [i for i in live if windows[i] not in first]

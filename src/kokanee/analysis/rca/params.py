@@ -17,10 +17,10 @@ class RcaParams:
     baseline_windows: int = 4
     baseline_lookback_s: float = 3600.0
     # When fewer candidates than this hold traffic and some of the lookback's windows hold none (a
-    # sparse recording, a gap), the lookback doubles until this many do or it reaches
-    # `baseline_max_lookback_s` (a day: the day before is a candidate anyway). The screen's median
-    # holds while fewer than half the candidates are troubled, and `baseline_windows` clean ones
-    # must remain beside them: 2 x 4 - 1 = 7.
+    # sparse recording, a gap), the lookback grows by `baseline_lookback_s` until this many do or
+    # it reaches `baseline_max_lookback_s` (a day: the day before is a candidate anyway). The
+    # screen's median holds while fewer than half the candidates are troubled, and
+    # `baseline_windows` clean ones must remain beside them: 2 x 4 - 1 = 7.
     baseline_min_candidates: int = 7
     baseline_max_lookback_s: float = 86_400.0
     # A candidate with under this share of the median candidate's requests is a gap (in the
