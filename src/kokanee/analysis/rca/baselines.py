@@ -12,10 +12,11 @@ window the screen let through still cannot hide a repeat fault.
 
 On a sparse recording (one that keeps a few minutes around each event) the last hour may hold only
 3 or 4 candidates with traffic: too few for the median to outvote one that held an earlier fault,
-and the fill-up takes them all. As an SRE would, `choose` then looks further back, an hour
-(`baseline_lookback_s`) at a time, until `baseline_min_candidates` hold traffic or the lookback
-reaches `baseline_max_lookback_s`, and takes from there only as many as were missing, the most
-recent. A recording with traffic throughout never widens, and its picks are the same.
+and the fill-up takes them all. As an SRE would, `choose` then looks further back, over gaps, an
+hour (`baseline_lookback_s`) of windows with traffic at a time, until `baseline_min_candidates`
+hold traffic or the lookback reaches `baseline_max_lookback_s`, and takes from there only as many
+as were missing, the most recent. A recording with traffic throughout never widens, and its picks
+are the same.
 
 Pure: `pick` takes each candidate's figures and `choose` the functions that read them
 (`records.read_baselines` passes the store's).
@@ -90,29 +91,43 @@ def choose(
     params: RcaParams,
     read_health: Callable[[Sequence[Window]], list[dict[str, WindowHealth]]],
     read_flagged: Callable[[Sequence[Window]], list[set[str]]],
+    read_latest: Callable[[int, int], int | None],
 ) -> list[Window]:
     """`pick` over the candidates of the last `baseline_lookback_s`; where some of the lookback's
     windows are empty and fewer than `baseline_min_candidates` hold traffic (a sparse recording),
-    looked for further back, one more `baseline_lookback_s` at a time up to
-    `baseline_max_lookback_s`, until that many do (`_as_many_as_missing` of those found there). A
-    lookback whose every window holds traffic (a long question: an hour holds two of 30 minutes) is
-    all the recent past offers; further back would trade recency for number. `read_health` is asked
-    only for the windows not yet read, no more at once than the first lookback holds (its cost
-    grows with spans times windows: dense traffic behind a long gap costs an hour's read, not a
-    day's), `read_flagged` once, for the candidates finally screened."""
+    looked for further back, up to `baseline_max_lookback_s`, until that many do
+    (`_as_many_as_missing` of those found there). A lookback whose every window holds traffic (a
+    long question: an hour holds two of 30 minutes) is all the recent past offers; further back
+    would trade recency for number.
+
+    Further back is read an hour (`baseline_lookback_s`) of windows at a time, from the latest
+    traffic before what was read (`read_latest(lo, hi)`: where the latest traffic in [lo, hi) ends,
+    None when there is none): a gap is stepped over in one look, and a recording that begins
+    just before the question costs one. A candidate-health read costs its spans times its windows,
+    so dense traffic behind a long gap costs an hour's read, not a day's. `read_health` is asked
+    only for windows not yet read, `read_flagged` once, for the candidates finally screened."""
+    length = end_ns - start_ns
     lookback = params.baseline_lookback_s
     windows = first = candidates(start_ns, end_ns, params, lookback)
     known = dict(zip(windows, read_health(windows), strict=True))
-    held = _lengths(end_ns - start_ns, lookback)  # the lookback's windows come first, then the day before
+    held = _lengths(length, lookback)  # the lookback's windows come first, then the day before
     live_held = sum(1 for i in _live([known[w] for w in windows], params) if i < held)
     sparse = live_held < min(params.baseline_min_candidates, held)
+    furthest = start_ns - int(params.baseline_max_lookback_s * 1e9)
     while (
         sparse
         and len(_live([known[w] for w in windows], params)) < params.baseline_min_candidates
         and lookback < params.baseline_max_lookback_s
     ):
-        lookback = min(lookback + params.baseline_lookback_s, params.baseline_max_lookback_s)
+        edge = start_ns - _lengths(length, lookback) * length  # the oldest window read
+        latest = read_latest(furthest, edge)
+        if latest is None:
+            break
+        reach = max(lookback, (start_ns - latest) / 1e9) + params.baseline_lookback_s
+        lookback = min(reach, params.baseline_max_lookback_s)
         windows = candidates(start_ns, end_ns, params, lookback)
+        # Windows after the latest traffic before `edge` are empty: not read.
+        known.update((w, {}) for w in windows if w not in known and w[0] >= latest)
         new = [w for w in windows if w not in known]
         if new:
             known.update(zip(new, read_health(new), strict=True))
@@ -125,9 +140,9 @@ def _as_many_as_missing(
     windows: list[Window], first: set[Window], health: Sequence[dict[str, WindowHealth]], params: RcaParams
 ) -> list[Window]:
     """The first lookback's candidates and, from further back, the most recent ones with traffic
-    up to `baseline_min_candidates` in all. Each hour further back may hold many more than were
-    missing; windows far back are the least like the present (a service drifts through the day) and, in
-    number, would outvote the recent ones in the screen's median."""
+    up to `baseline_min_candidates` in all. An hour further back may hold many more than were
+    missing; windows far back are the least like the present (a service drifts through the day)
+    and, in number, would outvote the recent ones in the screen's median."""
     live = _live(health, params)
     further = [i for i in live if windows[i] not in first]
     need = params.baseline_min_candidates - (len(live) - len(further))

@@ -80,7 +80,19 @@ def read_baselines(store: Store, start_ns: int, end_ns: int, params: RcaParams) 
         params,
         lambda windows: candidate_health(store, windows),
         lambda windows: flagged_services(store, windows),
+        lambda lo, hi: latest_traffic(store, lo, hi),
     )
+
+
+def latest_traffic(store: Store, lo_ns: int, hi_ns: int) -> int | None:
+    """Where the latest requests in [lo, hi) end, to the minute (`kokanee_service_red_1m`: a row
+    per service and minute, so a day of dense traffic is cheap to look over); None when none."""
+    n, latest = store.query(
+        "SELECT count(), toUnixTimestamp(max(Minute)) FROM kokanee_service_red_1m "
+        "WHERE Minute >= fromUnixTimestamp({lo:Int64}) AND Minute < fromUnixTimestamp({hi:Int64})",
+        parameters={"lo": lo_ns // 1_000_000_000 - 60, "hi": -(-hi_ns // 1_000_000_000)},
+    ).rows[0]
+    return (int(latest) + 60) * 1_000_000_000 if int(n) else None
 
 
 def _arrow(store: Store, sql: str, parameters: dict[str, Any]) -> Any:
