@@ -16,6 +16,7 @@ from kokanee.alerts.evaluator import Evaluator, backtest
 from kokanee.alerts.model import RULE_ADAPTER, Channel, Rule
 from kokanee.alerts.narrative import incident_narrator
 from kokanee.alerts.outbox import Outbox, backoff_s
+from kokanee.alerts.service import IDLE_POLL_S, next_poll_s
 from kokanee.store.client import Store
 from kokanee.store.schema_derived import histogram
 
@@ -319,6 +320,10 @@ def test_digests_batch_lower_severities_and_critical_goes_at_once(store: Store) 
     dispatcher = Dispatcher(Outbox(store), ConfigStore(store).channels, sender)
     dispatcher.run_once(now_ms)
     assert [(c, len(events), events[0]["rule_id"]) for c, events, _ in sender.sent] == [("chat", 1, "crit")]
+    # The digest waits for its boundary: the dispatcher sleeps until then, at most IDLE_POLL_S at a time.
+    due_ms = Outbox(store).next_due_ms()
+    assert due_ms is not None and now_ms < due_ms <= now_ms + 600_000
+    assert next_poll_s(due_ms, now_ms) == min((due_ms - now_ms) / 1000, IDLE_POLL_S)
     dispatcher.run_once(now_ms + 600_000)  # the next digest boundary
     assert len(sender.sent) == 2 and len(sender.sent[1][1]) == 4 and sender.sent[1][2].startswith("digest-")
     dispatcher.run_once(now_ms + 1_200_000)
@@ -342,11 +347,15 @@ def test_rate_limit_delays_the_excess_and_failures_back_off(store: Store) -> Non
     pending = Outbox(store).due(now_ms + 10_000_000)
     assert sorted(r.attempts for r in pending) == [0, 0, 0, 1, 1]  # the limit held back three
     assert all(r.due_ms == now_ms + backoff_s(1) * 1000 for r in pending if r.attempts)
+    # Rows due but held back by the limit are tried again each second...
+    assert next_poll_s(Outbox(store).next_due_ms(), now_ms) == 1.0
     sender.failing = False
     for step in range(1, 6):
         dispatcher.run_once(now_ms + step * 60_000)
     assert sorted(e[0]["labels"]["service"] for _, e, _ in sender.sent) == [f"rl-{i}" for i in range(5)]
     assert Outbox(store).pending_count() == 0
+    # ...and with nothing pending the dispatcher only looks now and then (it is woken for new rows).
+    assert Outbox(store).next_due_ms() is None and next_poll_s(None, now_ms) == IDLE_POLL_S
 
 
 def test_last_hour_dry_run_reports_what_would_have_fired(store: Store) -> None:

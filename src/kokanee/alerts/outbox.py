@@ -112,6 +112,14 @@ class Outbox:
         ).dicts()
         return [_row(r) for r in rows]
 
+    def next_due_ms(self) -> int | None:
+        """When the earliest pending row falls due (Unix ms; it may be past), or None when none waits."""
+        rows = self.store.query(
+            "SELECT toUnixTimestamp64Milli(min(DueAt)), count() FROM kokanee_alert_outbox FINAL"
+            " WHERE Status = 'pending'"
+        ).rows
+        return int(rows[0][0]) if rows and rows[0][1] else None
+
     def pending_count(self) -> int:
         rows = self.store.query("SELECT count() FROM kokanee_alert_outbox FINAL WHERE Status = 'pending'").rows
         return int(rows[0][0]) if rows else 0

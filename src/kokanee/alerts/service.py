@@ -1,9 +1,12 @@
 """Alerting as a server component: the evaluator and the dispatcher, each on its own thread.
 
 start() loads the alerts file (if any) into the store, then evaluates every `interval_s` (and
-enqueues the scheduled reports that are due, alerts/reports.py) and sends
-due notifications every second (at once when the evaluator enqueued some). stop() finishes the
-current round; what is not sent stays in the outbox for the next start.
+enqueues the scheduled reports that are due, alerts/reports.py) and sends due notifications: at
+once when something was enqueued here (`wake`), every second while rows are due but held back
+(a channel at its rate limit), at the due time of a retry or digest, and otherwise every
+`IDLE_POLL_S` (rows another process queued in the same store). An idle server used to ask the
+store every second, most of its idle CPU. stop() finishes the current round; what is not sent
+stays in the outbox for the next start.
 """
 
 from __future__ import annotations
@@ -22,6 +25,17 @@ from kokanee.alerts.reports import Reports, with_reports
 from kokanee.store.client import Store
 
 log = logging.getLogger(__name__)
+
+IDLE_POLL_S = 15.0
+
+
+def next_poll_s(due_ms: int | None, now_ms: int) -> float:
+    """How long the dispatcher sleeps unless woken: until the earliest pending row is due, at least
+    a second (a row due now but held back by a rate limit is tried again each second), at most
+    `IDLE_POLL_S`."""
+    if due_ms is None:
+        return IDLE_POLL_S
+    return min(max((due_ms - now_ms) / 1000, 1.0), IDLE_POLL_S)
 
 
 class Alerting:
@@ -118,16 +132,22 @@ class Alerting:
             try:
                 self._reload_if_changed()
                 if self.evaluator.run_once(time.time_ns()) + self.reports.run_once(time.time_ns()):
-                    self._wake.set()
+                    self.wake()
             except Exception:  # a loop boundary: alerting must never take the server down
                 log.exception("alert evaluation failed; retrying in %.0f s", self.interval_s)
             self._stop.wait(self.interval_s)
 
+    def wake(self) -> None:
+        """Sends what was just enqueued now instead of at the next poll."""
+        self._wake.set()
+
     def _dispatch_loop(self) -> None:
         while not self._stop.is_set():
+            wait = 1.0
             try:
                 self.dispatcher.run_once()
+                wait = next_poll_s(self.outbox.next_due_ms(), time.time_ns() // 1_000_000)
             except Exception:  # a loop boundary, as above; rows stay pending
                 log.exception("sending notifications failed; retrying")
-            self._wake.wait(1.0)
+            self._wake.wait(wait)
             self._wake.clear()

@@ -366,4 +366,5 @@ def send_report_now(request: Request, report_id: str) -> dict[str, Any]:
     nid, queued = alerting.reports.send_now(report, time.time_ns(), router_ai)
     if not queued:
         raise BadRequest(f"channels: none of {', '.join(report.channels)} is a slack or webhook channel")
+    alerting.wake()
     return {"notification_id": nid, "channels": queued}
