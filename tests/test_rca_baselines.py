@@ -14,6 +14,7 @@ from kokanee.analysis.rca.log_scorer import LogLine, score_logs
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.span_reads import RSpan
 from kokanee.analysis.rca.trace_scorer import merged, score_traces, span_stats
+from kokanee.store.client import Store
 from kokanee.store.reads.rca_baselines import WindowHealth
 
 NS = 1_000_000_000
@@ -276,3 +277,42 @@ def test_a_recording_that_begins_just_before_the_question_is_looked_over_once() 
     hour = candidates(FAULT_AT, end, P)
     assert chosen == pick(hour, recording.health(hour), _none_flagged(hour), P)
     assert len(chosen) == 4
+
+
+def test_a_repeat_fault_on_a_sparse_recording_is_found_against_windows_further_back(chdb_store: Store) -> None:
+    # In the shared chDB store, through POST /api/v1/rca with start and end only. The recording
+    # keeps 3 minutes around each event: in the last hour, two of the three stretches held an
+    # earlier fault of "sparse-contacts" (90 ms against 5), so their median hid its repeat in the
+    # window. Further back, beyond a gap, four clean stretches: with them the earlier fault's
+    # windows stand out and are not picked, the repeat is ranked first, and the answer's
+    # `baselines` names the windows from beyond the gap.
+    from kokanee.api.routes_rca import router
+    from tests.api_client import api_client
+    from tests.test_rca import Span, call_chain, write_spans
+
+    t0 = 1_770_000_000 * NS  # a day no other test writes
+    rng = random.Random(8)
+
+    def stretch(at: int, contacts_ms: float) -> list[Span]:
+        return [
+            s
+            for i in range(90)
+            for s in call_chain(
+                at + i * 2 * NS,
+                ["sparse-web", "sparse-contacts"],
+                [2 * rng.uniform(0.8, 1.25), contacts_ms * rng.uniform(0.8, 1.25)],
+            )
+        ]
+
+    spans = stretch(t0, 90.0)  # the window: the repeat
+    for back, ms in ((3, 5.0), (21, 90.0), (45, 90.0), (129, 5.0), (159, 5.0), (189, 5.0), (219, 5.0)):
+        spans += stretch(t0 - back * MINUTE, ms)
+    write_spans(chdb_store, spans)
+
+    r = api_client(chdb_store, router).post("/api/v1/rca", json={"start": t0, "end": t0 + 3 * MINUTE})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    used = [(b["start_time_unix_nano"], b["end_time_unix_nano"]) for b in body["baselines"]]
+    starts = sorted(lo for lo, _ in used)
+    assert starts == sorted(t0 - back * MINUTE for back in (3, 129, 159, 189)), [(t0 - lo) / MINUTE for lo in starts]
+    assert [c["service"] for c in body["causes"]][:1] == ["sparse-contacts"], body["causes"]
