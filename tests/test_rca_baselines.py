@@ -3,7 +3,10 @@ windows, some of which may hold an earlier fault's after-effects or a passing tr
 or a log statement that only one of them holds was not the normal, so its absence from the window
 is no change; one every window holds, gone from the window, still is. Hand-built records, no store.
 The first test of each pair fails with the ranking before this rule (a pooled rate, diluted by the
-other windows, passed for a frequent call or statement)."""
+other windows, passed for a frequent call or statement).
+
+Then the candidates themselves on a sparse recording (`baselines.choose`): too few in the last hour
+to screen, looked for beyond a gap, as hand-made requests and once in the shared chDB store."""
 
 from __future__ import annotations
 
