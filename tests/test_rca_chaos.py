@@ -1,14 +1,18 @@
 """The chaos suite's faults do to a pod's traffic what Chaos Mesh / Litmus do, on the simulator's
 own records (no store): a network delay slows calls into the pod and its own calls out, a killed
-pod has no spans until it restarts cold, injected HTTP errors show only at the callers; and a
-scenario's schedule is reproducible and labelled."""
+pod has no spans until it restarts cold, injected HTTP errors show only at the callers, a recording
+without span status keeps every failure in an ERROR log line; and a scenario's schedule is
+reproducible and labelled."""
 
 from __future__ import annotations
 
 import random
 import statistics
 
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
+
 from kokanee.demo.chaos.faults import NS, Board, ChaosFault
+from kokanee.demo.chaos.otlp import traces_request
 from kokanee.demo.chaos.sim import CLIENT, CONSUMER, SERVER, Simulator, SpanRec
 from kokanee.demo.chaos.suite import plan
 from kokanee.demo.chaos.topologies import Topology, shop, topologies
@@ -64,6 +68,34 @@ def test_injected_http_errors_show_at_the_callers_only() -> None:
     spans = _run([ChaosFault("http_errors", "currency", 0, 200 * NS, 0.5)])
     assert not [s for s in spans if s.service == "currency" and s.error]
     assert [s for s in spans if s.kind == CLIENT and s.error.startswith("HTTP 500 from currency")]
+
+
+def test_a_statusless_recording_keeps_each_failure_in_an_error_log_line_only() -> None:
+    """Instrumentation that records no span status (SkyWalking-converted traces): the exported spans
+    say nothing of the exception, and each failed operation has its service's ERROR line, in its
+    span. Some scenarios of every half are drawn so (the label says which)."""
+    rng = random.Random(5)
+    sim = Simulator(shop(), Board([ChaosFault("exception", "cart", 0, 200 * NS, 0.5, "GetCart")]), rng, [])
+    for i in range(400):
+        sim.request(i * NS // 4)
+    failed = [s for s in sim.spans if s.error]
+    assert [s for s in failed if s.service == "cart" and s.kind == SERVER]
+    exported = traces_request(sim.spans, "shop", status=False)
+    codes = {sp.status.code for rs in exported.resource_spans for ss in rs.scope_spans for sp in ss.spans}
+    assert codes == {Status.STATUS_CODE_UNSET}
+    errors = {(log.service, log.span_id) for log in sim.logs if log.severity >= 17}
+    for s in failed:
+        if s.kind in (SERVER, CONSUMER):
+            assert (s.service, s.span_id) in errors, s
+    with_status = traces_request(sim.spans, "shop")
+    assert any(
+        sp.status.code == Status.STATUS_CODE_ERROR
+        for rs in with_status.resource_spans
+        for ss in rs.scope_spans
+        for sp in ss.spans
+    )
+    drawn = [seed for topo in topologies() for seed in range(4) if plan(topo, seed, 0, 2.0).labels()["statusless"]]
+    assert {seed < 2 for seed in drawn} == {True, False}  # the train half (seeds 0-1) and the test half
 
 
 def test_scenarios_are_reproducible_and_labelled() -> None:

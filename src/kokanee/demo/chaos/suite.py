@@ -8,6 +8,11 @@ shape (the scenario starts at a random hour), and a couple of services drift: th
 statements slow through the day as tables grow. Each scenario has its own day, so scenarios in one
 store never overlap.
 
+Some scenarios (`STATUSLESS_SHARE`, drawn per scenario from its seed) are recorded by
+instrumentation that sets no span status, as traces converted from SkyWalking or a hand-rolled
+tracer are: a failure then shows only in the ERROR lines the services log (an exception where it is
+thrown, a failed call at its caller), never in a span.
+
 The labels are returned (and written by the bench to a manifest): the store holds telemetry only.
 """
 
@@ -33,6 +38,7 @@ FAULT_S = 3 * 60
 METRIC_STEP_S = 15
 CHUNK_S = 60  # telemetry is exported a minute at a time
 MIN_DB_CALLS = 0.05  # a slowed statement runs at least this often per user request
+STATUSLESS_SHARE = 1 / 3  # of scenarios whose spans carry no status
 
 
 @dataclass
@@ -47,6 +53,7 @@ class Scenario:
     clean: list[tuple[int, int]] = field(default_factory=list)
     drifts: list[Drift] = field(default_factory=list)
     start_ns: int = 0
+    statusless: bool = False  # spans carry no status: failures show in ERROR log lines only
 
     @property
     def end_ns(self) -> int:
@@ -65,6 +72,7 @@ class Scenario:
             "faults": [f.to_json() for f in self.faults],
             "clean": [list(w) for w in self.clean],
             "drifts": [{"service": d.service, "per_hour": d.per_hour} for d in self.drifts],
+            "statusless": self.statusless,
         }
 
 
@@ -103,6 +111,8 @@ def plan(topo: Topology, seed: int, index: int, rate: float, slots: int = 10, cl
     """The scenario's schedule, drawn from `seed`."""
     rng = random.Random(f"{topo.name}/{seed}")
     sc = Scenario(topo, seed, index, rate, slots, clean_slots)
+    # Its own stream, so the schedule below is the one the suite drew before this property existed.
+    sc.statusless = random.Random(f"{topo.name}/{seed}/statusless").random() < STATUSLESS_SHARE
     hour = rng.randint(0, 23)
     sc.start_ns = (T0_S + index * DAY_S + hour * 3600) * NS
     reach = _reach(topo)
@@ -173,7 +183,7 @@ def generate(sc: Scenario) -> Iterator[tuple[Signal, bytes]]:
                     break
                 sim.request(arrival)
             points.extend(_metrics(sc, board, sim, memory, step_end, rng))
-        yield "traces", traces_request(sim.spans, namespace).SerializeToString()
+        yield "traces", traces_request(sim.spans, namespace, status=not sc.statusless).SerializeToString()
         yield "logs", logs_request(sim.logs, namespace).SerializeToString()
         yield "metrics", metrics_request(points, namespace).SerializeToString()
         sim.spans.clear()
