@@ -44,7 +44,9 @@ from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.trace_scorer import EXAMPLES, log2_ratio, poisson_z
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, fifteen
+# times the cost of a plain one, and a window's lines are tens of thousands (nothing changes them).
+@dataclass(slots=True, unsafe_hash=True)
 class LogLine:
     service: str
     body: str

@@ -225,16 +225,21 @@ def _with_ops(tables: list[Any], spans: SpanTable | None) -> list[Any]:
     span among `spans` (null where it is not; a repeated span id: its last span), and a `count` of 1.
     One lookup for all the tables: building the set of span ids is its cost."""
     table = spans.table if spans is not None else SpanTable.from_spans([]).table
-    last_first = table.take(pa.array(np.arange(table.num_rows - 1, -1, -1, dtype=np.int64)))
+    # The span ids last first, so that a repeated id finds its last span: only that column is
+    # reversed (taking the whole table cost more than the lookup), found rows mapped back.
+    last = table.num_rows - 1
+    span_ids = table.column("span_id").combine_chunks().take(pa.array(np.arange(last, -1, -1, dtype=np.int64)))
     ids = pa.chunked_array([t.column("span_id").combine_chunks() for t in tables], type=pa.string())
-    found = pc.index_in(ids, value_set=last_first.column("span_id")).combine_chunks()
+    found = pc.subtract(pa.scalar(last, pa.int64()), pc.index_in(ids, value_set=span_ids).cast(pa.int64()))
+    found = found.combine_chunks()
+    service, name = table.column("service").combine_chunks(), table.column("name").combine_chunks()
     out, offset = [], 0
     for t in tables:
         at = found.slice(offset, t.num_rows)
         offset += t.num_rows
         out.append(
-            t.append_column("op_service", pc.take(last_first.column("service"), at))
-            .append_column("op_name", pc.take(last_first.column("name"), at))
+            t.append_column("op_service", pc.take(service, at))
+            .append_column("op_name", pc.take(name, at))
             .append_column("count", pa.array(np.ones(t.num_rows, dtype=np.int64)))
         )
     return out

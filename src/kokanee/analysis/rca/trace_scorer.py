@@ -49,6 +49,7 @@ _CALLERS = ("Client", "Producer")
 Op = tuple[str, str]  # (service, operation)
 Timed = tuple[int, int]  # (ns, the hash of the span's trace id)
 Example = tuple[int, str]  # (span start ns, trace id)
+Array = np.ndarray[Any, Any]
 
 
 @dataclass
@@ -140,10 +141,32 @@ def _ids(examples: Sequence[Example]) -> list[str]:
     return [trace for _, trace in sorted(examples, reverse=True)]
 
 
-def _ratio(base: list[Timed], win: list[Timed], q: float) -> tuple[float, float, float]:
-    qb = float(np.quantile([t for t, _ in base], q))
-    qw = float(np.quantile([t for t, _ in win], q))
+def _ns(times: Sequence[Timed]) -> Array:
+    """The times of `times` (ns) as an array."""
+    return np.fromiter((t for t, _ in times), dtype=np.int64, count=len(times))
+
+
+def _traces(times: Sequence[Timed]) -> Array:
+    return np.fromiter((trace for _, trace in times), dtype=np.int64, count=len(times))
+
+
+def _ratio(base: Array, win: Array, q: float) -> tuple[float, float, float]:
+    qb = float(np.quantile(base, q))
+    qw = float(np.quantile(win, q))
     return (qw + _FLOOR_NS) / (qb + _FLOOR_NS), qb, qw
+
+
+def _slowest_per_trace(traces: list[Array], xs: list[Array]) -> Array:
+    """Per distinct trace, its greatest x (at least 0.0, as a running max from 0.0 gives)."""
+    if not traces:
+        return np.zeros(0)
+    tr, x = np.concatenate(traces), np.concatenate(xs)
+    if len(tr) == 0:
+        return x
+    by = np.lexsort((x, tr))
+    tr, x = tr[by], x[by]
+    last = np.append(tr[1:] != tr[:-1], True)
+    return np.asarray(np.maximum(x[last], 0.0), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -168,32 +191,36 @@ def pooled_shift(groups: Mapping[Any, tuple[list[Timed], list[Timed]]], q: float
     what a median test misses: CPU throttling slows a share of requests a hundredfold and leaves
     the rest alone.
     """
-    base_x: list[float] = []
-    win_x: list[float] = []
-    base_slowest: dict[int, float] = {}
-    win_slowest: dict[int, float] = {}
+    # Over arrays (numpy): a Python pass over every time was a quarter of a ranking's time. The
+    # arithmetic and the order statistics are those of the pass it replaced, value for value.
+    base_x: list[Array] = []
+    win_x: list[Array] = []
+    base_tr: list[Array] = []
+    win_tr: list[Array] = []
     best: tuple[float, Any, float, float] | None = None
     for key, (base, win) in groups.items():
         if len(base) < min_spans or len(win) < 1:
             continue
-        med = float(np.median([t for t, _ in base])) + _FLOOR_NS
-        for times, xs, slowest in ((base, base_x, base_slowest), (win, win_x, win_slowest)):
-            for t, trace in times:
-                x = (t + _FLOOR_NS) / med
-                xs.append(x)
-                slowest[trace] = max(slowest.get(trace, 0.0), x)
+        base_ns, win_ns = _ns(base), _ns(win)
+        med = float(np.median(base_ns)) + _FLOOR_NS
+        base_x.append((base_ns + _FLOOR_NS) / med)
+        win_x.append((win_ns + _FLOOR_NS) / med)
+        base_tr.append(_traces(base))
+        win_tr.append(_traces(win))
         if len(win) >= min_spans:
-            r, qb, qw = _ratio(base, win, q)
+            r, qb, qw = _ratio(base_ns, win_ns, q)
             if best is None or r > best[0]:
                 best = (r, key, qb, qw)
+    base_slowest = _slowest_per_trace(base_tr, base_x)
+    win_slowest = _slowest_per_trace(win_tr, win_x)
     if len(base_slowest) < min_spans or len(win_slowest) < min_spans or best is None:
         return None
-    threshold = float(np.quantile(list(base_slowest.values()), q))
-    above = int(sum(1 for x in win_slowest.values() if x > threshold))
+    threshold = float(np.quantile(base_slowest, q))
+    above = int(np.count_nonzero(win_slowest > threshold))
     from scipy.stats import binom  # scipy.stats takes seconds to import: not at server start
 
     p = float(binom.sf(above - 1, len(win_slowest), 1.0 - q))
-    ratio = float(np.quantile(win_x, q)) / float(np.quantile(base_x, q))
+    ratio = float(np.quantile(np.concatenate(win_x), q)) / float(np.quantile(np.concatenate(base_x), q))
     return Shift(ratio, p, best[1], best[0], best[2], best[3])
 
 
