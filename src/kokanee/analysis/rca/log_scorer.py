@@ -34,6 +34,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 
 from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
@@ -115,25 +116,31 @@ def score_logs(
     window_lines: dict[str, list[tuple[int, Key, Op | None]]] = defaultdict(list)
     error_traces: dict[Key, list[tuple[int, str]]] = defaultdict(list)
     names_other = _naming(lines, span_ops, span_services)
+    # A line's template and statement, by what they follow from: a window's lines are tens of
+    # thousands of a few hundred kinds (Drain is still asked in the lines' order, once per body).
+    keys: dict[tuple[str, str, bool, str], tuple[Key, Key]] = {}
     for line in lines:
-        n = line.count
-        totals[line.in_window][line.service] += n
-        service_at[line.service][line.part] += n
-        if line.error and names_other(line):
+        n, service, error = line.count, line.service, line.error
+        totals[line.in_window][service] += n
+        service_at[service][line.part] += n
+        if error and names_other(line):
             # "No instances available for ts-basic-service", "call to inventory failed": an error
             # about a service it called makes the logger a witness of that failure, not a suspect.
             continue
-        miner = miners.get(line.service)
-        if miner is None:
-            miner = miners[line.service] = _miner(params.log_template_similarity)
-        cid = cache.get((line.service, line.body))
-        if cid is None:
-            cid = cache[(line.service, line.body)] = int(miner.add_log_message(line.body)["cluster_id"])
-        key = (line.service, cid, line.error, line.location)
+        found = keys.get((service, line.body, error, line.location))
+        if found is None:
+            miner = miners.get(service)
+            if miner is None:
+                miner = miners[service] = _miner(params.log_template_similarity)
+            cid = cache.get((service, line.body))
+            if cid is None:
+                cid = cache[(service, line.body)] = int(miner.add_log_message(line.body)["cluster_id"])
+            key = (service, cid, error, line.location)
+            found = keys[(service, line.body, error, line.location)] = (key, _statement(key))
+        key, stmt = found
         (win if line.in_window else base)[key] += n
-        if line.error and line.in_window and line.trace_id:
+        if error and line.in_window and line.trace_id:
             error_traces[key].append((line.at, line.trace_id))
-        stmt = _statement(key)
         example.setdefault(stmt, key)
         (stmt_win if line.in_window else stmt_base)[stmt] += n
         stmt_at[stmt][line.part] += n
@@ -350,7 +357,7 @@ class _Timeline:
     each operation logged after any point."""
 
     def __init__(self, events: list[tuple[int, Key, Op | None]]) -> None:
-        events.sort(key=lambda event: event[0])
+        events.sort(key=itemgetter(0))
         self.at = [event[0] for event in events]
         self.last = {stmt: i for i, (_, stmt, _) in enumerate(events)}
         self._by_op: dict[Op, list[int]] = defaultdict(list)

@@ -141,13 +141,28 @@ def _ids(examples: Sequence[Example]) -> list[str]:
     return [trace for _, trace in sorted(examples, reverse=True)]
 
 
-def _ns(times: Sequence[Timed]) -> Array:
-    """The times of `times` (ns) as an array."""
-    return np.fromiter((t for t, _ in times), dtype=np.int64, count=len(times))
+@dataclass(frozen=True)
+class Times:
+    """A group's `Timed` as arrays: each time (ns) and its trace's hash. The shift tests take these,
+    each list converted once per question (a Python pass over every time, and then a conversion
+    on every test, were a quarter of a ranking's time)."""
+
+    ns: Array
+    traces: Array
+
+    def __len__(self) -> int:
+        return len(self.ns)
 
 
-def _traces(times: Sequence[Timed]) -> Array:
-    return np.fromiter((trace for _, trace in times), dtype=np.int64, count=len(times))
+def times_of(times: Sequence[Timed]) -> Times:
+    return Times(
+        np.fromiter((t for t, _ in times), dtype=np.int64, count=len(times)),
+        np.fromiter((trace for _, trace in times), dtype=np.int64, count=len(times)),
+    )
+
+
+_NONE = times_of([])
+Groups = Mapping[Any, tuple[Times, Times]]
 
 
 def _ratio(base: Array, win: Array, q: float) -> tuple[float, float, float]:
@@ -179,7 +194,7 @@ class Shift:
     key_win_ns: float
 
 
-def pooled_shift(groups: Mapping[Any, tuple[list[Timed], list[Timed]]], q: float, min_spans: int) -> Shift | None:
+def pooled_shift(groups: Groups, q: float, min_spans: int) -> Shift | None:
     """Whether a service's times moved up, pooling its operations (or its callers' edges).
 
     Each time is divided by its group's baseline median (plus 1 ms), so operations of different
@@ -191,8 +206,8 @@ def pooled_shift(groups: Mapping[Any, tuple[list[Timed], list[Timed]]], q: float
     what a median test misses: CPU throttling slows a share of requests a hundredfold and leaves
     the rest alone.
     """
-    # Over arrays (numpy): a Python pass over every time was a quarter of a ranking's time. The
-    # arithmetic and the order statistics are those of the pass it replaced, value for value.
+    # Over arrays (numpy): the arithmetic and the order statistics are those of the Python pass
+    # over every time it replaced, value for value.
     base_x: list[Array] = []
     win_x: list[Array] = []
     base_tr: list[Array] = []
@@ -201,14 +216,13 @@ def pooled_shift(groups: Mapping[Any, tuple[list[Timed], list[Timed]]], q: float
     for key, (base, win) in groups.items():
         if len(base) < min_spans or len(win) < 1:
             continue
-        base_ns, win_ns = _ns(base), _ns(win)
-        med = float(np.median(base_ns)) + _FLOOR_NS
-        base_x.append((base_ns + _FLOOR_NS) / med)
-        win_x.append((win_ns + _FLOOR_NS) / med)
-        base_tr.append(_traces(base))
-        win_tr.append(_traces(win))
+        med = float(np.median(base.ns)) + _FLOOR_NS
+        base_x.append((base.ns + _FLOOR_NS) / med)
+        win_x.append((win.ns + _FLOOR_NS) / med)
+        base_tr.append(base.traces)
+        win_tr.append(win.traces)
         if len(win) >= min_spans:
-            r, qb, qw = _ratio(base_ns, win_ns, q)
+            r, qb, qw = _ratio(base.ns, win.ns, q)
             if best is None or r > best[0]:
                 best = (r, key, qb, qw)
     base_slowest = _slowest_per_trace(base_tr, base_x)
@@ -238,8 +252,8 @@ def _shifted(shift: Shift | None, params: RcaParams) -> TypeGuard[Shift]:
 
 def _least_ratio(
     shift: Shift,
-    groups: Mapping[Any, tuple[list[Timed], list[Timed]]],
-    alone: Sequence[Mapping[Any, list[Timed]]],
+    groups: Groups,
+    alone: Sequence[Mapping[Any, Times]],
     params: RcaParams,
     q: float,
 ) -> float | None:
@@ -250,7 +264,7 @@ def _least_ratio(
     the binomial test, which the pooled shift has."""
     ratio = shift.ratio
     for times in alone:
-        pairs = {key: (times.get(key, []), win) for key, (_, win) in groups.items()}
+        pairs = {key: (times.get(key, _NONE), win) for key, (_, win) in groups.items()}
         s = pooled_shift(pairs, q, params.min_spans)
         if s is not None:
             ratio = min(ratio, s.ratio)
@@ -258,8 +272,8 @@ def _least_ratio(
 
 
 def _median_shift(
-    groups: Mapping[Any, tuple[list[Timed], list[Timed]]],
-    alone: Sequence[Mapping[Any, list[Timed]]],
+    groups: Groups,
+    alone: Sequence[Mapping[Any, Times]],
     params: RcaParams,
     q: float,
 ) -> Shift | None:
@@ -267,7 +281,7 @@ def _median_shift(
     than `robust_baselines_min` windows hold enough spans to judge."""
     shifts = []
     for times in alone:
-        pairs = {key: (times.get(key, []), win) for key, (_, win) in groups.items()}
+        pairs = {key: (times.get(key, _NONE), win) for key, (_, win) in groups.items()}
         s = pooled_shift(pairs, q, params.min_spans)
         if s is not None:
             shifts.append(s)
@@ -278,8 +292,8 @@ def _median_shift(
 
 
 def _lasting_shift(
-    groups: Mapping[Any, tuple[list[Timed], list[Timed]]],
-    alone: Sequence[Mapping[Any, list[Timed]]],
+    groups: Groups,
+    alone: Sequence[Mapping[Any, Times]],
     params: RcaParams,
     q: float | None = None,
 ) -> tuple[Shift, float] | None:
@@ -302,8 +316,8 @@ def _lasting_shift(
 
 
 def _one_statement_shift(
-    groups: Mapping[Any, tuple[list[Timed], list[Timed]]],
-    alone: Sequence[Mapping[Any, list[Timed]]],
+    groups: Groups,
+    alone: Sequence[Mapping[Any, Times]],
     statements: Sequence[Any],
     params: RcaParams,
 ) -> tuple[Shift, float] | None:
@@ -322,7 +336,7 @@ def _one_statement_shift(
     best: tuple[Shift, float] | None = None
     for op in statements:
         pair = groups[op]
-        found = _lasting_shift({op: pair}, [{op: times.get(op, [])} for times in alone], strict)
+        found = _lasting_shift({op: pair}, [{op: times.get(op, _NONE)} for times in alone], strict)
         if found is not None and (best is None or found[1] > best[1]):
             best = found
     return best
@@ -339,9 +353,9 @@ def score_traces(
     """`parts`: the baseline windows' stats one by one, when the baseline is several windows."""
     latency, edge, error, structure = (KindScores(k) for k in ("latency", "network", "error", "structure"))
     q = params.self_time_quantile
-    own: dict[str, dict[Any, tuple[list[Timed], list[Timed]]]] = defaultdict(dict)
+    own: dict[str, dict[Any, tuple[Times, Times]]] = defaultdict(dict)
     for op, times in win.self_times.items():
-        own[op[0]][op[1]] = (base.self_times.get(op, []), times)
+        own[op[0]][op[1]] = (times_of(base.self_times.get(op, [])), times_of(times))
 
     def own_time(service: str, shift: Shift, ratio: float, detail: str) -> None:
         latency.add(service, ratio - 1.0, {
@@ -351,7 +365,7 @@ def score_traces(
         }, operation=str(shift.key))  # fmt: skip
 
     for service, groups in own.items():
-        alone = [{op: part.self_times.get((service, op), []) for op in groups} for part in parts]
+        alone = [{op: times_of(part.self_times.get((service, op), [])) for op in groups} for part in parts]
         if (found := _lasting_shift(groups, alone, params)) is not None:
             shift, ratio = found
             own_time(service, shift, ratio,
@@ -411,8 +425,8 @@ def edge_changes(
         judged[caller] += 1
         judged[callee] += 1
         judged_in[callee] += 1
-        groups = {caller: (base_times, times)}
-        alone = [{caller: part.edge_times.get((caller, callee), [])} for part in parts]
+        groups = {caller: (times_of(base_times), times_of(times))}
+        alone = [{caller: times_of(part.edge_times.get((caller, callee), []))} for part in parts]
         effect, detail, ids = 0.0, "", []
         q, found = params.self_time_quantile, _lasting_shift(groups, alone, params)
         if found is not None:
