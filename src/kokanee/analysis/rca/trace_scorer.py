@@ -178,10 +178,10 @@ def _slowest_per_trace(traces: list[Array], xs: list[Array]) -> Array:
     tr, x = np.concatenate(traces), np.concatenate(xs)
     if len(tr) == 0:
         return x
-    by = np.lexsort((x, tr))
+    by = np.argsort(tr, kind="stable")
     tr, x = tr[by], x[by]
-    last = np.append(tr[1:] != tr[:-1], True)
-    return np.asarray(np.maximum(x[last], 0.0), dtype=np.float64)
+    first = np.flatnonzero(np.concatenate(([True], tr[1:] != tr[:-1])))
+    return np.asarray(np.maximum(np.maximum.reduceat(x, first), 0.0), dtype=np.float64)
 
 
 @dataclass(frozen=True)
