@@ -39,7 +39,7 @@ import numpy as np
 
 from kokanee.analysis.rca.cause import Evidence, KindScores
 from kokanee.analysis.rca.params import RcaParams
-from kokanee.analysis.rca.span_columns import fill
+from kokanee.analysis.rca.span_columns import Times, fill, times_of
 from kokanee.analysis.rca.span_reads import RSpan, SpanTable
 
 _FLOOR_NS = 1_000_000
@@ -75,6 +75,17 @@ class SpanStats:
     error_traces: dict[str, list[Example]] = field(default_factory=lambda: defaultdict(list))
     parent_traces: dict[Op, list[Example]] = field(default_factory=lambda: defaultdict(list))
     pair_traces: dict[tuple[Op, Op], list[Example]] = field(default_factory=lambda: defaultdict(list))
+    # `self_times` and `edge_times` as arrays where `fill` or `merged` had them (`self_array`).
+    self_arrays: dict[Op, Times] = field(default_factory=dict)
+    edge_arrays: dict[tuple[str, str], Times] = field(default_factory=dict)
+
+    def self_array(self, op: Op) -> Times:
+        """`self_times[op]` as arrays (what the shift tests take)."""
+        return _arrays(self.self_arrays, self.self_times, op)
+
+    def edge_array(self, edge: tuple[str, str]) -> Times:
+        """`edge_times[edge]` as arrays."""
+        return _arrays(self.edge_arrays, self.edge_times, edge)
 
     def latest(self, op: Op) -> list[str]:
         """The latest traces `op` ran in."""
@@ -84,6 +95,15 @@ class SpanStats:
         """The trace ids of the slowest `times`, distinct, at most `EXAMPLES`."""
         ids = [self.trace_ids[trace] for _, trace in sorted(times, reverse=True)[: 4 * EXAMPLES]]
         return list(dict.fromkeys(ids))[:EXAMPLES]
+
+
+def _arrays(arrays: Mapping[Any, Times], lists: Mapping[Any, list[Timed]], key: Any) -> Times:
+    """A list of times as arrays: those made with it where they still match it, else converted."""
+    timed = lists.get(key)
+    if timed is None:
+        return _NONE
+    made = arrays.get(key)
+    return made if made is not None and len(made) == len(timed) else times_of(timed)
 
 
 def span_stats(spans: Sequence[RSpan] | SpanTable) -> SpanStats:
@@ -124,6 +144,11 @@ def merged(parts: Sequence[SpanStats]) -> SpanStats:
             for example in examples:
                 _keep(out.pair_traces[pair], example)
     out.traces = len(out.trace_ids)
+    # The arrays too, joined in the order the lists were.
+    for op in out.self_times:
+        out.self_arrays[op] = Times.concat([part.self_array(op) for part in parts if op in part.self_times])
+    for edge in out.edge_times:
+        out.edge_arrays[edge] = Times.concat([part.edge_array(edge) for part in parts if edge in part.edge_times])
     return out
 
 
@@ -139,26 +164,6 @@ def _keep(examples: list[Example], example: Example) -> None:
 
 def _ids(examples: Sequence[Example]) -> list[str]:
     return [trace for _, trace in sorted(examples, reverse=True)]
-
-
-@dataclass(frozen=True)
-class Times:
-    """A group's `Timed` as arrays: each time (ns) and its trace's hash. The shift tests take these,
-    each list converted once per question (a Python pass over every time, and then a conversion
-    on every test, were a quarter of a ranking's time)."""
-
-    ns: Array
-    traces: Array
-
-    def __len__(self) -> int:
-        return len(self.ns)
-
-
-def times_of(times: Sequence[Timed]) -> Times:
-    return Times(
-        np.fromiter((t for t, _ in times), dtype=np.int64, count=len(times)),
-        np.fromiter((trace for _, trace in times), dtype=np.int64, count=len(times)),
-    )
 
 
 _NONE = times_of([])
@@ -354,8 +359,8 @@ def score_traces(
     latency, edge, error, structure = (KindScores(k) for k in ("latency", "network", "error", "structure"))
     q = params.self_time_quantile
     own: dict[str, dict[Any, tuple[Times, Times]]] = defaultdict(dict)
-    for op, times in win.self_times.items():
-        own[op[0]][op[1]] = (times_of(base.self_times.get(op, [])), times_of(times))
+    for op in win.self_times:
+        own[op[0]][op[1]] = (base.self_array(op), win.self_array(op))
 
     def own_time(service: str, shift: Shift, ratio: float, detail: str) -> None:
         latency.add(service, ratio - 1.0, {
@@ -365,7 +370,7 @@ def score_traces(
         }, operation=str(shift.key))  # fmt: skip
 
     for service, groups in own.items():
-        alone = [{op: times_of(part.self_times.get((service, op), [])) for op in groups} for part in parts]
+        alone = [{op: part.self_array((service, op)) for op in groups} for part in parts]
         if (found := _lasting_shift(groups, alone, params)) is not None:
             shift, ratio = found
             own_time(service, shift, ratio,
@@ -425,8 +430,8 @@ def edge_changes(
         judged[caller] += 1
         judged[callee] += 1
         judged_in[callee] += 1
-        groups = {caller: (times_of(base_times), times_of(times))}
-        alone = [{caller: times_of(part.edge_times.get((caller, callee), []))} for part in parts]
+        groups = {caller: (base.edge_array((caller, callee)), win.edge_array((caller, callee)))}
+        alone = [{caller: part.edge_array((caller, callee))} for part in parts]
         effect, detail, ids = 0.0, "", []
         q, found = params.self_time_quantile, _lasting_shift(groups, alone, params)
         if found is not None:
