@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -178,18 +179,24 @@ def read_logs(
     window_lines = tables.pop() if has_window else None
     out: list[LogLine] = []
     locations: dict[tuple[str, str], str] = {}  # lines repeat: a statement's location is found once
-    for table in (_alike(pa.concat_tables(tables)) if tables else None, window_lines):
+    for table, in_window in ((_alike(pa.concat_tables(tables)) if tables else None, False), (window_lines, True)):
         if table is None:
             continue
-        columns = [table.column(name).to_pylist() for name in _LOG_FIELDS]
-        for service, body, error, span_id, location, at, tail, trace_id, part, op_service, op_name, n in zip(
-            *columns, strict=True
-        ):
+        c = {name: table.column(name).to_pylist() for name in _LOG_FIELDS}
+        wheres = []
+        for body, location in zip(c["body"], c["location"], strict=True):
             where = locations.get((body, location))
             if where is None:
                 where = locations[(body, location)] = code_location(body, location)
-            op = None if op_service is None else (op_service, op_name)
-            out.append(LogLine(service, body, error, span_id, part == -1, where, at, tail, part, trace_id, op, n))
+            wheres.append(where)
+        ops = [None if svc is None else (svc, op) for svc, op in zip(c["op_service"], c["op_name"], strict=True)]
+        # Built by map, field by field: a Python loop over a window's lines cost more than the lines.
+        out.extend(
+            map(
+                LogLine, c["service"], c["body"], c["error"], c["span_id"], repeat(in_window), wheres, c["at"],
+                c["tail"], c["part"], c["trace_id"], ops, c["count"],
+            )
+        )  # fmt: skip
     return out
 
 
