@@ -285,16 +285,25 @@ def _latest(
         return {}
     new, old = first_order(keys)
     # One entry per (key, trace): its first span's start (a trace's later spans of the key do not
-    # make it a later example). Key and trace as one number where it fits: a sort on two keys
-    # rather than three, in the same order.
+    # make it a later example). Keys combined into one number where it fits, so each sort is on
+    # fewer keys (these sorts were a third of `fill`); the order is the same.
     traces = len(f.trace_ids)
-    fits = len(old) * traces < 2**62
-    by = np.lexsort((start, new * traces + trace) if fits else (start, trace, new))
-    k, tr, st = new[by], trace[by], start[by]
-    first = np.ones(len(k), dtype=bool)
-    first[1:] = (k[1:] != k[:-1]) | (tr[1:] != tr[:-1])
-    k, tr, st = k[first], tr[first], st[first]
-    by = np.lexsort((-tr, -st, k))
+    if len(old) * traces < 2**62:
+        pair = new * traces + trace
+        by = np.argsort(pair)
+        pair = pair[by]
+        first = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1])))
+        k, tr, st = pair[first] // traces, pair[first] % traces, np.minimum.reduceat(start[by], first)
+    else:
+        by = np.lexsort((start, trace, new))
+        k, tr, st = new[by], trace[by], start[by]
+        keep = np.ones(len(k), dtype=bool)
+        keep[1:] = (k[1:] != k[:-1]) | (tr[1:] != tr[:-1])
+        k, tr, st = k[keep], tr[keep], st[keep]
+    # Latest first within each key: key ascending, start descending, then trace id descending.
+    latest = int(st.max())
+    span = latest - int(st.min()) + 1
+    by = np.lexsort((-tr, k * span + (latest - st)) if len(old) * span < 2**62 else (-tr, -st, k))
     k, tr, st = k[by], tr[by], st[by]
     first = np.concatenate(([0], np.flatnonzero(np.diff(k)) + 1))
     rank = np.arange(len(k)) - np.repeat(first, np.diff(np.concatenate((first, [len(k)]))))
