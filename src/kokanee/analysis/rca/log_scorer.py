@@ -146,7 +146,10 @@ def score_logs(
         stmt_at[stmt][line.part] += n
         op = line.op or span_ops.get(line.span_id)
         if line.in_window:
-            window_lines[line.service].extend([(line.at, stmt, op)] * n)
+            if n == 1:  # a window's lines come one by one
+                window_lines[service].append((line.at, stmt, op))
+            else:
+                window_lines[service].extend([(line.at, stmt, op)] * n)
         elif op is not None:
             ops[key][op] += n
             stmt_ops[stmt][op] += n
