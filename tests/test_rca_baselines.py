@@ -5,9 +5,8 @@ is no change; one every window holds, gone from the window, still is. Hand-built
 The first test of each pair fails with the ranking before this rule (a pooled rate, diluted by the
 other windows, passed for a frequent call or statement).
 
-Then the candidates themselves (`baselines.choose`): on a sparse recording, too few in the last hour
-to screen, looked for beyond a gap, as hand-made requests and once in the shared chDB store; on a
-recording whose spans carry no status, a window whose exception shows in error log lines only."""
+Then the candidates themselves on a sparse recording (`baselines.choose`): too few in the last hour
+to screen, looked for beyond a gap, as hand-made requests and once in the shared chDB store."""
 
 from __future__ import annotations
 
@@ -157,12 +156,10 @@ def _stretch(t0: int, minutes: int, contacts_ms: float) -> list[Request]:
 
 class _Recording:
     """The figures `store.reads.rca_baselines.candidate_health` reads, computed from hand-made
-    requests and the times and services of error log lines; counts the reads (each one query
-    against a store)."""
+    requests; counts the reads (each one query against a store)."""
 
-    def __init__(self, requests: list[Request], error_logs: Sequence[tuple[int, str]] = ()) -> None:
+    def __init__(self, requests: list[Request]) -> None:
         self.requests = requests
-        self.error_logs = error_logs
         self.reads = 0
         self.widest = 0  # the most windows one read asked for
         self.looks = 0  # looks for the latest traffic before what was read
@@ -178,12 +175,9 @@ class _Recording:
             for r in self.requests:
                 if lo <= r[0] < hi:
                     by.setdefault(r[1], []).append(r)
-            logged = [s for t, s in self.error_logs if lo <= t < hi]
             out.append(
                 {
-                    s: WindowHealth(
-                        len(rs), sum(r[3] for r in rs), float(np.quantile([r[2] for r in rs], 0.9)), logged.count(s)
-                    )
+                    s: WindowHealth(len(rs), sum(r[3] for r in rs), float(np.quantile([r[2] for r in rs], 0.9)))
                     for s, rs in by.items()
                 }
             )
@@ -257,36 +251,6 @@ def test_a_lookback_with_traffic_throughout_is_not_widened() -> None:
     assert chosen == [(FAULT_AT - 60 * MINUTE, FAULT_AT - 30 * MINUTE), (FAULT_AT - 30 * MINUTE, FAULT_AT)]
 
 
-def test_a_window_whose_exception_shows_in_error_logs_only_is_not_picked() -> None:
-    # Instrumentation that records no span status (SkyWalking-converted traces): six minutes before
-    # the question "contacts" threw on a third of its requests. Its spans say nothing (no status,
-    # the same latency); its ERROR lines do, 60 in that window against 2 in the others. Counted by
-    # spans alone, that window was clean and among the four most recent picked, and the repeat of
-    # the exception in the question's window would have been judged against it.
-    from kokanee.analysis.rca.baselines import choose
-
-    requests = _stretch(FAULT_AT - 62 * MINUTE, 62, 5.0)
-    contacts = [r[0] for r in requests if r[1] == "contacts"]
-    poisoned = FAULT_AT - 6 * MINUTE
-    errors = [(t, "contacts") for i, t in enumerate(contacts) if (poisoned <= t < poisoned + 3 * MINUTE and i % 3 == 0)]
-    errors += [(t, "contacts") for t in contacts[::90] if not poisoned <= t < poisoned + 3 * MINUTE]  # a few, always
-    recording = _Recording(requests, errors)
-    chosen = choose(FAULT_AT, FAULT_AT + 3 * MINUTE, P, recording.health, _none_flagged, recording.latest)
-    assert [lo for lo, _ in chosen] == sorted(FAULT_AT - b * MINUTE for b in (3, 9, 12, 15))
-
-
-def test_error_log_lines_as_usual_as_elsewhere_leave_a_window_clean() -> None:
-    # A service that logs a few errors in every window (a retried call, a noisy library) is judged
-    # by its usual rate: no window stands out and the four most recent are picked.
-    from kokanee.analysis.rca.baselines import choose
-
-    requests = _stretch(FAULT_AT - 62 * MINUTE, 62, 5.0)
-    errors = [(r[0], "contacts") for i, r in enumerate(requests) if r[1] == "contacts" and i % 20 == 0]
-    recording = _Recording(requests, errors)
-    chosen = choose(FAULT_AT, FAULT_AT + 3 * MINUTE, P, recording.health, _none_flagged, recording.latest)
-    assert [lo for lo, _ in chosen] == sorted(FAULT_AT - b * MINUTE for b in (3, 6, 9, 12))
-
-
 def test_a_widened_lookback_takes_only_as_many_windows_as_were_missing() -> None:
     # "contacts" drifts through the day: 9 ms in the last hour, 5 ms three hours before. Four
     # candidates of the hour hold traffic; looked further back, the third hour holds five more. Taken
@@ -355,25 +319,3 @@ def test_a_repeat_fault_on_a_sparse_recording_is_found_against_windows_further_b
     starts = sorted(lo for lo, _ in used)
     assert starts == sorted(t0 - back * MINUTE for back in (3, 129, 159, 189)), [(t0 - lo) / MINUTE for lo in starts]
     assert [c["service"] for c in body["causes"]][:1] == ["sparse-contacts"], body["causes"]
-
-
-def test_the_candidate_read_counts_each_services_error_log_lines(chdb_store: Store) -> None:
-    # In the shared chDB store: a status-less service's spans in three windows, its ERROR lines
-    # counted per window (INFO and WARN lines are not), a window's lines apart from the next's.
-    from kokanee.store.reads.rca_baselines import candidate_health
-    from tests.test_rca import call_chain, write_logs, write_spans
-
-    t0 = 1_771_000_000 * NS  # a day no other test writes
-    windows = [(t0 + k * 3 * MINUTE, t0 + (k + 1) * 3 * MINUTE) for k in range(3)]
-    spans = [
-        s for lo, _ in windows for i in range(20) for s in call_chain(lo + i * NS, ["sl-web", "sl-contacts"], [2, 5])
-    ]
-    write_spans(chdb_store, spans)
-    lines = [(windows[1][0] + i * NS, "sl-contacts", "ERROR", "GetContacts failed: boom") for i in range(7)]
-    lines += [(windows[0][0] + NS, "sl-contacts", "ERROR", "GetContacts failed: boom")]
-    lines += [(windows[2][0] + i * NS, "sl-contacts", sev, "served") for i, sev in enumerate(("INFO", "WARN"))]
-    write_logs(chdb_store, lines)
-    health = candidate_health(chdb_store, windows)
-    assert [h["sl-contacts"].error_logs for h in health] == [1, 7, 0]
-    assert [h["sl-contacts"].errors for h in health] == [0, 0, 0]
-    assert [h["sl-web"].error_logs for h in health] == [0, 0, 0]

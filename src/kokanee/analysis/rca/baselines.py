@@ -4,11 +4,9 @@ Candidates are the window's length over and over before it, back to `baseline_lo
 same time on the day before. A candidate with no traffic says nothing and is skipped, and so is one
 with a sliver of it (under `baseline_min_traffic_share` of the median candidate's requests: a gap
 in the recording or the pipeline, whose minutes would count as quiet ones). One is not clean when
-the anomaly detector flagged a service in it (warning or worse), or when a service's p90 latency,
-error count or error log lines in it stand out against the same service in the other candidates
-(their median: a robust normal that one earlier fault cannot move). Error log lines count beside
-span errors because some instrumentation records no span status: there an earlier exception shows
-in the service's ERROR lines only, and its window would pass for clean. The `baseline_windows` most recent clean ones
+the anomaly detector flagged a service in it (warning or worse), or when a service's p90 latency or
+error count in it stands out against the same service in the other candidates (their median: a
+robust normal that one earlier fault cannot move). The `baseline_windows` most recent clean ones
 are used; the ranking then judges a change against their median (`trace_scorer._least_ratio`), so a
 window the screen let through still cannot hide a repeat fault.
 
@@ -57,9 +55,8 @@ def _lengths(length_ns: int, lookback_s: float) -> int:
 
 
 def _off(health: Sequence[dict[str, WindowHealth]], params: RcaParams) -> list[set[str]]:
-    """Per candidate, the services whose latency, errors or error log lines (per request) stand out
-    against their median over the candidates with traffic (a service seen in fewer than 3 cannot
-    be judged)."""
+    """Per candidate, the services whose latency or errors stand out against their median over the
+    candidates with traffic (a service seen in fewer than 3 cannot be judged)."""
     off: list[set[str]] = [set() for _ in health]
     services = {s for h in health for s in h}
     for service in services:
@@ -69,12 +66,10 @@ def _off(health: Sequence[dict[str, WindowHealth]], params: RcaParams) -> list[s
             continue
         p90 = float(np.median([w.p90_ns for _, w in judged]))
         rate = float(np.median([w.errors / w.requests for _, w in judged]))
-        logged = float(np.median([w.error_logs / w.requests for _, w in judged]))
         for i, w in judged:
             slow = (w.p90_ns + 1e6) / (p90 + 1e6) >= params.latency_ratio_min
             failing = poisson_z(w.errors, rate * w.requests) >= params.metric_z_min
-            logging = poisson_z(w.error_logs, logged * w.requests) >= params.metric_z_min
-            if slow or failing or logging:
+            if slow or failing:
                 off[i].add(service)
     return off
 

@@ -1,6 +1,6 @@
 """What the root-cause ranking needs to pick baselines for a window-only question: per candidate
-window and service, its requests, errors and p90 latency (server and consumer spans) and its error
-log lines, and the services the anomaly detector flagged (warning or worse) in it."""
+window and service, its requests, errors and p90 latency (server and consumer spans), and the
+services the anomaly detector flagged (warning or worse) in it."""
 
 from __future__ import annotations
 
@@ -19,18 +19,10 @@ class WindowHealth:
     requests: int
     errors: int
     p90_ns: float
-    # Log lines at error level: a recording whose spans carry no status (converted from SkyWalking,
-    # a hand-rolled tracer) shows an exception or a failed call only here.
-    error_logs: int = 0
 
 
-def candidate_health(
-    store: Store, candidates: Sequence[Window], error_severity: int = 17
-) -> list[dict[str, WindowHealth]]:
-    """Per candidate (in order), per service: its server and consumer spans' figures and its log
-    lines at `error_severity` or above (or with an error-like severity text, as the log scorer
-    counts them); a service with error lines but no spans in a candidate is left out of it (it
-    has no requests to judge them by)."""
+def candidate_health(store: Store, candidates: Sequence[Window]) -> list[dict[str, WindowHealth]]:
+    """Per candidate (in order), per service: its server and consumer spans' figures."""
     if not candidates:
         return []
     lo = min(c[0] for c in candidates)
@@ -50,24 +42,9 @@ def candidate_health(
         GROUP BY idx, ServiceName""",
         parameters={"windows": [tuple(c) for c in candidates], "lo": lo, "hi": hi},
     ).rows
-    logged = store.query(
-        """SELECT idx, ServiceName, count() AS n
-        FROM (
-            SELECT arrayFirstIndex(x -> t >= x.1 AND t < x.2, {windows:Array(Tuple(Int64, Int64))}) AS idx,
-                ServiceName, toUnixTimestamp64Nano(Timestamp) AS t
-            FROM otel_logs
-            WHERE Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp < fromUnixTimestamp64Nano({hi:Int64})
-                AND (SeverityNumber >= {sev:UInt8} OR upper(SeverityText) IN ('ERROR', 'FATAL', 'CRITICAL'))
-        )
-        WHERE idx > 0
-        GROUP BY idx, ServiceName""",
-        parameters={"windows": [tuple(c) for c in candidates], "lo": lo, "hi": hi, "sev": error_severity},
-    ).rows
-    error_logs = {(int(idx), str(service)): int(n) for idx, service, n in logged}
     out: list[dict[str, WindowHealth]] = [{} for _ in candidates]
     for idx, service, n, errors, p90 in rows:
-        lines = error_logs.get((int(idx), str(service)), 0)
-        out[int(idx) - 1][str(service)] = WindowHealth(int(n), int(errors), float(p90), lines)
+        out[int(idx) - 1][str(service)] = WindowHealth(int(n), int(errors), float(p90))
     return out
 
 
