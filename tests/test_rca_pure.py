@@ -21,8 +21,9 @@ from kokanee.analysis.rca.metric_scorer import SeriesPair
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.ranker import rank_records
 from kokanee.analysis.rca.records import QuestionSpans, Records
+from kokanee.analysis.rca.span_columns import times_of
 from kokanee.analysis.rca.span_reads import RSpan, SpanTable
-from kokanee.analysis.rca.trace_scorer import span_stats
+from kokanee.analysis.rca.trace_scorer import merged, pooled_shift, span_stats
 
 MS = 1_000_000
 NS = 1_000_000_000
@@ -146,6 +147,62 @@ def test_the_columns_give_the_figures_of_a_pass_over_the_spans(seed: int) -> Non
         if isinstance(expected, dict):
             assert list(got) == list(expected), f"{name}: keys in order of first appearance"
     assert span_stats([]).traces == 0
+
+
+def _pooled_by_time(groups: dict[str, tuple[list[tuple[int, int]], list[tuple[int, int]]]], q: float) -> Any:
+    """`pooled_shift`'s figures as the pass over each time made them (before the arrays)."""
+    from scipy.stats import binom
+
+    base_x: list[float] = []
+    win_x: list[float] = []
+    slowest: tuple[dict[int, float], dict[int, float]] = ({}, {})
+    best: tuple[float, str, float, float] | None = None
+    for key, (base, win) in groups.items():
+        if len(base) < 5 or not win:
+            continue
+        med = float(np.median([t for t, _ in base])) + MS
+        for times, xs, top in ((base, base_x, slowest[0]), (win, win_x, slowest[1])):
+            for t, trace in times:
+                xs.append((t + MS) / med)
+                top[trace] = max(top.get(trace, 0.0), (t + MS) / med)
+        if len(win) >= 5:
+            qb, qw = float(np.quantile([t for t, _ in base], q)), float(np.quantile([t for t, _ in win], q))
+            if best is None or (qw + MS) / (qb + MS) > best[0]:
+                best = ((qw + MS) / (qb + MS), key, qb, qw)
+    if len(slowest[0]) < 5 or len(slowest[1]) < 5 or best is None:
+        return None
+    threshold = float(np.quantile(list(slowest[0].values()), q))
+    above = sum(1 for x in slowest[1].values() if x > threshold)
+    p = float(binom.sf(above - 1, len(slowest[1]), 1.0 - q))
+    return float(np.quantile(win_x, q)) / float(np.quantile(base_x, q)), p, *best
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_shift_test_over_arrays_gives_the_figures_of_a_pass_over_the_times(seed: int) -> None:
+    rng = random.Random(seed)
+    parts = [span_stats(SpanTable.from_spans(_traffic(rng, i * 60 * NS, 150, 5.0, 0.1))) for i in range(3)]
+    window = span_stats(SpanTable.from_spans(_traffic(rng, 300 * NS, 150, rng.choice([5.0, 20.0]), 0.1)))
+    base = merged(parts)
+    # The arrays the stats keep beside their lists (`fill`, `merged`) hold the same times.
+    for stats in (*parts, window, base):
+        for op, timed in stats.self_times.items():
+            assert stats.self_array(op).ns.tolist() == [t for t, _ in timed]
+            assert stats.self_array(op).traces.tolist() == [trace for _, trace in timed]
+    for service in {op[0] for op in window.self_times}:
+        ops = [op for op in window.self_times if op[0] == service]
+        lists = {op[1]: (base.self_times.get(op, []), window.self_times[op]) for op in ops}
+        # A few repeated traces and times of zero, as requests stuck in one place make.
+        lists["stuck"] = ([(0, 7)] * 6 + [(3 * MS, 8)] * 6, [(0, 7), (6 * MS, 9)] * 4)
+        arrays = {k: (times_of(b), times_of(w)) for k, (b, w) in lists.items()}
+        for q in (0.5, 0.9):
+            shift = pooled_shift(arrays, q, 5)
+            expected = _pooled_by_time(lists, q)
+            got = (
+                None
+                if shift is None
+                else (shift.ratio, shift.p, shift.key_ratio, shift.key, shift.key_base_ns, shift.key_win_ns)
+            )
+            assert got == expected, service
 
 
 def test_a_span_table_hands_back_its_spans_and_their_operations() -> None:
