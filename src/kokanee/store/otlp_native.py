@@ -142,8 +142,8 @@ def _value(v: str) -> str:
         '')"""
 
 
-def _attrs(a: str) -> str:
-    return f"mapFromArrays(arrayMap(kv -> kv.key, {a}), arrayMap(kv -> {_value('kv.value')}, {a}))"
+def _attrs(a: str, value: Callable[[str], str] = _value) -> str:
+    return f"mapFromArrays(arrayMap(kv -> kv.key, {a}), arrayMap(kv -> {value('kv.value')}, {a}))"
 
 
 # The embedded insert calls these SQL functions instead of spelling the rendering out at each use.
@@ -151,25 +151,23 @@ def _attrs(a: str) -> str:
 # insert, an eighth of an insert's fixed cost: docs/performance-history.md), a function's body once,
 # when it is created; the query it expands into is the same. A server keeps the inline text (its
 # parse is its own CPU, and creating functions there is a privilege a writer need not have).
-FUNCTIONS = {
-    "kokanee_otlp_value": f"v -> {_value('v')}",
-    "kokanee_otlp_attributes": (
-        "a -> mapFromArrays(arrayMap(kv -> kv.key, a), arrayMap(kv -> kokanee_otlp_value(kv.value), a))"
-    ),
-}
-
-
-def create_functions() -> list[str]:
-    """Statements that (re)define `FUNCTIONS`, so a store always has this version's rendering."""
-    return [f"CREATE OR REPLACE FUNCTION {name} AS {body}" for name, body in FUNCTIONS.items()]
+def _called_value(v: str) -> str:
+    return f"kokanee_otlp_value({v})"
 
 
 def _called_attrs(a: str) -> str:
     return f"kokanee_otlp_attributes({a})"
 
 
-def _called_value(v: str) -> str:
-    return f"kokanee_otlp_value({v})"
+FUNCTIONS = {
+    "kokanee_otlp_value": f"v -> {_value('v')}",
+    "kokanee_otlp_attributes": f"a -> {_attrs('a', _called_value)}",
+}
+
+
+def create_functions() -> list[str]:
+    """Statements that (re)define `FUNCTIONS`, so a store always has this version's rendering."""
+    return [f"CREATE OR REPLACE FUNCTION {name} AS {body}" for name, body in FUNCTIONS.items()]
 
 
 def _ns(expr: str) -> str:
