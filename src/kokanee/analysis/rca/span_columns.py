@@ -152,7 +152,7 @@ def _pairs(t: SpanTable, n: int) -> tuple[Ints, Ints]:
     child = np.repeat(rows, count)
     offsets = np.arange(int(count.sum()), dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
     parent = order[np.repeat(lo, count) + offsets]
-    by = np.lexsort((child, parent))
+    by = np.argsort(parent.astype(np.int64) * n + child, kind="stable")  # by parent, then child: one key
     return parent[by].astype(np.int64), child[by].astype(np.int64)
 
 
