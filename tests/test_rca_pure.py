@@ -253,26 +253,3 @@ def test_the_scorers_import_no_store() -> None:
         assert not {m for m in imported if m and (m.startswith("kokanee.store.client") or m.endswith(".records"))}, (
             path.name
         )
-
-
-def test_errors_its_callers_log_about_a_pod_blame_that_pod_when_spans_carry_no_status() -> None:
-    # Instrumentation without span status (SkyWalking-converted traces): errors injected in front of
-    # cart (a sidecar answering 500) leave cart's own spans and lines as they were; the only sign is
-    # its caller's error lines naming it. The caller is a witness, cart the suspect.
-    rng = random.Random(11)
-    bases = [(0, 60 * NS), (60 * NS, 120 * NS)]
-    window = (180 * NS, 240 * NS)
-    per_base = [SpanTable.from_spans(_traffic(rng, lo, 290, 5.0, 0.0)) for lo, _ in bases]
-    win = SpanTable.from_spans(_traffic(rng, window[0], 290, 5.0, 0.0))
-    logs = []
-    for p, (lo, _) in enumerate([*bases, window]):
-        for i in range(60):
-            at, failed = lo + i * NS, lo == window[0] and i % 3 == 0
-            logs.append(LogLine("cart", "cart loaded", False, "", lo == window[0], "", at, part=p))
-            body = "request to cart failed: HTTP 500 from cart" if failed else "GET /cart served"
-            logs.append(LogLine("frontend", body, failed, "", lo == window[0], "", at, part=p))
-    records = Records(bases, [], QuestionSpans(per_base, win), logs, {"frontend": {"cart"}})
-    causes = rank_records(records, window, RcaParams())
-    assert causes and causes[0].service == "cart", [(c.service, c.score) for c in causes]
-    assert any(e.get("signal") == "witnessed" for e in causes[0].evidence), causes[0].evidence
-    assert "frontend" not in {c.service for c in causes[:1]}

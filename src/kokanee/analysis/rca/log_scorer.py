@@ -19,14 +19,6 @@
   before its absence counts (`_usual`): one window's burst is an earlier fault's after-effect or a
   passing traffic mix, not the normal.
 
-An error line that names another service ("request to payment failed: HTTP 500 from payment",
-"No instances available for ts-basic-service") makes its logger a witness of that failure, not a
-suspect: it does not count for the logger. It counts for the service it names, as a failed call
-counts for its callee: where those lines surge (the log_error test above, over every line naming
-the service), the named service gets log_error evidence ("witnessed"). On instrumentation that
-records no span status this is the only sign of a pod that answers with errors while its own work
-goes well (errors injected in front of it): its own logs and spans show nothing.
-
 Where lines say which statement wrote them (analysis.log_statements), templates are counted per
 statement, and a stop is judged per statement whatever its payload.
 
@@ -123,9 +115,7 @@ def score_logs(
     example: dict[Key, Key] = {}  # statement -> one of its templates, to show
     window_lines: dict[str, list[tuple[int, Key, Op | None]]] = defaultdict(list)
     error_traces: dict[Key, list[tuple[int, str]]] = defaultdict(list)
-    named_in = _naming(lines, span_ops, span_services)
-    witnessed: list[Counter[str]] = [Counter(), Counter()]  # error lines naming a service: (baseline, window)
-    witness_example: dict[str, str] = {}
+    names_other = _naming(lines, span_ops, span_services)
     # A line's template and statement, by what they follow from: a window's lines are tens of
     # thousands of a few hundred kinds (Drain is still asked in the lines' order, once per body).
     keys: dict[tuple[str, str, bool, str], tuple[Key, Key]] = {}
@@ -133,12 +123,9 @@ def score_logs(
         n, service, error = line.count, line.service, line.error
         totals[line.in_window][service] += n
         service_at[service][line.part] += n
-        if error and (named := named_in(line)):
+        if error and names_other(line):
             # "No instances available for ts-basic-service", "call to inventory failed": an error
             # about a service it called makes the logger a witness of that failure, not a suspect.
-            for other in named:
-                witnessed[line.in_window][other] += n
-                witness_example.setdefault(other, f"{service}: {line.body[:200]}")
             continue
         found = keys.get((service, line.body, error, line.location))
         if found is None:
@@ -247,15 +234,6 @@ def score_logs(
                 "observed": 0, "expected": round(e_tail, 3), "last_seen": at,
                 "trace_ids": traces_of(op) if op else [],
             })  # fmt: skip
-    for other, o in witnessed[1].items():
-        b = witnessed[0][other]
-        e = b * time_scale
-        if poisson_z(o, e) >= params.metric_z_min and (o + 1) >= params.surge_ratio * (e + 1):
-            surge.add(other, log2_ratio(o, e), {
-                "kind": "log_template", "signal": "witnessed", "template": witness_example[other],
-                "detail": f"error lines naming it from other services: {o} against {e:.1f} expected",
-                "observed": o, "expected": round(e, 3),
-            })  # fmt: skip
     if len(parts) > 1:
         counts = _Counts(stmt_at, service_at, stmt_ops, parts, op_counts[1])
         _gone_since_before(counts, changed, lambda stmt: template(example[stmt]), traces_of, params, vanish)
@@ -357,18 +335,18 @@ def _latest(examples: Sequence[tuple[int, str]]) -> list[str]:
 
 def _naming(
     lines: Sequence[LogLine], span_ops: Mapping[str, Op], span_services: Collection[str] = ()
-) -> Callable[[LogLine], set[str]]:
-    """The services other than its own that a line names (as words: "ad" is not in "loaded")."""
+) -> Callable[[LogLine], bool]:
+    """Whether a line names a service other than its own (as a word: "ad" is not in "loaded")."""
     services = {line.service for line in lines} | {op[0] for op in span_ops.values()} | set(span_services)
     if not services:
-        return lambda line: set()
+        return lambda line: False
     names = "|".join(re.escape(name) for name in sorted(services, key=len, reverse=True))
     pattern = re.compile(rf"(?<![\w.-])({names})(?![\w-])")
 
-    def named_in(line: LogLine) -> set[str]:
-        return {m.group(1) for m in pattern.finditer(line.body + line.tail)} - {line.service}
+    def names_other(line: LogLine) -> bool:
+        return any(m.group(1) != line.service for m in pattern.finditer(line.body + line.tail))
 
-    return named_in
+    return names_other
 
 
 def _statement(key: Key) -> Key:
