@@ -32,7 +32,8 @@ class RcaRequest(BaseModel):
     baseline_start: Time | None = Field(
         default=None,
         description="Baseline start (default: recent windows of the window's length that were clean, "
-        "and the same time the day before; the answer's `baselines` says which)",
+        "further back on a recording with gaps, and the same time the day before; the answer's "
+        "`baselines` says which)",
     )
     baseline_end: Time | None = Field(default=None, description="Baseline end (default: the window's start)")
     baselines: list[Interval] | None = Field(

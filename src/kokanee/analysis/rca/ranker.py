@@ -253,7 +253,7 @@ def rank_window(
     """Candidate root causes of what changed in [start, end), best first, and the baseline windows
     they were judged against. `baseline` may be one window or several (a known fault-free period
     and the minutes just before), taken together; without one, recent clean windows are picked
-    (`baselines.pick`). The store is read once (`records.read_records`); the scorers take what it read."""
+    (`baselines.choose`). The store is read once (`records.read_records`); the scorers take what it read."""
     if end_ns <= start_ns:
         raise ValueError("the window's start must be before its end")
     params = params or RcaParams()
