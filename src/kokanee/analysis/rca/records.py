@@ -27,7 +27,7 @@ from kokanee.analysis.rca.log_scorer import LogLine
 from kokanee.analysis.rca.metric_scorer import SeriesPair
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.span_reads import RSpan, SpanTable
-from kokanee.store.attribute_sql import attribute
+from kokanee.store.attribute_sql import attribute, first_attribute
 from kokanee.store.client import QueryError, Store, StoreUnavailable
 from kokanee.store.reads.logs import LOCATION_SQL
 from kokanee.store.reads.rca_baselines import candidate_health, flagged_services
@@ -106,10 +106,8 @@ def _arrow(store: Store, sql: str, parameters: dict[str, Any]) -> Any:
         raise QueryError(str(e).splitlines()[0]) from e
 
 
-# A client span's peer: `peer.service`, else `server.address`, read through the map's keys and
-# values (`attribute_sql`). Not `first_attribute`: its test looks `peer.service` up a second time.
-_PEER = attribute("SpanAttributes", "peer.service")
-_PEER_SQL = f"coalesce(nullIf({_PEER}, ''), {attribute('SpanAttributes', 'server.address')})"
+# A client span's peer: `peer.service`, else `server.address`.
+_PEER_SQL = first_attribute("SpanAttributes", "peer.service", "server.address")
 _SPANS_SQL = f"""SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, toString(SpanKind),
     toUnixTimestamp64Nano(Timestamp), toInt64(Duration), StatusCode = 'Error',
     if(SpanKind = 'Client', {_PEER_SQL}, '')
