@@ -28,7 +28,6 @@ service so one service's chatter cannot absorb another's lines.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -41,6 +40,7 @@ from drain3.template_miner_config import TemplateMinerConfig
 
 from kokanee.analysis.log_statements import masking, template_of
 from kokanee.analysis.rca.cause import KindScores
+from kokanee.analysis.rca.log_status import service_names
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.trace_scorer import EXAMPLES, log2_ratio, poisson_z
 
@@ -336,17 +336,10 @@ def _latest(examples: Sequence[tuple[int, str]]) -> list[str]:
 def _naming(
     lines: Sequence[LogLine], span_ops: Mapping[str, Op], span_services: Collection[str] = ()
 ) -> Callable[[LogLine], bool]:
-    """Whether a line names a service other than its own (as a word: "ad" is not in "loaded")."""
+    """Whether a line names a service other than its own."""
     services = {line.service for line in lines} | {op[0] for op in span_ops.values()} | set(span_services)
-    if not services:
-        return lambda line: False
-    names = "|".join(re.escape(name) for name in sorted(services, key=len, reverse=True))
-    pattern = re.compile(rf"(?<![\w.-])({names})(?![\w-])")
-
-    def names_other(line: LogLine) -> bool:
-        return any(m.group(1) != line.service for m in pattern.finditer(line.body + line.tail))
-
-    return names_other
+    naming = service_names(services)
+    return lambda line: any(name != line.service for name in naming(line.body + line.tail))
 
 
 def _statement(key: Key) -> Key:

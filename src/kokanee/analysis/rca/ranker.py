@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from kokanee.analysis.rca import graph
 from kokanee.analysis.rca.cause import Cause, Evidence, KindScores
 from kokanee.analysis.rca.log_scorer import score_logs
+from kokanee.analysis.rca.log_status import with_log_status
 from kokanee.analysis.rca.metric_scorer import score_series
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.path_shift import MAX_TRACES, add_path_shifts
@@ -57,8 +58,9 @@ def trace_and_log_detectors(
 
 def trace_and_log_kinds(records: Records, window: Window, params: RcaParams) -> tuple[list[KindScores], graph.Calls]:
     """The trace and log kinds, and the calls the spans show (empty without traces)."""
-    baselines, spans = records.baselines, records.spans
-    per_base, base_spans, win_spans = spans.per_base, spans.base, spans.window
+    baselines = records.baselines
+    *per_base, win_spans = with_log_status([*records.spans.per_base, records.spans.window], records.logs)
+    base_spans = SpanTable.concat(per_base)
     base_s = sum(b[1] - b[0] for b in baselines) / 1e9
     win_s = (window[1] - window[0]) / 1e9
     kinds: list[KindScores] = []

@@ -240,11 +240,13 @@ _ALIKE = ("part", "service", "body", "error", "location", "tail", "op_service", 
 
 def _alike(table: Any) -> Any:
     """One row per kind of line (`_ALIKE`), with its `count`, in order of first appearance; time,
-    span and trace are those of its first line."""
-    table = table.append_column("row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
-    groups = table.group_by(list(_ALIKE), use_threads=False).aggregate([("row", "min"), ("row", "count")])
+    span and trace are those of its first line. ERROR lines stay one a row: each says which span
+    failed (`log_status`)."""
+    rows = pa.array(np.arange(table.num_rows, dtype=np.int64))
+    table = table.append_column("row", rows).append_column("apart", pc.if_else(table.column("error"), rows, -1))
+    groups = table.group_by([*_ALIKE, "apart"], use_threads=False).aggregate([("row", "min"), ("row", "count")])
     groups = groups.sort_by("row_min")
-    first = table.take(groups.column("row_min")).drop_columns(["row", "count"])
+    first = table.take(groups.column("row_min")).drop_columns(["row", "apart", "count"])
     return first.append_column("count", groups.column("row_count").cast(pa.int64()))
 
 
