@@ -101,6 +101,20 @@ def test_a_window_with_a_sliver_of_traffic_is_not_picked() -> None:
     assert chosen == sorted([windows[0], windows[2], windows[3], windows[4]])
 
 
+def test_a_window_whose_status_less_service_logged_its_failures_is_not_picked() -> None:
+    from kokanee.analysis.rca.baselines import pick
+
+    # "pay" records no span status: its earlier failures, in the third candidate, are 120 ERROR
+    # lines against about 3. "cart" sets status and logs an error per failed span besides: its
+    # lines count for nothing, its statuses for it. Four clean windows are left without the third.
+    def health(pay_lines: int, cart_errors: int = 1) -> dict[str, WindowHealth]:
+        return {"pay": WindowHealth(1000, 0, 5 * MS, pay_lines), "cart": WindowHealth(500, cart_errors, 3 * MS, 90)}
+
+    windows = [(-(k + 1) * 60, -k * 60) for k in range(6)]
+    figures = [health(3), health(2), health(120), health(4), health(3), health(2)]
+    assert pick(windows, figures, [set() for _ in windows], P) == sorted(windows[i] for i in (0, 1, 3, 4))
+
+
 def test_thin_packet_loss_is_found_against_picked_windows_too_short_to_judge_its_edges_alone() -> None:
     # 5% loss on "notify": its calls from "order" and its statement to its database wait a
     # retransmission timeout now and then; the messages "feed" sends it through a queue do not

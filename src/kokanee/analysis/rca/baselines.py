@@ -64,11 +64,15 @@ def _off(health: Sequence[dict[str, WindowHealth]], params: RcaParams) -> list[s
         judged = [(i, w) for i, w in seen if w.requests >= params.min_spans]
         if len(judged) < 3:
             continue
+        # As the ranking reads them (`log_status`): a service whose spans never fail fails in its
+        # ERROR lines.
+        with_status = any(w.errors for _, w in seen)
+        failed = {i: w.errors if with_status else w.error_lines for i, w in judged}
         p90 = float(np.median([w.p90_ns for _, w in judged]))
-        rate = float(np.median([w.errors / w.requests for _, w in judged]))
+        rate = float(np.median([failed[i] / w.requests for i, w in judged]))
         for i, w in judged:
             slow = (w.p90_ns + 1e6) / (p90 + 1e6) >= params.latency_ratio_min
-            failing = poisson_z(w.errors, rate * w.requests) >= params.metric_z_min
+            failing = poisson_z(failed[i], rate * w.requests) >= params.metric_z_min
             if slow or failing:
                 off[i].add(service)
     return off

@@ -1,6 +1,6 @@
 """What the root-cause ranking needs to pick baselines for a window-only question: per candidate
-window and service, its requests, errors and p90 latency (server and consumer spans), and the
-services the anomaly detector flagged (warning or worse) in it."""
+window and service, its requests, errors and p90 latency (server and consumer spans) and its
+ERROR lines, and the services the anomaly detector flagged (warning or worse) in it."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ class WindowHealth:
     requests: int
     errors: int
     p90_ns: float
+    # ERROR (or worse) log lines: a service whose spans carry no status fails in these only.
+    error_lines: int = 0
 
 
 def candidate_health(store: Store, candidates: Sequence[Window]) -> list[dict[str, WindowHealth]]:
@@ -42,9 +44,24 @@ def candidate_health(store: Store, candidates: Sequence[Window]) -> list[dict[st
         GROUP BY idx, ServiceName""",
         parameters={"windows": [tuple(c) for c in candidates], "lo": lo, "hi": hi},
     ).rows
+    lines = store.query(
+        """SELECT arrayFirstIndex(x -> t >= x.1 AND t < x.2, {windows:Array(Tuple(Int64, Int64))}) AS idx,
+            ServiceName, count()
+        FROM (
+            SELECT ServiceName, toUnixTimestamp64Nano(Timestamp) AS t FROM otel_logs
+            WHERE Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp < fromUnixTimestamp64Nano({hi:Int64})
+                AND (SeverityNumber >= 17 OR upper(SeverityText) IN ('ERROR', 'FATAL', 'CRITICAL'))
+        )
+        WHERE idx > 0
+        GROUP BY idx, ServiceName""",
+        parameters={"windows": [tuple(c) for c in candidates], "lo": lo, "hi": hi},
+    ).rows
+    logged = {(int(idx), str(service)): int(n) for idx, service, n in lines}
     out: list[dict[str, WindowHealth]] = [{} for _ in candidates]
     for idx, service, n, errors, p90 in rows:
-        out[int(idx) - 1][str(service)] = WindowHealth(int(n), int(errors), float(p90))
+        out[int(idx) - 1][str(service)] = WindowHealth(
+            int(n), int(errors), float(p90), logged.get((int(idx), str(service)), 0)
+        )
     return out
 
 
