@@ -52,10 +52,10 @@ def with_log_status(tables: Sequence[SpanTable], lines: Sequence[LogLine]) -> li
         if not line.error or not line.span_id or line.service in with_status:
             continue
         if naming is None:
-            every = {line.service for line in lines}
+            services = {logged.service for logged in lines}
             for t in tables:
-                every.update(pc.unique(t.table.column("service")).to_pylist())
-            naming = service_names(every)
+                services.update(pc.unique(t.table.column("service")).to_pylist())
+            naming = service_names(services)
         others = {s for s in naming(line.body + line.tail) if s != line.service}
         named.setdefault(line.span_id, set()).update(others)
     if not named:

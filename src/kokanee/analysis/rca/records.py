@@ -29,7 +29,7 @@ from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.span_reads import RSpan, SpanTable
 from kokanee.store.attribute_sql import attribute, first_attribute
 from kokanee.store.client import QueryError, Store, StoreUnavailable
-from kokanee.store.reads.logs import LOCATION_SQL
+from kokanee.store.reads.logs import ERROR_LINE_SQL, LOCATION_SQL
 from kokanee.store.reads.rca_baselines import candidate_health, flagged_services
 from kokanee.store.reads.window import within
 
@@ -186,7 +186,7 @@ def read_logs(
         table = _arrow(
             store,
             f"""SELECT ServiceName AS service, substring(Body, 1, {MINED_HEAD_CHARS}) AS body,
-                SeverityNumber >= {{sev:UInt8}} OR upper(SeverityText) IN ('ERROR', 'FATAL', 'CRITICAL') AS error,
+                {ERROR_LINE_SQL} AS error,
                 SpanId AS span_id, {LOCATION_SQL} AS location, toUnixTimestamp64Nano(Timestamp) AS at,
                 if(error, substring(Body, {MINED_HEAD_CHARS + 1}, {_ERROR_TAIL}), '') AS tail, TraceId AS trace_id,
                 toInt64({part}) AS part

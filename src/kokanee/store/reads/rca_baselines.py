@@ -25,6 +25,8 @@ class WindowHealth:
 
 def candidate_health(store: Store, candidates: Sequence[Window]) -> list[dict[str, WindowHealth]]:
     """Per candidate (in order), per service: its server and consumer spans' figures."""
+    from kokanee.store.reads.logs import ERROR_LINE_SQL, SEVERITY_NUMBERS  # not at import: it needs the store
+
     if not candidates:
         return []
     lo = min(c[0] for c in candidates)
@@ -45,16 +47,16 @@ def candidate_health(store: Store, candidates: Sequence[Window]) -> list[dict[st
         parameters={"windows": [tuple(c) for c in candidates], "lo": lo, "hi": hi},
     ).rows
     lines = store.query(
-        """SELECT arrayFirstIndex(x -> t >= x.1 AND t < x.2, {windows:Array(Tuple(Int64, Int64))}) AS idx,
+        f"""SELECT arrayFirstIndex(x -> t >= x.1 AND t < x.2, {{windows:Array(Tuple(Int64, Int64))}}) AS idx,
             ServiceName, count()
         FROM (
             SELECT ServiceName, toUnixTimestamp64Nano(Timestamp) AS t FROM otel_logs
-            WHERE Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp < fromUnixTimestamp64Nano({hi:Int64})
-                AND (SeverityNumber >= 17 OR upper(SeverityText) IN ('ERROR', 'FATAL', 'CRITICAL'))
+            WHERE Timestamp >= fromUnixTimestamp64Nano({{lo:Int64}}) AND Timestamp < fromUnixTimestamp64Nano({{hi:Int64}})
+                AND {ERROR_LINE_SQL}
         )
         WHERE idx > 0
         GROUP BY idx, ServiceName""",
-        parameters={"windows": [tuple(c) for c in candidates], "lo": lo, "hi": hi},
+        parameters={"windows": [tuple(c) for c in candidates], "lo": lo, "hi": hi, "sev": SEVERITY_NUMBERS["ERROR"]},
     ).rows
     logged = {(int(idx), str(service)): int(n) for idx, service, n in lines}
     out: list[dict[str, WindowHealth]] = [{} for _ in candidates]
