@@ -70,6 +70,33 @@ def test_injected_http_errors_show_at_the_callers_only() -> None:
     assert [s for s in spans if s.kind == CLIENT and s.error.startswith("HTTP 500 from currency")]
 
 
+def test_a_wrong_return_value_skips_the_operation_and_fails_its_caller() -> None:
+    # product-catalog's GetProduct returns without running its body: no statement, no error there;
+    # its callers throw on what they got, in lines that name no other service.
+    rng = random.Random(5)
+    fault = ChaosFault("return_value", "product-catalog", 0, 200 * NS, 1.0, "GetProduct")
+    sim = Simulator(shop(), Board([fault]), rng, [])
+    for i in range(400):
+        sim.request(i * NS // 4)
+    by_id = {s.span_id: s for s in sim.spans}
+    served = [s for s in sim.spans if s.service == "product-catalog" and s.name == "GetProduct"]
+    assert served and not [s for s in served if s.error]
+    calm = Simulator(shop(), Board([]), random.Random(5), [])
+    for i in range(400):
+        calm.request(i * NS // 4)
+    usual = [s.end - s.start for s in calm.spans if s.service == "product-catalog" and s.name == "GetProduct"]
+    assert statistics.median(s.end - s.start for s in served) < statistics.median(usual) / 2  # no body: fast
+    assert not [s for s in sim.spans if s.parent_id in {p.span_id for p in served}]
+    listed = [s for s in sim.spans if s.service == "product-catalog" and s.name == "ListProducts"]
+    assert {by_id[s.parent_id].service for s in sim.spans if s.parent_id in {p.span_id for p in listed}} == {
+        "product-catalog"
+    }  # the other operation still queries its database
+    thrown = [s for s in sim.spans if s.kind == SERVER and s.error == "java.lang.NullPointerException"]
+    assert {s.service for s in thrown} == {"frontend", "checkout"}  # the callers of GetProduct
+    assert not [s for s in sim.spans if s.kind == CLIENT and s.error and "product-catalog" in s.error]
+    assert not [log for log in sim.logs if log.severity >= 17 and "product-catalog" in log.body]
+
+
 def test_a_statusless_recording_keeps_each_failure_in_an_error_log_line_only() -> None:
     """Instrumentation that records no span status (SkyWalking-converted traces): the exported spans
     say nothing of the exception, and each failed operation has its service's ERROR line, in its
@@ -128,7 +155,7 @@ def _calls_per_request(topo: Topology, requests: int = 2000) -> dict[tuple[str, 
 
 def test_every_planned_fault_touches_traffic_that_requests_run() -> None:
     """A label nobody could observe measures nothing: every fault's pod serves requests, an
-    exception's operation is called and a slow query's statement runs (at least 1 in 20 user
+    exception's or a wrong return value's operation is called and a slow query's statement runs (at least 1 in 20 user
     requests), for every seed the bench uses and more."""
     least = 0.05
     for topo in topologies():
@@ -141,7 +168,7 @@ def test_every_planned_fault_touches_traffic_that_requests_run() -> None:
             for f in plan(topo, seed, 0, 2.0).faults:
                 where = f"{topo.name} seed {seed}: {f.kind} on {f.service} {f.operation}"
                 assert served.get(f.service, 0.0) >= least, where
-                if f.kind == "exception":
+                if f.kind in ("exception", "return_value"):
                     assert calls.get((f.service, f.operation), 0.0) >= least, where
                 if f.kind == "slow_query":
                     assert calls.get((f.service, "db:" + f.operation), 0.0) >= least, where

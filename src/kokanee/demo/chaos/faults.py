@@ -20,6 +20,10 @@ Semantics follow Chaos Mesh and LitmusChaos:
 - `http_errors` (Litmus pod-http-status-code): the pod's responses are rewritten to HTTP 500 on a
   share `value` of calls by a proxy in front of it: its callers see errors, the service's own spans
   and logs say nothing.
+- `return_value` (ChaosBlade jvm return): one operation returns a value without running its body
+  on a share `value` of its calls (a null, an empty list): the body's work, calls and statements
+  are skipped and it answers fast, without error; its caller fails on what it got (a
+  NullPointerException, logged where the caller throws, naming no one).
 
 The label is always the service of the pod the fault was injected on.
 """
@@ -40,6 +44,7 @@ KINDS: tuple[str, ...] = (
     "exception",
     "slow_query",
     "http_errors",
+    "return_value",
 )
 
 
@@ -50,7 +55,7 @@ class ChaosFault:
     start_ns: int
     end_ns: int
     value: float
-    operation: str = ""  # exception: the operation that throws; slow_query: the database
+    operation: str = ""  # exception, return_value: the operation; slow_query: the database
 
     def on(self, t: int) -> bool:
         return self.start_ns <= t < self.end_ns
@@ -77,6 +82,7 @@ def draw_value(kind: str, rng: random.Random) -> float:
         "exception": lambda: rng.choice((0.2, 0.5, 1.0)),
         "slow_query": lambda: rng.choice((5.0, 10.0, 30.0)),
         "http_errors": lambda: rng.choice((0.1, 0.3, 0.6)),
+        "return_value": lambda: rng.choice((0.2, 0.5, 1.0)),
     }[kind]()
 
 

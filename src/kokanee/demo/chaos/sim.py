@@ -66,6 +66,7 @@ class Simulator:
         self.spans: list[SpanRec] = []
         self.logs: list[LogRec] = []
         self.busy_ns: dict[str, int] = {}  # own work per service, for the CPU metric
+        self.answered_wrong = False  # whether the operation that just returned returned a wrong value
 
     def _id(self, n: int) -> bytes:
         return self.rng.getrandbits(8 * n).to_bytes(n, "big")
@@ -124,21 +125,26 @@ class Simulator:
             self.logs.append(
                 LogRec(service, now, 13, f"GC pause (G1 Evacuation Pause) {gc // MS} ms", trace, span.span_id)
             )
+        returner = self.board.active(service, "return_value", t)
+        wrong = returner is not None and returner.operation == op_name and self.rng.random() < returner.value
         error = ""
         try:
-            now = self._steps(service, op.steps, now, trace, span.span_id)
+            if not wrong:
+                now = self._steps(service, op.steps, now, trace, span.span_id)
             thrower = self.board.active(service, "exception", t)
             if thrower is not None and thrower.operation == op_name and self.rng.random() < thrower.value:
                 raise Failed(f"java.lang.IllegalStateException: {op_name} failed", now)
         except Failed as e:
             error, now = str(e.args[0]), int(e.args[1])
             self.logs.append(LogRec(service, now, 17, f"{op_name} failed: {error}", trace, span.span_id))
-        now += self._work(service, op.work_ms * 0.5, t)
+        if not wrong:  # the body's own work; a returned value skips it with the calls
+            now += self._work(service, op.work_ms * 0.5, t)
         span.end, span.error = now, error
         if not error:
             self.logs.append(LogRec(service, now, 9, f"{op_name} completed", trace, span.span_id))
         if error:
             raise Failed(f"{service}: {error}", now)
+        self.answered_wrong = wrong  # for the caller, which reads it as soon as this returns
         return now
 
     def _steps(self, service: str, steps: list[Step], t: int, trace: bytes, parent: bytes) -> int:
@@ -200,7 +206,7 @@ class Simulator:
         client.attrs = {"server.address": callee}
         self.spans.append(client)
         arrive, ok = self._leave(service, t)
-        error = ""
+        error, wrong = "", False
         if not ok:
             end, error = t + _TIMEOUT_NS, f"call to {callee} timed out"
         elif self.board.down(callee, arrive):
@@ -208,6 +214,7 @@ class Simulator:
         else:
             try:
                 done = self._serve(callee, step.operation, arrive, trace, client.span_id)
+                wrong = self.answered_wrong
                 back, ok = self._leave(callee, done)
                 end = back if ok else t + _TIMEOUT_NS
                 if not ok:
@@ -223,4 +230,6 @@ class Simulator:
         if error:
             self.logs.append(LogRec(service, end, 17, f"request to {callee} failed: {error}", trace, parent))
             raise Failed(error, end)
+        if wrong:  # the call went well; what it returned fails the caller's own code
+            raise Failed("java.lang.NullPointerException", end)
         return end

@@ -144,7 +144,7 @@ def plan(topo: Topology, seed: int, index: int, rate: float, slots: int = 10, cl
             # same; the redraw keeps the choice uniform over the reached owners.)
             service = rng.choice(sorted({s for s, _ in slowable}))
         operation = ""
-        if kind == "exception":
+        if kind in ("exception", "return_value"):
             ops = sorted(op for (s, op), n in reach.items() if s == service)
             operation = max(ops, key=lambda op: reach[(service, op)] + rng.random() * 0.1)
         elif kind == "slow_query":
