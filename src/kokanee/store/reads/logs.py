@@ -21,10 +21,10 @@ _LINE = first_attribute("LogAttributes", "code.line.number", "code.lineno")
 _FILE = first_attribute("LogAttributes", "code.file.path", "code.filepath", "code.function.name", "code.function")
 LOCATION_SQL = f"if({_LINE} = '', '', concat({_FILE}, ':', {_LINE}))"
 
-# OpenTelemetry severity ranges: each name starts its range of four numbers.
 # An ERROR line or worse: by its number, or by its text where the exporter sets only that (`sev`
 # the number, a parameter).
 ERROR_LINE_SQL = "(SeverityNumber >= {sev:UInt8} OR upper(SeverityText) IN ('ERROR', 'FATAL', 'CRITICAL'))"
+# OpenTelemetry severity ranges: each name starts its range of four numbers.
 SEVERITY_NUMBERS = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "WARNING": 13, "ERROR": 17, "FATAL": 21}
 
 
