@@ -97,6 +97,33 @@ def test_a_wrong_return_value_skips_the_operation_and_fails_its_caller() -> None
     assert not [log for log in sim.logs if log.severity >= 17 and "product-catalog" in log.body]
 
 
+def test_a_wrong_value_inside_an_operation_fails_it_and_sometimes_reaches_its_first_callee() -> None:
+    # An internal method of frontend's product page returns null: the page throws in frontend's own
+    # code, at once or after passing the value to its first call (product-catalog's GetProduct),
+    # which answers at once without its query; GetProduct's other callers are served as usual.
+    fault = ChaosFault("return_value", "frontend", 0, 200 * NS, 1.0, "GET /api/products", internal=True)
+    sim = Simulator(shop(), Board([fault]), random.Random(5), [])
+    for i in range(400):
+        sim.request(i * NS // 4)
+    by_id = {s.span_id: s for s in sim.spans}
+
+    def caller(s: SpanRec) -> SpanRec:
+        return by_id[by_id[s.parent_id].parent_id]  # the server span above the client span
+
+    pages = [s for s in sim.spans if s.service == "frontend" and s.name == "GET /api/products" and s.kind == SERVER]
+    assert pages and all(s.error == "java.lang.NullPointerException" for s in pages)
+    thrown = {s.service for s in sim.spans if s.kind == SERVER and s.error == "java.lang.NullPointerException"}
+    assert thrown == {"frontend"}
+    looked_up = {s.parent_id for s in sim.spans if s.kind == CLIENT and s.name.startswith("SELECT")}
+    got = [s for s in sim.spans if s.service == "product-catalog" and s.name == "GetProduct"]
+    passed_on = [s for s in got if caller(s) in pages]
+    assert 0.25 * len(pages) < len(passed_on) < 0.75 * len(pages)  # half passed the value on
+    assert not [s for s in passed_on if s.span_id in looked_up]  # answered without its query
+    others = [s for s in got if caller(s) not in pages]
+    assert others and all(s.span_id in looked_up for s in others)
+    assert not [s for s in sim.spans if s.kind == SERVER and s.name == "Convert" and caller(s) in pages]
+
+
 def test_a_statusless_recording_keeps_each_failure_in_an_error_log_line_only() -> None:
     """Instrumentation that records no span status (SkyWalking-converted traces): the exported spans
     say nothing of the exception, and each failed operation has its service's ERROR line, in its

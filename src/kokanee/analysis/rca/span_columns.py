@@ -49,6 +49,30 @@ class Times:
         )
 
 
+@dataclass(frozen=True)
+class Answers:
+    """The calls one service made to one operation of another, one row per answer (the callee's
+    server span): how long the answer took, and the calling span of the caller's own operation
+    (its row in the window, unique only within one window) and whether an error started there."""
+
+    ns: Ints
+    row: Ints
+    failed: Flags
+
+    def __len__(self) -> int:
+        return len(self.ns)
+
+    @staticmethod
+    def concat(parts: Sequence[Answers]) -> Answers:
+        if len(parts) == 1:
+            return parts[0]
+        return Answers(
+            np.concatenate([p.ns for p in parts]).astype(np.int64, copy=False),
+            np.concatenate([p.row for p in parts]).astype(np.int64, copy=False),
+            np.concatenate([p.failed for p in parts]).astype(bool, copy=False),
+        )
+
+
 def times_of(times: Sequence[tuple[int, int]]) -> Times:
     return Times(
         np.fromiter((t for t, _ in times), dtype=np.int64, count=len(times)),
@@ -237,6 +261,7 @@ def fill(stats: SpanStats, t: SpanTable, examples: int) -> None:
         _counts(f.service[lost] * width + f.peer[lost], lambda k: (svc[k // width], svc[k % width]))
     )
     origin = np.flatnonzero(f.error & ~f.kid_error & ~edge & ~f.lost)
+    _answers(stats, f, t.ints("duration_ns"), edge, origin)
     stats.error_origins.update(_counts(f.service[origin], lambda k: svc[k]))
     stats.error_traces.update(
         _latest(f.service[origin], f.trace[origin], f.start[origin], f, examples, lambda k: svc[k])
@@ -253,6 +278,28 @@ def fill(stats: SpanStats, t: SpanTable, examples: int) -> None:
     stats.unanswered.update(_counts(f.op[unanswered], lambda k: ops[k]))
     called = set(zip(f.service[f.parent[is_remote]].tolist(), f.service[f.child[is_remote]].tolist(), strict=True))
     stats.calls.update((svc[a], svc[b]) for a, b in called)
+
+
+def _answers(stats: SpanStats, f: Family, duration: Ints, edge: Flags, origin: Ints) -> None:
+    """Per (caller service, callee operation), the callee's answers (`Answers`). The calling span is
+    the caller's operation: the client span's parent where the call has its own client span (a
+    failure that starts in the caller's code after the call returned starts there)."""
+    remote = f.service[f.child] != f.service[f.parent]
+    parent, child = f.parent[remote], f.child[remote]
+    if len(parent) == 0:
+        return
+    up = np.full(len(f.service), -1, dtype=np.int64)
+    up[f.child] = f.parent
+    above = up[parent]
+    wrapped = edge[parent] & (above >= 0)
+    wrapped[wrapped] &= f.service[above[wrapped]] == f.service[parent[wrapped]]
+    calling = np.where(wrapped, above, parent)
+    failed = np.zeros(len(f.service), dtype=bool)
+    failed[origin] = True
+    nops = len(f.ops)
+    for key, rows in _groups(f.service[parent] * nops + f.op[child]):
+        name = (f.services[key // nops], f.ops[key % nops])
+        stats.answers[name] = Answers(duration[child[rows]], calling[rows], failed[calling[rows]])
 
 
 def _timed(own: Ints, hashes: Ints) -> list[tuple[int, int]]:

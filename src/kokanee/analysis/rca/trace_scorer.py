@@ -39,8 +39,9 @@ import numpy as np
 
 from kokanee.analysis.rca.cause import Evidence, KindScores
 from kokanee.analysis.rca.params import RcaParams
-from kokanee.analysis.rca.span_columns import Times, fill, times_of
+from kokanee.analysis.rca.span_columns import Answers, Times, fill, times_of
 from kokanee.analysis.rca.span_reads import RSpan, SpanTable
+from kokanee.analysis.rca.wrong_answers import wrong_answers
 
 _FLOOR_NS = 1_000_000
 EXAMPLES = 3  # example traces per piece of evidence
@@ -63,6 +64,8 @@ class SpanStats:
     # Calls that got no answer at all (no server span) to the service the client span names.
     unanswered_failures: Counter[tuple[str, str]] = field(default_factory=Counter)
     error_origins: Counter[str] = field(default_factory=Counter)
+    # Per (caller service, callee operation): the answers it got (`wrong_answers`).
+    answers: dict[tuple[str, Op], Answers] = field(default_factory=dict)
     parents: Counter[Op] = field(default_factory=Counter)
     parent_kind: dict[Op, str] = field(default_factory=dict)
     pairs: Counter[tuple[Op, Op]] = field(default_factory=Counter)
@@ -143,6 +146,8 @@ def merged(parts: Sequence[SpanStats]) -> SpanStats:
         for pair, examples in part.pair_traces.items():
             for example in examples:
                 _keep(out.pair_traces[pair], example)
+    for key in dict.fromkeys(key for part in parts for key in part.answers):
+        out.answers[key] = Answers.concat([part.answers[key] for part in parts if key in part.answers])
     out.traces = len(out.trace_ids)
     # The arrays too, joined in the order the lists were.
     for op in out.self_times:
@@ -385,10 +390,27 @@ def score_traces(
                      f"({shift.key_win_ns / 1e6:.1f} ms against {shift.key_base_ns / 1e6:.1f} ms, "
                      f"p={shift.p:.1g} of {len(groups)} operations)")  # fmt: skip
     score_network(base, win, parts, params, edge)
+    wrong = wrong_answers(base.answers, win.answers, params)
     for service, observed in win.error_origins.items():
         rate = base.error_origins.get(service, 0) / max(1, base.spans.get(service, 0))
         expected = rate * win.spans[service]
         z = poisson_z(observed, expected)
+        w = wrong.get(service)
+        if w is not None and z >= params.metric_z_min > poisson_z(observed - w.failed, expected):
+            # The callee's wrong answers account for all of the new errors (`wrong_answers`): they
+            # are its evidence, at their full strength, and explain the caller's errors away.
+            callee, operation = w.callee
+            error.add(callee, z, {
+                "kind": "trace", "signal": "wrong_answer",
+                "detail": f"{w.failed} of the {w.with_answer} failed operations of {service} that called "
+                          f"{operation} got an answer in {w.fast_ns / 1e6:.1f} ms without error (the baseline's "
+                          f"p{round((1 - q) * 100)}: {w.base_ns / 1e6:.1f} ms), then failed in its own code: "
+                          f"{callee} returned a wrong value ({observed} errors start in {service} against "
+                          f"{expected:.1f} expected)",
+                "caller": service, "observed": observed, "expected": round(expected, 3), "z": round(z, 3),
+                "trace_ids": _ids(win.error_traces.get(service, [])),
+            }, operation=operation)  # fmt: skip
+            z = poisson_z(observed - w.failed, expected)
         if z >= params.metric_z_min:
             error.add(service, z, {
                 "kind": "trace", "signal": "error_origin",

@@ -20,10 +20,13 @@ Semantics follow Chaos Mesh and LitmusChaos:
 - `http_errors` (Litmus pod-http-status-code): the pod's responses are rewritten to HTTP 500 on a
   share `value` of calls by a proxy in front of it: its callers see errors, the service's own spans
   and logs say nothing.
-- `return_value` (ChaosBlade jvm return): one operation returns a value without running its body
-  on a share `value` of its calls (a null, an empty list): the body's work, calls and statements
-  are skipped and it answers fast, without error; its caller fails on what it got (a
-  NullPointerException, logged where the caller throws, naming no one).
+- `return_value` (ChaosBlade jvm return): one method returns a value without running its body on
+  a share `value` of its calls (a null, an empty list). Where the method is the operation's
+  handler, the body's work, calls and statements are skipped and it answers fast, without error;
+  its caller fails on what it got (a NullPointerException, logged where the caller throws, naming
+  no one). Where it is `internal` to the operation, the operation fails on it in its own code:
+  at once, or, half the time, after passing the value on in its first call, which its callee
+  answers at once without doing its work (nothing to look up).
 
 The label is always the service of the pod the fault was injected on.
 """
@@ -56,6 +59,7 @@ class ChaosFault:
     end_ns: int
     value: float
     operation: str = ""  # exception, return_value: the operation; slow_query: the database
+    internal: bool = False  # return_value: a method inside the operation, not its handler
 
     def on(self, t: int) -> bool:
         return self.start_ns <= t < self.end_ns
@@ -68,6 +72,7 @@ class ChaosFault:
             "end_ns": self.end_ns,
             "value": self.value,
             "operation": self.operation,
+            "internal": self.internal,
         }
 
 

@@ -67,6 +67,7 @@ class Simulator:
         self.logs: list[LogRec] = []
         self.busy_ns: dict[str, int] = {}  # own work per service, for the CPU metric
         self.answered_wrong = False  # whether the operation that just returned returned a wrong value
+        self.bad_argument = False  # whether the operation about to be called gets a wrong value
 
     def _id(self, n: int) -> bytes:
         return self.rng.getrandbits(8 * n).to_bytes(n, "big")
@@ -126,10 +127,16 @@ class Simulator:
                 LogRec(service, now, 13, f"GC pause (G1 Evacuation Pause) {gc // MS} ms", trace, span.span_id)
             )
         returner = self.board.active(service, "return_value", t)
-        wrong = returner is not None and returner.operation == op_name and self.rng.random() < returner.value
+        hit = returner is not None and returner.operation == op_name and self.rng.random() < returner.value
+        broken = hit and returner is not None and returner.internal
+        # A bad argument passed in (`_broken`) is answered at once, as a wrong value is returned.
+        given_bad, self.bad_argument = self.bad_argument, False
+        wrong = (hit and not broken) or given_bad
         error = ""
         try:
-            if not wrong:
+            if broken:
+                now = self._broken(service, op.steps, now, trace, span.span_id)
+            elif not wrong:
                 now = self._steps(service, op.steps, now, trace, span.span_id)
             thrower = self.board.active(service, "exception", t)
             if thrower is not None and thrower.operation == op_name and self.rng.random() < thrower.value:
@@ -144,8 +151,21 @@ class Simulator:
             self.logs.append(LogRec(service, now, 9, f"{op_name} completed", trace, span.span_id))
         if error:
             raise Failed(f"{service}: {error}", now)
-        self.answered_wrong = wrong  # for the caller, which reads it as soon as this returns
+        # For the caller, which reads it as soon as this returns (a bad argument's answer is not wrong).
+        self.answered_wrong = wrong and not given_bad
         return now
+
+    def _broken(self, service: str, steps: list[Step], t: int, trace: bytes, parent: bytes) -> int:
+        """An internal method returned a wrong value: the operation fails on it, at once or, half
+        the time, after passing it on in its first call (raises Failed)."""
+        calls = [step for step in steps if step.kind == "rpc"]
+        if calls and self.rng.random() < 0.5:
+            self.bad_argument = True
+            try:
+                t = self._call(service, calls[0], t, trace, parent)
+            finally:
+                self.bad_argument = False  # unread where the call never reached the callee
+        raise Failed("java.lang.NullPointerException", t)
 
     def _steps(self, service: str, steps: list[Step], t: int, trace: bytes, parent: bytes) -> int:
         """Steps in order; consecutive parallel steps start together and the next waits for all."""

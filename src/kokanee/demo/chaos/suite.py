@@ -150,7 +150,9 @@ def plan(topo: Topology, seed: int, index: int, rate: float, slots: int = 10, cl
         elif kind == "slow_query":
             dbs = sorted(db for s, db in slowable if s == service)
             operation = rng.choice(dbs)
-        sc.faults.append(ChaosFault(kind, service, at, at + FAULT_S * NS, draw_value(kind, rng), operation))
+        # Drawn apart, so the schedules drawn before this variant existed stay the same.
+        internal = kind == "return_value" and random.Random(f"internal/{topo.name}/{seed}/{slot}").random() < 0.5
+        sc.faults.append(ChaosFault(kind, service, at, at + FAULT_S * NS, draw_value(kind, rng), operation, internal))
         previous = service
     return sc
 
