@@ -157,3 +157,32 @@ def test_calls_refused_by_a_killed_pod_are_the_pods_not_its_callers_errors() -> 
     causes = combine(score_traces(base, win, 120, 60, P), {"web": {"cart"}, "checkout": {"cart"}}, P)
     assert causes[0].service == "cart", [(c.service, c.score) for c in causes]
     assert {"web", "checkout"}.isdisjoint(c.service for c in causes)
+
+
+def test_a_killed_pod_with_one_caller_is_the_pods_though_its_own_calls_out_stay_calm() -> None:
+    # "rebook" has one caller, "web", which also calls "search"; rebook itself calls "orders",
+    # "seats" and "price". Killed for a third of the window, rebook refuses web's calls and makes
+    # none of its own; when up it answers as usual. web's other edge is calm, and so are rebook's
+    # outgoing ones: a dead pod's calls out stop, they do not slow, so only its incoming edges
+    # speak for it, and all of them failed. web's lost packets would have shown on both its edges.
+    rng = random.Random(4)
+    up = [
+        [("web", "rebook", 2, 1), ("rebook", "orders", 2, 1)],
+        [("web", "rebook", 2, 1), ("rebook", "seats", 2, 1)],
+        [("web", "rebook", 2, 1), ("rebook", "price", 2, 1)],
+        [("web", "search", 3, 1)],
+    ]
+    base = span_stats(_window(rng, 0, 120, up))
+    spans = _window(rng, 200 * NS, 40, up)
+    for i in range(20):
+        at = 240 * NS + i * NS
+        spans += _window(rng, at, 1, [[("web", "search", 3, 1)]])
+        for _ in range(3):
+            trace = f"{rng.getrandbits(64):016x}"
+            spans.append(
+                RSpan(trace, f"{rng.getrandbits(32):08x}", "", "web", "call rebook", "Client", at, MS, True, "rebook")
+            )
+    win = span_stats(spans)
+    calls = {"web": {"rebook", "search"}, "rebook": {"orders", "seats", "price"}}
+    causes = combine(score_traces(base, win, 120, 60, P), calls, P)
+    assert causes[0].service == "rebook", [(c.service, c.score) for c in causes]

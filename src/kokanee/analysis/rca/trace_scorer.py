@@ -433,6 +433,7 @@ class EdgeChange:
     # answer); "callee": calls the callee answered without error that failed at the caller, which
     # only the callee's side (its outgoing packets, a proxy in front of it) can do.
     side: str = "either"
+    unanswered: bool = False  # the change is calls that got no answer at all (none slower)
 
 
 def edge_changes(
@@ -454,7 +455,7 @@ def edge_changes(
         judged_in[callee] += 1
         groups = {caller: (base.edge_array((caller, callee)), win.edge_array((caller, callee)))}
         alone = [{caller: part.edge_array((caller, callee))} for part in parts]
-        effect, detail, ids = 0.0, "", []
+        effect, detail, ids, unanswered = 0.0, "", [], False
         q, found = params.self_time_quantile, _lasting_shift(groups, alone, params)
         if found is not None:
             shift, ratio = found
@@ -477,9 +478,9 @@ def edge_changes(
                 f"{observed} calls from {caller} into {callee} failed before {callee} received them "
                 f"({rate * len(times):.1f} expected of {len(times)}): lost on the way or refused"
             )
-            ids = win.slowest(times)
+            ids, unanswered = win.slowest(times), found is None
         if effect > 0:
-            changed.append(EdgeChange(caller, callee, effect, detail, ids))
+            changed.append(EdgeChange(caller, callee, effect, detail, ids, unanswered=unanswered))
         # Calls the callee answered without error that failed at the caller: its response was lost
         # or rewritten on the way back (its pod's network, a proxy in front of it): the callee's side.
         rate = base.edge_failures.get((caller, callee), 0) / n
@@ -616,9 +617,17 @@ def score_network(
         touching[e.callee].append(e)
 
     def explains(service: str, edges: list[EdgeChange]) -> float:
-        return (
-            len(touching[service]) / max(judged.get(service, 0), len(touching[service])) * sum(e.effect for e in edges)
-        )
+        return len(touching[service]) / max(judging(service), len(touching[service])) * sum(e.effect for e in edges)
+
+    def judging(service: str) -> int:
+        """The edges that would show a fault of the service's. Where every change touching it is
+        calls into it that got no answer, only its incoming edges: a pod that is down or unreachable
+        fails every caller's calls, but its own calls out do not slow, they stop, so its calm
+        outgoing edges are no sign it was up (a caller's lost packets, on the other hand, would
+        show on all of its outgoing edges)."""
+        if all(e.unanswered and e.callee == service for e in touching[service]):
+            return judged_in.get(service, 0)
+        return judged.get(service, 0)
 
     # Each changed edge is explained once: by the end that explains the more of the whole set.
     best = {s: explains(s, edges) for s, edges in touching.items()}
