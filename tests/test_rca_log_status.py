@@ -9,11 +9,11 @@ from kokanee.analysis.rca.log_scorer import LogLine
 from kokanee.analysis.rca.log_status import service_names, with_log_status
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.ranker import rank_records
-from kokanee.analysis.rca.records import QuestionSpans, Records
-from kokanee.analysis.rca.span_reads import RSpan, SpanTable
+from kokanee.analysis.rca.records import Records
+from kokanee.analysis.rca.span_reads import RSpan
+from tests.rca_question import question
 
 MS = 1_000_000
-NS = 1_000_000_000
 CALLERS = ("frontend", "checkout")
 
 
@@ -53,15 +53,11 @@ def _minute(
 
 def _records(rewritten: float, throws: float, status: bool = False) -> tuple[Records, tuple[int, int]]:
     rng = random.Random(3)
-    bases = [(0, 60 * NS), (60 * NS, 120 * NS)]
-    window = (180 * NS, 240 * NS)
-    per_base, lines = [], []
-    for p, (lo, _) in enumerate(bases):
-        spans, logged = _minute(rng, lo, False, p, 0.0, 0.0, status)
-        per_base.append(SpanTable.from_spans(spans))
-        lines += logged
-    spans, logged = _minute(rng, window[0], True, -1, rewritten, throws, status)
-    return Records(bases, [], QuestionSpans(per_base, SpanTable.from_spans(spans)), lines + logged, {}), window
+    return question(
+        lambda t0, in_window, part: _minute(
+            rng, t0, in_window, part, rewritten if in_window else 0.0, throws if in_window else 0.0, status
+        )
+    )
 
 
 def test_responses_rewritten_in_front_of_a_callee_blame_it_without_span_status() -> None:

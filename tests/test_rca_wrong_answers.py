@@ -9,11 +9,11 @@ import random
 from kokanee.analysis.rca.log_scorer import LogLine
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.ranker import rank_records
-from kokanee.analysis.rca.records import QuestionSpans, Records
-from kokanee.analysis.rca.span_reads import RSpan, SpanTable
+from kokanee.analysis.rca.records import Records
+from kokanee.analysis.rca.span_reads import RSpan
+from tests.rca_question import question
 
 MS = 1_000_000
-NS = 1_000_000_000
 
 
 def _minute(
@@ -42,7 +42,17 @@ def _minute(
         ]
         if not hollow:
             spans.append(
-                RSpan(trace, f"{trace}d", f"{trace}c", "cart", "SELECT carts", "Client", at + 2 * MS + int(work), 2 * MS, False)
+                RSpan(
+                    trace,
+                    f"{trace}d",
+                    f"{trace}c",
+                    "cart",
+                    "SELECT carts",
+                    "Client",
+                    at + 2 * MS + int(work),
+                    2 * MS,
+                    False,
+                )
             )
         lines.append(LogLine("frontend", "handling GET /", False, f"{trace}a", in_window, "", at, part=part))
         if failed:
@@ -54,15 +64,11 @@ def _minute(
 
 def _records(returns: float, own: float, status: bool = True) -> tuple[Records, tuple[int, int]]:
     rng = random.Random(5)
-    bases = [(0, 60 * NS), (60 * NS, 120 * NS)]
-    window = (180 * NS, 240 * NS)
-    per_base, lines = [], []
-    for p, (lo, _) in enumerate(bases):
-        spans, logged = _minute(rng, lo, False, p, 0.0, 0.0, status)
-        per_base.append(SpanTable.from_spans(spans))
-        lines += logged
-    spans, logged = _minute(rng, window[0], True, -1, returns, own, status)
-    return Records(bases, [], QuestionSpans(per_base, SpanTable.from_spans(spans)), lines + logged, {}), window
+    return question(
+        lambda t0, in_window, part: _minute(
+            rng, t0, in_window, part, returns if in_window else 0.0, own if in_window else 0.0, status
+        )
+    )
 
 
 def _top(returns: float, own: float, status: bool = True) -> tuple[str, list[str]]:
