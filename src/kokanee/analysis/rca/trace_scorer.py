@@ -390,10 +390,13 @@ def score_traces(
                      f"({shift.key_win_ns / 1e6:.1f} ms against {shift.key_base_ns / 1e6:.1f} ms, "
                      f"p={shift.p:.1g} of {len(groups)} operations)")  # fmt: skip
     score_network(base, win, parts, params, edge)
-    wrong = wrong_answers(base.answers, win.answers, params)
+    origins: dict[str, tuple[int, float]] = {}
     for service, observed in win.error_origins.items():
         rate = base.error_origins.get(service, 0) / max(1, base.spans.get(service, 0))
-        expected = rate * win.spans[service]
+        origins[service] = (observed, rate * win.spans[service])
+    failing = {s for s, (observed, expected) in origins.items() if poisson_z(observed, expected) >= params.metric_z_min}
+    wrong = wrong_answers(base.answers, win.answers, failing, params)
+    for service, (observed, expected) in origins.items():
         z = poisson_z(observed, expected)
         w = wrong.get(service)
         if w is not None and z >= params.metric_z_min > poisson_z(observed - w.failed, expected):

@@ -23,8 +23,10 @@ quickly) but not to all of them: its errors stand as its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +36,7 @@ from kokanee.analysis.rca.span_columns import Answers
 _FLOOR_NS = 1_000_000
 
 Op = tuple[str, str]
+Array = np.ndarray[Any, Any]
 
 
 @dataclass(frozen=True)
@@ -45,36 +48,43 @@ class WrongAnswer:
     base_ns: float  # the baseline's low quantile
 
 
+def _fast(ns: Array, low: float, ratio: float) -> Array:
+    """Answers `ratio` times faster than `low` (the 1 ms floor included in both)."""
+    return np.asarray((ns + _FLOOR_NS) * ratio <= low)
+
+
 def wrong_answers(
     base: Mapping[tuple[str, Op], Answers],
     win: Mapping[tuple[str, Op], Answers],
+    callers: Collection[str],
     params: RcaParams,
 ) -> dict[str, WrongAnswer]:
-    """Per caller service, the callee operation whose fast answers its failed operations got more
-    often than chance (1. above), the one that got the most. Whether they account for all of its
-    new errors (2.) is the caller's error count's to say (`trace_scorer.score_traces`)."""
-    from scipy.stats import binom  # scipy.stats takes seconds to import: not at server start
-
+    """Per caller service of `callers` (those whose new errors are significant), the callee
+    operation whose fast answers its failed operations got more often than chance (1. above), the
+    one that got the most. Whether they account for all of its new errors (2.) is the caller's
+    error count's to say (`trace_scorer.score_traces`)."""
     out: dict[str, WrongAnswer] = {}
     for (caller, callee), answers in win.items():
-        if not answers.failed.any():
-            continue
         before = base.get((caller, callee))
-        if before is None or len(before) < params.min_spans:
+        if caller not in callers or before is None or len(before) < params.min_spans:
             continue
         low = float(np.quantile(before.ns, 1.0 - params.self_time_quantile)) + _FLOOR_NS
-        fast = (answers.ns + _FLOOR_NS) * params.latency_ratio_min <= low
+        fast = partial(_fast, low=low, ratio=params.latency_ratio_min)
+        fast_failed = answers.failed & fast(answers.ns)
+        if not fast_failed.any():
+            continue
+        from scipy.stats import binom  # scipy.stats takes seconds to import: not at server start
+
+        ok = ~answers.failed
+        chance = (int(np.count_nonzero(fast(answers.ns[ok]))) + int(np.count_nonzero(fast(before.ns))) + 1) / (
+            int(np.count_nonzero(ok)) + len(before) + 2
+        )
         failed_rows = np.unique(answers.row[answers.failed])
-        fast_failed = np.unique(answers.row[answers.failed & fast])
-        if len(fast_failed) == 0:
+        hit_rows = np.unique(answers.row[fast_failed])
+        if float(binom.sf(len(hit_rows) - 1, len(failed_rows), chance)) >= params.latency_p_max:
             continue
-        ok_fast = int(np.count_nonzero(fast & ~answers.failed))
-        base_fast = int(np.count_nonzero((before.ns + _FLOOR_NS) * params.latency_ratio_min <= low))
-        chance = (ok_fast + base_fast + 1) / (int(np.count_nonzero(~answers.failed)) + len(before) + 2)
-        if float(binom.sf(len(fast_failed) - 1, len(failed_rows), chance)) >= params.latency_p_max:
-            continue
-        fast_ns = float(np.median(answers.ns[answers.failed & fast]))
-        found = WrongAnswer(callee, len(fast_failed), len(failed_rows), fast_ns, low - _FLOOR_NS)
+        fast_ns = float(np.median(answers.ns[fast_failed]))
+        found = WrongAnswer(callee, len(hit_rows), len(failed_rows), fast_ns, low - _FLOOR_NS)
         if caller not in out or found.failed > out[caller].failed:
             out[caller] = found
     return out
