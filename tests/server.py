@@ -36,6 +36,10 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+class _PortTaken(Exception):
+    pass
+
+
 class KokaneeServer:
     def __init__(self, data_dir: Path, *extra_args: str, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
@@ -62,6 +66,20 @@ class KokaneeServer:
         return f"http://127.0.0.1:{self.api_port}"
 
     def start(self, timeout: float = 60.0) -> KokaneeServer:
+        """Starts `kokanee serve` and waits until it is healthy. A first start whose port was taken
+        between choosing it and binding it (a neighbour's server, a client's ephemeral port) tries
+        again on fresh ports; a restart keeps its ports, which its clients know."""
+        first = self.proc is None
+        for attempt in range(3):
+            try:
+                return self._start(timeout)
+            except _PortTaken:
+                if not first or attempt == 2:
+                    raise RuntimeError(f"kokanee exited, a port taken:\n{self.log()}") from None
+                self.grpc_port, self.http_port, self.api_port = free_ports(3)
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> KokaneeServer:
         cmd = [
             sys.executable, "-m", "kokanee", "serve",
             "--data-dir", str(self.data_dir),
@@ -70,11 +88,14 @@ class KokaneeServer:
             "--http-port", str(self.api_port),
             *self.extra_args,
         ]  # fmt: skip
+        began = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                if b"address already in use" in self.log_path.read_bytes()[began:]:
+                    raise _PortTaken
                 raise RuntimeError(f"kokanee exited with {self.proc.returncode}:\n{self.log()}")
             try:
                 r = httpx.get(f"{self.api_url}/api/v1/health", headers=self._auth(), timeout=2)
