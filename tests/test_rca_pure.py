@@ -17,7 +17,7 @@ import pytest
 import kokanee.analysis.rca as rca_package
 from kokanee.analysis.rca.graph import Calls
 from kokanee.analysis.rca.log_scorer import LogLine
-from kokanee.analysis.rca.metric_scorer import SeriesPair
+from kokanee.analysis.rca.metric_scorer import SeriesPair, score_series
 from kokanee.analysis.rca.params import RcaParams
 from kokanee.analysis.rca.ranker import rank_records
 from kokanee.analysis.rca.records import QuestionSpans, Records
@@ -253,3 +253,28 @@ def test_the_scorers_import_no_store() -> None:
         assert not {m for m in imported if m and (m.startswith("kokanee.store.client") or m.endswith(".records"))}, (
             path.name
         )
+
+
+def _minutely(rng: random.Random, n: int, level: float) -> np.ndarray:
+    return np.array([level * rng.uniform(0.9, 1.1) for _ in range(n)])
+
+
+def test_a_periodic_jobs_spikes_in_the_hours_before_are_its_series_normal_but_one_earlier_fault_is_not() -> None:
+    # Six hours of one point a minute before the window. "rebook"'s client latency jumps from 5 ms
+    # to 28.8 s for 4 minutes every 90 (a batch job), never in the 30 minutes the baseline holds;
+    # the window catches one more. "food"'s CPU, flat at 5%, reaches 500% in the window, and did
+    # once before, two hours earlier (a fault): a repeat is still a fault.
+    rng = random.Random(11)
+    minutes = 360
+    latency = _minutely(rng, minutes, 0.005)
+    for at in range(30, minutes - 60, 90):
+        latency[at : at + 4] = 28.8
+    cpu = _minutely(rng, minutes, 5.0)
+    cpu[240:244] = 499.0
+    series = [
+        SeriesPair("rebook", "latency_p99", latency[-30:], np.full(4, 28.8), "latency_p99", latency),
+        SeriesPair("food", "cpu", cpu[-30:], np.full(4, 499.0), "cpu", cpu),
+    ]
+    scores = score_series(series, RcaParams()).scores
+    assert scores["food"] > 10 * RcaParams().metric_z_min, scores
+    assert scores["rebook"] <= 1.0, scores

@@ -67,3 +67,7 @@ def test_a_series_is_told_apart_by_its_pod(chdb_store: Store) -> None:
         "container.cpu.usage",
         "container.cpu.usage{pod=ad-7f9c}",
     ]
+    # The history: every point from the given start to the window's, baseline windows or not.
+    pairs = series_pairs(chdb_store, t + 150 * NS, t + 300 * NS, [(t + 90 * NS, t + 150 * NS)], t)
+    history = {p.name: p.history.tolist() for p in pairs if p.service == "ad"}
+    assert history["container.cpu.usage{pod=ad-7f9c}"] == [float(i) for i in range(10)], history

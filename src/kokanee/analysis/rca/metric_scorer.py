@@ -7,6 +7,12 @@ Two additions make it hold up with many services and coarse series:
 - each series is judged against its own worst normal moment: the score is the window's z over
   the largest z the baseline itself reached (at least `metric_z_min`), so a series that spikes in
   normal operation (tail latencies, idle services' rare requests) needs a bigger spike to count;
+- and against the peaks of its recurring excursions in its recent history (the hours before the
+  window): a periodic job's spikes, minutes long every hour or two, are part of the series'
+  normal although the baseline windows, picked clean and near the window, missed them. Recurring
+  is `metric_history_repeats` separate excursions (runs of points above the noise level,
+  `metric_z_min`) reaching a level: a pattern, where an earlier fault or two of the same service
+  is not one and does not hide a repeat;
 - a series that several services report with the very same values in the window describes what
   they share (the node they run on), not any one of them, and is left out.
 
@@ -18,7 +24,7 @@ two points of the window (its second-highest point is what is compared).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,11 +41,15 @@ class SeriesPair:
     baseline: np.ndarray
     window: np.ndarray
     metric: str = ""  # the bare metric name (series of one metric are compared across services)
+    history: np.ndarray = field(default_factory=lambda: np.empty(0))  # the hours before the window
 
 
-def robust_z(baseline: np.ndarray, window: np.ndarray, params: RcaParams) -> tuple[float, float, float, float]:
+def robust_z(
+    baseline: np.ndarray, window: np.ndarray, params: RcaParams, history: np.ndarray | None = None
+) -> tuple[float, float, float, float]:
     """(z, the baseline's own largest z, median, window value): z = (w - median) / scale, w the
-    window's second-highest point.
+    window's second-highest point. The largest normal z is also at least the z that
+    `metric_history_repeats` of the history's excursions reached (`_recurring`).
 
     One-sided, as BARO: faults push resource use, latency and errors up; what falls is mostly a
     symptom (less traffic downstream), and other detectors watch for what vanishes. The scale is
@@ -57,8 +67,24 @@ def robust_z(baseline: np.ndarray, window: np.ndarray, params: RcaParams) -> tup
     # spike (coarse latency quantiles jump to hundreds of seconds now and then) does not.
     top = float(np.partition(window, -2)[-2]) if len(window) >= 2 else float(window[0])
     z = max(0.0, (top - med) / scale)
-    z_normal = max(0.0, float((np.max(baseline) - med) / scale))
+    normal = float(np.max(baseline))
+    if history is not None and len(history):
+        normal = max(normal, _recurring(history, med + params.metric_z_min * scale, params.metric_history_repeats))
+    z_normal = max(0.0, (normal - med) / scale)
     return z, z_normal, med, top
+
+
+def _recurring(history: np.ndarray, noise: float, repeats: int) -> float:
+    """The level `repeats` separate excursions of `history` above `noise` reached (the
+    `repeats`-th highest of their peaks), or -inf with fewer excursions."""
+    above = history > noise
+    if not above.any():
+        return float("-inf")
+    # Runs of consecutive points above the noise level, each one excursion.
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], above.astype(np.int8), [0]))))
+    runs = zip(edges[::2], edges[1::2], strict=True)
+    peaks = sorted((float(np.max(history[lo:hi])) for lo, hi in runs), reverse=True)
+    return peaks[repeats - 1] if len(peaks) >= repeats else float("-inf")
 
 
 def _shared(pairs: list[SeriesPair]) -> set[int]:
@@ -81,13 +107,14 @@ def score_series(pairs: Iterable[SeriesPair], params: RcaParams, kind: str = "me
         base = pair.baseline[np.isfinite(pair.baseline)]
         win = pair.window[np.isfinite(pair.window)]
         if len(base) and len(win):
-            kept.append(SeriesPair(pair.service, pair.name, base, win, pair.metric))
+            history = pair.history[np.isfinite(pair.history)]
+            kept.append(SeriesPair(pair.service, pair.name, base, win, pair.metric, history))
     shared = _shared(kept)
     found: dict[str, list[tuple[float, float, SeriesPair, float, float]]] = {}
     for i, pair in enumerate(kept):
         if i in shared:
             continue
-        z, z_normal, med, value = robust_z(pair.baseline, pair.window, params)
+        z, z_normal, med, value = robust_z(pair.baseline, pair.window, params, pair.history)
         score = z / max(z_normal, params.metric_z_min)
         found.setdefault(pair.service, []).append((score, z, pair, med, value))
     for service, rows in found.items():

@@ -35,6 +35,11 @@ class RcaParams:
     # A series' spread: IQR of the baseline (its standard deviation when the IQR is 0), and at least
     # this share of max(1, |median|): moves under 1% of a series' level are never large.
     metric_flat_scale: float = 0.01
+    # A series' normal also includes the level this many separate excursions reached in the
+    # `metric_history_s` before the window: a periodic job's spikes. Three make a pattern (two
+    # intervals); one or two are as likely earlier faults, which must not hide a repeat.
+    metric_history_s: float = 6 * 3600.0
+    metric_history_repeats: int = 3
     # A metric z-score below this is noise and gives no evidence.
     metric_z_min: float = 3.0
     # Traces: at most this many spans are read per window (hash-sampled by trace when more).

@@ -66,7 +66,15 @@ def read_records(
     window = (start_ns, end_ns)
     bases = list(baselines) if baselines else read_baselines(store, start_ns, end_ns, params)
     recent = (start_ns - int(params.metric_baseline_min_s * 1e9), start_ns)
-    series = list(series_pairs(store, start_ns, end_ns + int(params.metric_window_extension_s * 1e9), [*bases, recent]))
+    series = list(
+        series_pairs(
+            store,
+            start_ns,
+            end_ns + int(params.metric_window_extension_s * 1e9),
+            [*bases, recent],
+            start_ns - int(params.metric_history_s * 1e9),
+        )
+    )
     spans = read_question(store, window, bases, params.max_spans)
     logs = read_logs(store, window, bases, params, SpanTable.concat([*spans.per_base, spans.window]))
     edges = read_edges(store, min(start_ns, *(b[0] for b in bases)), end_ns)
@@ -288,12 +296,15 @@ GROUP BY service, metric, pod, attrs
 """
 
 
-def series_pairs(store: Store, start_ns: int, end_ns: int, baselines: Sequence[Window]) -> Iterator[SeriesPair]:
+def series_pairs(
+    store: Store, start_ns: int, end_ns: int, baselines: Sequence[Window], history_ns: int | None = None
+) -> Iterator[SeriesPair]:
     """Each gauge and sum series with points in both the baseline windows and [start, end): gauges
     as stored, sums as per-point increases when they are cumulative and monotonic (a counter's
-    level says nothing; its rate does). Series are told apart by service, metric name, pod
-    (`k8s.pod.name`) and point attributes."""
-    params = {"start": min(start_ns, *(b[0] for b in baselines)), "end": end_ns}
+    level says nothing; its rate does), with its points from `history_ns` to the window's start.
+    Series are told apart by service, metric name, pod (`k8s.pod.name`) and point attributes."""
+    lo = min(start_ns, *(b[0] for b in baselines))
+    params = {"start": lo if history_ns is None else min(lo, history_ns), "end": end_ns}
     for table, extra in (
         ("otel_metrics_gauge", "0"),
         ("otel_metrics_sum", f"any(IsMonotonic AND AggregationTemporality = {_CUMULATIVE})"),
@@ -320,7 +331,8 @@ def series_pairs(store: Store, start_ns: int, end_ns: int, baselines: Sequence[W
                 name += f"{{pod={row['pod']}}}"
             if row["attrs"] not in ("{}", ""):
                 name += str(row["attrs"])
-            yield SeriesPair(str(row["service"]), name, base, win, str(row["metric"]))
+            history = values[(times >= (history_ns or start_ns)) & (times < start_ns)]
+            yield SeriesPair(str(row["service"]), name, base, win, str(row["metric"]), history)
 
 
 def read_edges(store: Store, start_ns: int, end_ns: int) -> Calls:
