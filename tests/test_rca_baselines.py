@@ -87,6 +87,13 @@ def test_a_statement_every_picked_window_logged_has_vanished() -> None:
     assert _vanished_statements([30, 30, 30, 30]).get("svc", 0.0) > 0
 
 
+def test_a_statement_the_picked_windows_nearest_the_question_did_not_log_has_not_vanished() -> None:
+    # The two windows furthest back logged it, the two nearest did not: it stopped with the
+    # traffic's mix before the last windows the anomaly detector judged clean. Not "vanished
+    # before the window", which is asked only of baselines given with the question.
+    assert "svc" not in _vanished_statements([30, 30, 0, 0])
+
+
 def test_a_window_with_a_sliver_of_traffic_is_not_picked() -> None:
     from kokanee.analysis.rca.baselines import pick
 

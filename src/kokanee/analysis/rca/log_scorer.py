@@ -14,10 +14,10 @@
   where the lines logged beside it say `vanish_tail_min_expected` would have come (a fault that
   starts halfway through the window). With several baseline windows, a statement frequent in one
   of them that is as silent in the last stretch before the window as in the window vanished before
-  the window (`_gone_since_before`): pooled, that stretch's silence would hide it. With baselines
-  kokanee picked (three windows or more), a statement must be usual, logged in most of them,
-  before its absence counts (`_usual`): one window's burst is an earlier fault's after-effect or a
-  passing traffic mix, not the normal.
+  the window (`_gone_since_before`; baselines given, not picked): pooled, that stretch's silence
+  would hide it. With baselines kokanee picked (three windows or more), a statement must be
+  usual, logged in most of them, before its absence counts (`_usual`): one window's burst is an
+  earlier fault's after-effect or a passing traffic mix, not the normal.
 
 Where lines say which statement wrote them (analysis.log_statements), templates are counted per
 statement, and a stop is judged per statement whatever its payload.
@@ -234,7 +234,7 @@ def score_logs(
                 "observed": 0, "expected": round(e_tail, 3), "last_seen": at,
                 "trace_ids": traces_of(op) if op else [],
             })  # fmt: skip
-    if len(parts) > 1:
+    if 1 < len(parts) < params.robust_baselines_min:
         counts = _Counts(stmt_at, service_at, stmt_ops, parts, op_counts[1])
         _gone_since_before(counts, changed, lambda stmt: template(example[stmt]), traces_of, params, vanish)
     return [surge, vanish]
@@ -276,15 +276,16 @@ def _gone_since_before(
     silent in the baseline window just before the question's as in the question's. Fault labels
     and alerts lag what they label, so the minute before belongs with the window then; pooled with
     the baseline, its silence would dilute the rate the statement is judged by (below the
-    frequency floor, or the expected count below `vanish_min_count`) and hide it."""
+    frequency floor, or the expected count below `vanish_min_count`) and hide it.
+
+    Asked only of baselines given with the question (a known-good stretch and the minutes
+    before). Windows kokanee picked (`robust_baselines_min` or more) were each judged clean by the
+    anomaly detector, the one nearest the window too: a statement silent there as in the window
+    stopped with the traffic's mix, before anything went wrong that the detector saw."""
     parts = counts.parts
     nearest = max(range(len(parts)), key=lambda i: parts[i][1])
-    others = [i for i in range(len(parts)) if i != nearest]
-    robust = len(parts) >= params.robust_baselines_min
     for stmt, at in counts.stmt_at.items():
         if stmt[2] or stmt in changed:
-            continue
-        if robust and not _usual(at, counts.service_at[stmt[0]], others):
             continue
         for i, (seconds, _, _) in enumerate(parts):
             b, traffic = at[i], counts.traffic(stmt, i)
