@@ -7,7 +7,8 @@ import secrets
 
 import pyarrow as pa
 
-from kokanee.analysis.rca.records import read_span_table, series_pairs
+from kokanee.analysis.rca.params import RcaParams
+from kokanee.analysis.rca.records import read_logs, read_span_table, series_pairs
 from kokanee.store.client import Store
 
 NS = 1_000_000_000
@@ -71,3 +72,28 @@ def test_a_series_is_told_apart_by_its_pod(chdb_store: Store) -> None:
     pairs = series_pairs(chdb_store, t + 150 * NS, t + 300 * NS, [(t + 90 * NS, t + 150 * NS)], t)
     history = {p.name: p.history.tolist() for p in pairs if p.service == "ad"}
     assert history["container.cpu.usage{pod=ad-7f9c}"] == [float(i) for i in range(10)], history
+
+
+def test_log_lines_come_in_the_order_they_were_logged(chdb_store: Store) -> None:
+    # Two services logging in turn, written in two inserts (two parts), the later lines first. The
+    # template miner takes lines in the order it is given them: the order they were logged.
+    t = T0 + 7200 * NS
+    lines = [(t + i * NS, ("lg-a", "lg-b")[i % 2], f"step {i} done") for i in range(40)]
+    for batch in (lines[20:], lines[:20]):
+        chdb_store.insert_arrow(
+            "otel_logs",
+            pa.table(
+                {
+                    "Timestamp": pa.array([at for at, _, _ in batch], pa.timestamp("ns")),
+                    "ServiceName": [service for _, service, _ in batch],
+                    "SeverityText": ["INFO"] * len(batch),
+                    "SeverityNumber": pa.array([9] * len(batch), pa.uint8()),
+                    "Body": [body for _, _, body in batch],
+                }
+            ),
+        )
+    read = read_logs(chdb_store, (t + 30 * NS, t + 40 * NS), [(t, t + 30 * NS)], RcaParams())
+    window = [line.body for line in read if line.in_window]
+    assert window == [body for _, _, body in lines[30:]], window
+    baseline = [line.body for line in read if not line.in_window]
+    assert baseline == [body for _, _, body in lines[:30]], baseline

@@ -179,7 +179,10 @@ def read_logs(
     """The log lines of each baseline window (`part` its index) and of the window (`part` -1),
     each with the operation of its span where `spans` hold it. A baseline window's lines alike in
     all the log scorer reads of them (not their time, span or trace) come as one `LogLine` with
-    their `count`, in the order they first came: a baseline is counted, the window is walked."""
+    their `count`, in the order they first came: a baseline is counted, the window is walked.
+    Lines come in time order (then service and body, for ties), as they were logged: templates are
+    mined in that order, and a read in whatever order the engine's threads return would make the
+    templates, and the ranking, differ from one asking to the next."""
     tables = []
     has_window = False
     windows = [*baselines, window]
@@ -198,7 +201,8 @@ def read_logs(
                 SpanId AS span_id, {LOCATION_SQL} AS location, toUnixTimestamp64Nano(Timestamp) AS at,
                 if(error, substring(Body, {MINED_HEAD_CHARS + 1}, {_ERROR_TAIL}), '') AS tail, TraceId AS trace_id,
                 toInt64({part}) AS part
-            FROM otel_logs WHERE {within("Timestamp")} AND Body != ''{sample}""",
+            FROM otel_logs WHERE {within("Timestamp")} AND Body != ''{sample}
+            ORDER BY Timestamp, ServiceName, Body""",
             {**p, "sev": params.error_severity},
         )
         tables.append(table.cast(_LOG_SCHEMA))
