@@ -2,7 +2,7 @@
 the baseline's robust spread (Pham et al., "BARO", FSE 2024: median and IQR, as scikit-learn's
 RobustScaler).
 
-Two additions make it hold up with many services and coarse series:
+Three additions make it hold up with many services and coarse series:
 
 - each series is judged against its own worst normal moment: the score is the window's z over
   the largest z the baseline itself reached (at least `metric_z_min`), so a series that spikes in
