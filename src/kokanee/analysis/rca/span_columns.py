@@ -10,7 +10,7 @@ every figure, and the order its keys come in, is the one a pass over the spans i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +27,15 @@ Flags = np.ndarray[Any, np.dtype[np.bool_]]
 CALLERS = ("Client", "Producer")
 
 
+def _joined(parts: Sequence[Any], dtypes: Sequence[Any]) -> list[Any]:
+    """The fields of column records (`Times`, `Answers`) joined across `parts`, one dtype each."""
+    names = [f.name for f in fields(parts[0])]
+    return [
+        np.concatenate([getattr(p, name) for p in parts]).astype(dtype, copy=False)
+        for name, dtype in zip(names, dtypes, strict=True)
+    ]
+
+
 @dataclass(frozen=True)
 class Times:
     """A list of (time ns, trace hash) as two arrays: what the shift tests take
@@ -41,12 +50,7 @@ class Times:
 
     @staticmethod
     def concat(parts: Sequence[Times]) -> Times:
-        if len(parts) == 1:
-            return parts[0]
-        return Times(
-            np.concatenate([p.ns for p in parts]).astype(np.int64, copy=False),
-            np.concatenate([p.traces for p in parts]).astype(np.int64, copy=False),
-        )
+        return parts[0] if len(parts) == 1 else Times(*_joined(parts, (np.int64, np.int64)))
 
 
 @dataclass(frozen=True)
@@ -64,13 +68,7 @@ class Answers:
 
     @staticmethod
     def concat(parts: Sequence[Answers]) -> Answers:
-        if len(parts) == 1:
-            return parts[0]
-        return Answers(
-            np.concatenate([p.ns for p in parts]).astype(np.int64, copy=False),
-            np.concatenate([p.row for p in parts]).astype(np.int64, copy=False),
-            np.concatenate([p.failed for p in parts]).astype(bool, copy=False),
-        )
+        return parts[0] if len(parts) == 1 else Answers(*_joined(parts, (np.int64, np.int64, bool)))
 
 
 def times_of(times: Sequence[tuple[int, int]]) -> Times:
